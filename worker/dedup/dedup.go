@@ -1,0 +1,130 @@
+package dedup
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrLeaseLost is returned by Renew and Complete when the caller no longer
+// holds the resource lease or the command claim (it expired and another owner
+// took it).
+var ErrLeaseLost = errors.New("dedup: lease or claim no longer held by this owner")
+
+// State is what Begin found.
+type State int
+
+const (
+	// Claimed: the caller now holds the command claim and (when LeaseKey was
+	// given) the resource lease; OrderKeys holds the current order keys.
+	Claimed State = iota + 1
+	// Done: the command finished before; Result holds its stored result.
+	Done
+	// Conflict: the id is known (claimed or done) with another payload hash.
+	// Result holds the stored result when the other payload finished.
+	Conflict
+	// InProgress: another owner holds a live claim on this id with the same
+	// payload. Nothing was taken.
+	InProgress
+	// LeaseBusy: another owner holds the resource lease. Nothing was taken.
+	LeaseBusy
+)
+
+func (s State) String() string {
+	switch s {
+	case Claimed:
+		return "claimed"
+	case Done:
+		return "done"
+	case Conflict:
+		return "conflict"
+	case InProgress:
+		return "in_progress"
+	case LeaseBusy:
+		return "lease_busy"
+	}
+	return "unknown"
+}
+
+// BeginRequest asks to start work on a command.
+type BeginRequest struct {
+	// CommandID is the command's idempotency key.
+	CommandID string
+	// PayloadHash identifies the payload; the same id with another hash is a conflict.
+	PayloadHash string
+	// Owner identifies this processing attempt; unique per delivery being worked.
+	Owner string
+	// LeaseKey names the resource ("<connection>/<resource>"). Empty: no
+	// lease and no order keys (used for commands that will be rejected).
+	LeaseKey string
+	// Fields are the fields whose order keys to return.
+	Fields []string
+	// TTL bounds the claim and the lease; Renew extends them.
+	TTL time.Duration
+}
+
+// BeginResult is what Begin found and took.
+type BeginResult struct {
+	State State
+	// Result is the stored result (State Done, or Conflict with a finished other payload).
+	Result []byte
+	// OrderKeys are the current order keys of the requested fields (State
+	// Claimed); a field with no key yet is absent.
+	OrderKeys map[string]int64
+}
+
+// CompleteRequest records a command's terminal result.
+type CompleteRequest struct {
+	CommandID   string
+	PayloadHash string
+	Owner       string
+	LeaseKey    string
+	// Result is the encoded result event, returned by later Begins.
+	Result []byte
+	// OrderKeys are set to max(stored, given) for each field.
+	OrderKeys map[string]int64
+	// ResultTTL is how long the done record is kept; duplicates later than
+	// that are processed as new commands.
+	ResultTTL time.Duration
+}
+
+// ReleaseRequest gives up a claim and a lease after a transient failure, so
+// a redelivery may try again.
+type ReleaseRequest struct {
+	CommandID string
+	Owner     string
+	LeaseKey  string
+}
+
+// RenewRequest extends a claim and a lease.
+type RenewRequest struct {
+	CommandID string
+	Owner     string
+	LeaseKey  string
+	TTL       time.Duration
+}
+
+// Store is the dedup, lease and order-key store. Implementations are safe
+// for concurrent use, shared by every worker process of a fleet, and must
+// pass deduptest.Run.
+type Store interface {
+	// Begin looks up CommandID and, unless it is done, conflicting or owned
+	// by someone else, atomically claims it, takes the resource lease and
+	// reads the order keys of Fields: one round trip where the backend
+	// allows. A claim or lease whose TTL passed counts as free. It never
+	// retries; errors are backend failures.
+	Begin(ctx context.Context, req BeginRequest) (BeginResult, error)
+
+	// Renew extends the claim and lease held by Owner. ErrLeaseLost if
+	// either is no longer Owner's.
+	Renew(ctx context.Context, req RenewRequest) error
+
+	// Complete atomically stores the done record (replacing the claim),
+	// raises the order keys, and releases the lease. ErrLeaseLost if
+	// Owner no longer holds the claim (nothing is written then). It is
+	// idempotent for the same Owner and Result.
+	Complete(ctx context.Context, req CompleteRequest) error
+
+	// Release drops Owner's claim and lease, if still held; a no-op otherwise.
+	Release(ctx context.Context, req ReleaseRequest) error
+}
