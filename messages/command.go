@@ -1,7 +1,11 @@
 package messages
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -49,6 +53,68 @@ type Command struct {
 	Data            Data       `json:"data"`
 }
 
+// NewCommand returns a command with the given ids and data, and the
+// CloudEvents attributes of an update command: specversion "1.0", type
+// CommandType and datacontenttype "application/json".
+func NewCommand(id, source, connection, resource string, data Data) *Command {
+	return &Command{
+		SpecVersion:     SpecVersion,
+		ID:              id,
+		Source:          source,
+		Type:            CommandType,
+		DataContentType: DataContentType,
+		Connection:      connection,
+		Resource:        resource,
+		Data:            data,
+	}
+}
+
+// Encode returns the command's wire JSON (structured CloudEvents), the body
+// to publish on Subjects.Command(c.Connection, c.Resource). It carries the
+// client secret's value: that is what the worker needs. Encode does not
+// validate; DecodeCommand does.
+func (c *Command) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// OrderKey is the command's per-resource order key (CONTRACT §3): its
+// data.sequence when set, else streamSeq, the command's stream sequence.
+func (c *Command) OrderKey(streamSeq uint64) int64 {
+	if c.Data.Sequence != nil {
+		return *c.Data.Sequence
+	}
+	if streamSeq > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(streamSeq)
+}
+
+// LogValue makes a command safe to log with slog: ids, routing and the names
+// of the fields it changes, never a field's value (so never a secret).
+func (c Command) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("id", c.ID),
+		slog.String("source", c.Source),
+		slog.String("type", c.Type),
+		slog.String("connection", c.Connection),
+		slog.String("resource", c.Resource),
+	}
+	if c.Batch != "" {
+		attrs = append(attrs, slog.String("batch", c.Batch))
+	}
+	if c.Time != nil {
+		attrs = append(attrs, slog.Time("time", *c.Time))
+	}
+	attrs = append(attrs, slog.Any("data", c.Data.LogValue()))
+	return slog.GroupValue(attrs...)
+}
+
 // Data is a command's payload.
 type Data struct {
 	// Sequence is the per-resource order key; nil means "use the stream sequence".
@@ -57,6 +123,30 @@ type Data struct {
 	Changes Changes `json:"changes"`
 	// ProviderFields are provider-native fields, validated by the provider's adapter.
 	ProviderFields map[string]json.RawMessage `json:"providerFields,omitempty"`
+}
+
+// Fields returns the names of the fields data changes: the canonical fields
+// present, in contract order, then the provider fields, sorted, each with
+// ProviderFieldPrefix ("providerFields.mode").
+func (d Data) Fields() []string {
+	f := d.Changes.Fields()
+	pf := make([]string, 0, len(d.ProviderFields))
+	for k := range d.ProviderFields {
+		pf = append(pf, ProviderFieldPrefix+k)
+	}
+	slices.Sort(pf)
+	return append(f, pf...)
+}
+
+// LogValue makes data safe to log with slog: the sequence and the names of
+// the fields changed, never their values.
+func (d Data) LogValue() slog.Value {
+	var attrs []slog.Attr
+	if d.Sequence != nil {
+		attrs = append(attrs, slog.Int64("sequence", *d.Sequence))
+	}
+	attrs = append(attrs, slog.Any("fields", d.Fields()))
+	return slog.GroupValue(attrs...)
 }
 
 // Changes are the canonical fields of CONTRACT §3. A nil field is absent:
@@ -91,6 +181,12 @@ func (c Changes) Fields() []string {
 	add(c.TokenURL != nil, FieldTokenURL)
 	add(c.Active != nil, FieldActive)
 	return f
+}
+
+// LogValue makes changes safe to log with slog: the names of the fields
+// present, never their values.
+func (c Changes) LogValue() slog.Value {
+	return slog.GroupValue(slog.Any("fields", c.Fields()))
 }
 
 // Without returns a copy of c without the named canonical fields.

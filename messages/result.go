@@ -1,6 +1,10 @@
 package messages
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // Status is a command's terminal status (CONTRACT §4).
 type Status string
@@ -67,4 +71,68 @@ type ResultEvent struct {
 	DataContentType string    `json:"datacontenttype"`
 	Subject         string    `json:"subject,omitempty"`
 	Data            Result    `json:"data"`
+}
+
+// ResultEventID is the CloudEvents id (and Nats-Msg-Id) of the result of the
+// command commandID. It depends on the command id only, so a result
+// published twice is deduplicated by JetStream and by consumers.
+func ResultEventID(commandID string) string { return "result-" + commandID }
+
+// ConflictEventID is the id of the rejected/id_conflict result published for
+// a command that reuses commandID with another payload, whose PayloadHash is
+// payloadHash. It names the first 16 hex digits of that hash, so it never
+// replaces the original command's result, and two conflicting payloads get
+// two events.
+func ConflictEventID(commandID, payloadHash string) string {
+	if len(payloadHash) > 16 {
+		payloadHash = payloadHash[:16]
+	}
+	return ResultEventID(commandID) + "-conflict-" + payloadHash
+}
+
+// NewResultEvent wraps r in a result event from source ("/syncworker/<instance>"):
+// id ResultEventID(r.CommandID), time r.FinishedAt, subject r.Resource. Nil
+// AppliedFields and SkippedFields become empty lists, so that they encode as
+// [] rather than null. For an id conflict, set the event's ID to
+// ConflictEventID afterwards.
+func NewResultEvent(source string, r Result) ResultEvent {
+	if r.AppliedFields == nil {
+		r.AppliedFields = []string{}
+	}
+	if r.SkippedFields == nil {
+		r.SkippedFields = []string{}
+	}
+	return ResultEvent{
+		SpecVersion:     SpecVersion,
+		ID:              ResultEventID(r.CommandID),
+		Source:          source,
+		Type:            ResultType,
+		Time:            r.FinishedAt,
+		DataContentType: DataContentType,
+		Subject:         r.Resource,
+		Data:            r,
+	}
+}
+
+// EncodeResultEvent returns the wire JSON of ev, to publish on
+// Subjects.Result(connection, resource) with header Sync-Status. It refuses
+// (with an *InvalidError) an event that DecodeResultEvent would refuse, so
+// what it produces always matches ResultSchema. Nil field lists encode as [].
+func EncodeResultEvent(ev ResultEvent) ([]byte, error) {
+	if ev.Data.AppliedFields == nil {
+		ev.Data.AppliedFields = []string{}
+	}
+	if ev.Data.SkippedFields == nil {
+		ev.Data.SkippedFields = []string{}
+	}
+	if ie := validateResultEvent(&ev); ie != nil {
+		return nil, ie
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
