@@ -66,7 +66,8 @@ type BeginRequest struct {
 // BeginResult is what Begin found and took.
 type BeginResult struct {
 	State State
-	// Result is the stored result (State Done, or Conflict with a finished other payload).
+	// Result is the stored result: non-nil on Done, and on Conflict when
+	// the other payload finished; nil otherwise.
 	Result []byte
 	// OrderKeys are the current order keys of the requested fields (State
 	// Claimed); a field with no key yet is absent.
@@ -120,9 +121,12 @@ type Store interface {
 	Renew(ctx context.Context, req RenewRequest) error
 
 	// Complete atomically stores the done record (replacing the claim),
-	// raises the order keys, and releases the lease. ErrLeaseLost if
-	// Owner no longer holds the claim (nothing is written then). It is
-	// idempotent for the same Owner and Result.
+	// raises the order keys, and releases the lease if Owner holds it.
+	// It succeeds when the claim is Owner's or has lapsed with nobody
+	// else taking it; ErrLeaseLost (nothing written) when another owner
+	// holds a live claim or the command is done with another payload.
+	// It is idempotent: completing a command already done with the same
+	// payload returns nil.
 	Complete(ctx context.Context, req CompleteRequest) error
 
 	// Release drops Owner's claim and lease, if still held; a no-op otherwise.

@@ -1,6 +1,6 @@
 // Package dedup defines the store behind the worker's exactly-once promise:
 // a two-phase claim/done record per command id, a lease per resource, and
 // per-field order keys per resource. Implementations live in subpackages
-// (redisdedup for production, kvdedup on a JetStream key-value bucket for the
+// (redisdedup for production, kvdedup on JetStream key-value buckets for the
 // embedded default) and all pass deduptest.Run.
 package dedup

@@ -1,0 +1,716 @@
+package deduptest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthsync/oauthsync/worker/dedup"
+)
+
+// Durations of the suite.
+const (
+	// longTTL outlives every test: a claim or lease with it never expires
+	// during the suite.
+	longTTL = time.Minute
+	// shortTTL is the TTL of claims and leases that a test lets expire.
+	shortTTL = 200 * time.Millisecond
+	// renewTTL is the TTL of a claim that a test renews before it expires:
+	// longer than shortTTL, so a slow machine still renews in time.
+	renewTTL = time.Second
+	// expiryDeadline bounds the polling for a short TTL to pass.
+	expiryDeadline = 10 * time.Second
+	// pollEvery is the polling interval while waiting for an expiry.
+	pollEvery = 10 * time.Millisecond
+	// resultTTL is the ResultTTL of every Complete.
+	resultTTL = time.Hour
+	// concurrency is the number of goroutines racing in the concurrency tests.
+	concurrency = 32
+)
+
+// Run runs the conformance suite against the stores newStore returns. Each
+// subtest calls newStore once and gets a store of its own: an empty
+// namespace no other subtest sees (its own key prefix, its own buckets).
+// Subtests run in parallel, so newStore must be safe for concurrent use;
+// it registers its own cleanup with t.Cleanup. The suite uses real time
+// (TTLs of 200ms that it waits out by bounded polling), no fake clock.
+func Run(t *testing.T, newStore func(t *testing.T) dedup.Store) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			tc.fn(t, &harness{t: t, ctx: ctx, s: newStore(t)})
+		})
+	}
+}
+
+var cases = []struct {
+	name string
+	fn   func(t *testing.T, h *harness)
+}{
+	{"FirstBeginClaims", testFirstBeginClaims},
+	{"DoneReturnsResult", testDoneReturnsResult},
+	{"DoneWithOtherHashConflicts", testDoneWithOtherHashConflicts},
+	{"ClaimedWithOtherHashConflicts", testClaimedWithOtherHashConflicts},
+	{"ClaimedByOtherOwnerInProgress", testClaimedByOtherOwnerInProgress},
+	{"SameOwnerReBeginClaims", testSameOwnerReBeginClaims},
+	{"LeaseBusy", testLeaseBusy},
+	{"EmptyLeaseKeyNeverBusy", testEmptyLeaseKeyNeverBusy},
+	{"ExpiredClaimIsFree", testExpiredClaimIsFree},
+	{"ExpiredLeaseIsFree", testExpiredLeaseIsFree},
+	{"RenewKeepsClaimAlive", testRenewKeepsClaimAlive},
+	{"RenewAfterLoss", testRenewAfterLoss},
+	{"RenewAfterRelease", testRenewAfterRelease},
+	{"OrderKeysRaised", testOrderKeysRaised},
+	{"OrderKeysNeedLeaseKey", testOrderKeysNeedLeaseKey},
+	{"CompleteByNonOwner", testCompleteByNonOwner},
+	{"CompleteAfterClaimLost", testCompleteAfterClaimLost},
+	{"CompleteIdempotent", testCompleteIdempotent},
+	{"CompleteWithoutClaim", testCompleteWithoutClaim},
+	{"CompleteReleasesLease", testCompleteReleasesLease},
+	{"Release", testRelease},
+	{"ReleaseByNonOwner", testReleaseByNonOwner},
+	{"ReleaseKeepsDone", testReleaseKeepsDone},
+	{"ConcurrentBeginSameCommand", testConcurrentBeginSameCommand},
+	{"ConcurrentBeginSameLease", testConcurrentBeginSameLease},
+	{"CancelledContext", testCancelledContext},
+	{"InvalidRequests", testInvalidRequests},
+	{"KeyCharset", testKeyCharset},
+}
+
+// ---- harness ----
+
+type harness struct {
+	t        *testing.T
+	ctx      context.Context
+	s        dedup.Store
+	controls int
+}
+
+// begin returns a BeginRequest with a long TTL.
+func begin(id, hash, owner, leaseKey string, fields ...string) dedup.BeginRequest {
+	return dedup.BeginRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Fields: fields, TTL: longTTL}
+}
+
+func complete(id, hash, owner, leaseKey string, result []byte, keys map[string]int64) dedup.CompleteRequest {
+	return dedup.CompleteRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Result: result, OrderKeys: keys, ResultTTL: resultTTL}
+}
+
+func (h *harness) begin(req dedup.BeginRequest) dedup.BeginResult {
+	h.t.Helper()
+	res, err := h.s.Begin(h.ctx, req)
+	if err != nil {
+		h.t.Fatalf("Begin(%s by %s): %v", req.CommandID, req.Owner, err)
+	}
+	return res
+}
+
+// expect Begins req and checks its state.
+func (h *harness) expect(req dedup.BeginRequest, want dedup.State) dedup.BeginResult {
+	h.t.Helper()
+	res := h.begin(req)
+	if res.State != want {
+		h.t.Fatalf("Begin(%s hash %s by %s, lease %q): state %v, want %v", req.CommandID, req.PayloadHash, req.Owner, req.LeaseKey, res.State, want)
+	}
+	return res
+}
+
+// claim Begins req and requires Claimed.
+func (h *harness) claim(req dedup.BeginRequest) dedup.BeginResult {
+	h.t.Helper()
+	return h.expect(req, dedup.Claimed)
+}
+
+func (h *harness) complete(req dedup.CompleteRequest) {
+	h.t.Helper()
+	if err := h.s.Complete(h.ctx, req); err != nil {
+		h.t.Fatalf("Complete(%s by %s): %v", req.CommandID, req.Owner, err)
+	}
+}
+
+func (h *harness) release(id, owner, leaseKey string) {
+	h.t.Helper()
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: id, Owner: owner, LeaseKey: leaseKey}); err != nil {
+		h.t.Fatalf("Release(%s by %s): %v", id, owner, err)
+	}
+}
+
+// pollUntilClaimed Begins req until it is Claimed, while it is one of
+// waiting; it fails on any other state or when expiryDeadline passes. It is
+// how the suite waits for a TTL to pass without a fixed sleep.
+func (h *harness) pollUntilClaimed(req dedup.BeginRequest, waiting ...dedup.State) dedup.BeginResult {
+	h.t.Helper()
+	deadline := time.Now().Add(expiryDeadline)
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		res := h.begin(req)
+		if res.State == dedup.Claimed {
+			return res
+		}
+		ok := false
+		for _, w := range waiting {
+			ok = ok || res.State == w
+		}
+		if !ok {
+			h.t.Fatalf("Begin(%s by %s) while waiting for expiry: state %v, want one of %v then claimed", req.CommandID, req.Owner, res.State, waiting)
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("Begin(%s by %s): still %v after %v of polling for a TTL to pass", req.CommandID, req.Owner, res.State, expiryDeadline)
+		}
+		select {
+		case <-tick.C:
+		case <-h.ctx.Done():
+			h.t.Fatalf("waiting for expiry: %v", h.ctx.Err())
+		}
+	}
+}
+
+// waitTTL returns once every claim and lease taken before the call with
+// ttl (or less) has expired: it claims a control command with ttl and polls
+// until another owner can claim it.
+func (h *harness) waitTTL(ttl time.Duration) {
+	h.t.Helper()
+	h.controls++
+	id := fmt.Sprintf("control-%d", h.controls)
+	req := begin(id, "h", "control-owner", "")
+	req.TTL = ttl
+	h.claim(req)
+	h.pollUntilClaimed(begin(id, "h", "control-waiter", ""), dedup.InProgress)
+}
+
+func wantNoOrderKeys(t *testing.T, res dedup.BeginResult) {
+	t.Helper()
+	if len(res.OrderKeys) != 0 {
+		t.Fatalf("OrderKeys = %v, want none", res.OrderKeys)
+	}
+}
+
+func wantOrderKeys(t *testing.T, res dedup.BeginResult, want map[string]int64) {
+	t.Helper()
+	if !maps.Equal(res.OrderKeys, want) {
+		t.Fatalf("OrderKeys = %v, want %v", res.OrderKeys, want)
+	}
+}
+
+func wantResult(t *testing.T, res dedup.BeginResult, want []byte) {
+	t.Helper()
+	if res.Result == nil || !bytes.Equal(res.Result, want) {
+		t.Fatalf("Result = %q (nil: %t), want %q", res.Result, res.Result == nil, want)
+	}
+}
+
+// result is a result event with bytes a text encoding could mangle.
+var result = []byte("{\"event_id\":\"e1\"}\x00\xff\xfe\n\r\t\"'\\ ü")
+
+// ---- cases ----
+
+func testFirstBeginClaims(t *testing.T, h *harness) {
+	res := h.claim(begin("cmd-1", "h1", "o1", "conn/res", "a", "b"))
+	wantNoOrderKeys(t, res)
+	if res.Result != nil {
+		t.Fatalf("Result = %q, want nil", res.Result)
+	}
+}
+
+func testDoneReturnsResult(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+	res := h.expect(begin("cmd-1", "h1", "o2", "conn/res", "a"), dedup.Done)
+	wantResult(t, res, result)
+	wantNoOrderKeys(t, res)
+	// The original owner, and a Begin without a lease key, see it too.
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o1", "conn/res"), dedup.Done), result)
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", ""), dedup.Done), result)
+
+	// An empty result is kept as such.
+	h.claim(begin("cmd-2", "h2", "o1", "conn/res"))
+	h.complete(complete("cmd-2", "h2", "o1", "conn/res", nil, nil))
+	wantResult(t, h.expect(begin("cmd-2", "h2", "o2", "conn/res"), dedup.Done), []byte{})
+}
+
+func testDoneWithOtherHashConflicts(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+	res := h.expect(begin("cmd-1", "h2", "o2", "conn/res"), dedup.Conflict)
+	wantResult(t, res, result)
+	// Refused, nothing taken: the resource is free for other commands.
+	h.claim(begin("cmd-2", "h2", "o3", "conn/res"))
+}
+
+func testClaimedWithOtherHashConflicts(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	res := h.expect(begin("cmd-1", "h2", "o2", "conn/res"), dedup.Conflict)
+	if res.Result != nil {
+		t.Fatalf("Result = %q, want nil for a conflict with a claim", res.Result)
+	}
+	// Without a lease key too.
+	h.expect(begin("cmd-1", "h2", "o2", ""), dedup.Conflict)
+}
+
+func testClaimedByOtherOwnerInProgress(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	res := h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	if res.Result != nil || len(res.OrderKeys) != 0 {
+		t.Fatalf("InProgress result = %+v, want empty", res)
+	}
+	h.expect(begin("cmd-1", "h1", "o2", ""), dedup.InProgress)
+	// o2 took nothing: o1 still completes.
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+}
+
+func testSameOwnerReBeginClaims(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	h.expect(begin("cmd-2", "h2", "o2", "conn/res"), dedup.LeaseBusy)
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+}
+
+func testLeaseBusy(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	res := h.expect(begin("cmd-2", "h2", "o2", "conn/res", "a"), dedup.LeaseBusy)
+	if res.Result != nil || len(res.OrderKeys) != 0 {
+		t.Fatalf("LeaseBusy result = %+v, want empty", res)
+	}
+	// No claim was written for cmd-2: another owner can claim it (without
+	// the lease), which it could not if o2 held a claim.
+	h.claim(begin("cmd-2", "h2", "o3", ""))
+	h.release("cmd-2", "o3", "")
+	// Other resources of the connection are not affected.
+	h.claim(begin("cmd-3", "h3", "o3", "conn/other"))
+	// Once o1 lets go, cmd-2 gets both.
+	h.release("cmd-1", "o1", "conn/res")
+	h.claim(begin("cmd-2", "h2", "o2", "conn/res"))
+	h.expect(begin("cmd-1", "h1", "o1", "conn/res"), dedup.LeaseBusy)
+}
+
+func testEmptyLeaseKeyNeverBusy(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	res := h.claim(begin("cmd-2", "h2", "o2", "", "a"))
+	wantNoOrderKeys(t, res)
+	h.claim(begin("cmd-3", "h3", "o3", ""))
+	// And it took no lease.
+	h.release("cmd-1", "o1", "conn/res")
+	h.claim(begin("cmd-4", "h4", "o4", "conn/res"))
+}
+
+func testExpiredClaimIsFree(t *testing.T, h *harness) {
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+
+	// An expired claim with another hash is free too.
+	req = begin("cmd-2", "h1", "o1", "")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-2", "h2", "o2", ""), dedup.Conflict)
+
+	// A TTL of a millisecond (the smallest that means anything) works.
+	req = begin("cmd-3", "h1", "o1", "conn/res3")
+	req.TTL = time.Millisecond
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-3", "h1", "o2", "conn/res3"), dedup.InProgress)
+}
+
+func testExpiredLeaseIsFree(t *testing.T, h *harness) {
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-2", "h2", "o2", "conn/res"), dedup.LeaseBusy)
+	h.expect(begin("cmd-3", "h3", "o3", "conn/res"), dedup.LeaseBusy)
+}
+
+func testRenewKeepsClaimAlive(t *testing.T, h *harness) {
+	renewed := begin("cmd-1", "h1", "o1", "conn/res")
+	renewed.TTL = renewTTL
+	h.claim(renewed)
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL}); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	// Past the original TTL: a control claimed after it with the same TTL
+	// expired.
+	h.waitTTL(renewTTL)
+	h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	h.expect(begin("cmd-3", "h3", "o2", "conn/res"), dedup.LeaseBusy)
+	// Renewing again is fine, and the owner completes.
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL}); err != nil {
+		t.Fatalf("second Renew: %v", err)
+	}
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+
+	// Without a lease key.
+	h.claim(begin("cmd-4", "h4", "o1", ""))
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-4", Owner: "o1", TTL: longTTL}); err != nil {
+		t.Fatalf("Renew without lease: %v", err)
+	}
+}
+
+func testRenewAfterLoss(t *testing.T, h *harness) {
+	wantLost := func(req dedup.RenewRequest) {
+		t.Helper()
+		if err := h.s.Renew(h.ctx, req); !errors.Is(err, dedup.ErrLeaseLost) {
+			t.Fatalf("Renew(%s by %s, lease %q) = %v, want ErrLeaseLost", req.CommandID, req.Owner, req.LeaseKey, err)
+		}
+	}
+	// Never claimed.
+	wantLost(dedup.RenewRequest{CommandID: "cmd-0", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL})
+
+	// Claim expired and taken by o2.
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	wantLost(dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL})
+	wantLost(dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", TTL: longTTL})
+	// o2's claim and lease are untouched.
+	h.expect(begin("cmd-1", "h1", "o3", "conn/res"), dedup.InProgress)
+	h.expect(begin("cmd-9", "h9", "o3", "conn/res"), dedup.LeaseBusy)
+
+	// Claim still o3's (renewed alone) but the lease expired and was taken
+	// by another command: Renew with the lease key is lost, and changes
+	// nothing.
+	req = begin("cmd-2", "h2", "o3", "conn/res2")
+	req.TTL = renewTTL
+	h.claim(req)
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-2", Owner: "o3", TTL: longTTL}); err != nil {
+		t.Fatalf("Renew of the claim alone: %v", err)
+	}
+	h.pollUntilClaimed(begin("cmd-3", "h3", "o4", "conn/res2"), dedup.LeaseBusy)
+	wantLost(dedup.RenewRequest{CommandID: "cmd-2", Owner: "o3", LeaseKey: "conn/res2", TTL: longTTL})
+	h.expect(begin("cmd-2", "h2", "o5", ""), dedup.InProgress)
+	h.expect(begin("cmd-5", "h5", "o5", "conn/res2"), dedup.LeaseBusy)
+
+	// Claim expired, nobody took it: lost as well.
+	req = begin("cmd-6", "h6", "o6", "conn/res6")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.waitTTL(shortTTL)
+	wantLost(dedup.RenewRequest{CommandID: "cmd-6", Owner: "o6", LeaseKey: "conn/res6", TTL: longTTL})
+	wantLost(dedup.RenewRequest{CommandID: "cmd-6", Owner: "o6", TTL: longTTL})
+
+	// A done command cannot be renewed.
+	h.claim(begin("cmd-7", "h7", "o8", "conn/res7"))
+	h.complete(complete("cmd-7", "h7", "o8", "conn/res7", result, nil))
+	wantLost(dedup.RenewRequest{CommandID: "cmd-7", Owner: "o8", LeaseKey: "conn/res7", TTL: longTTL})
+}
+
+func testRenewAfterRelease(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.release("cmd-1", "o1", "conn/res")
+	err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL})
+	if !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Renew after Release = %v, want ErrLeaseLost", err)
+	}
+	// Renew by a non-owner of a live claim.
+	h.claim(begin("cmd-2", "h2", "o1", "conn/res"))
+	err = h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-2", Owner: "o2", LeaseKey: "conn/res", TTL: longTTL})
+	if !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Renew by non-owner = %v, want ErrLeaseLost", err)
+	}
+}
+
+func testOrderKeysRaised(t *testing.T, h *harness) {
+	const big = math.MaxInt64 - 1 // beyond a float64's exact integers
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk, "a", "b", "c"))
+	h.complete(complete("cmd-1", "h1", "o1", lk, result, map[string]int64{"a": 5, "b": big, "n": -10}))
+
+	res := h.claim(begin("cmd-2", "h2", "o2", lk, "a", "b"))
+	wantOrderKeys(t, res, map[string]int64{"a": 5, "b": big})
+	// Lower values never lower a key; higher ones raise it, new fields appear.
+	h.complete(complete("cmd-2", "h2", "o2", lk, result, map[string]int64{"a": 3, "b": big - 1, "c": 7, "n": -20}))
+
+	res = h.claim(begin("cmd-3", "h3", "o3", lk, "a", "b", "c", "d", "n"))
+	wantOrderKeys(t, res, map[string]int64{"a": 5, "b": big, "c": 7, "n": -10})
+	h.complete(complete("cmd-3", "h3", "o3", lk, result, map[string]int64{"a": 6, "b": big + 1, "n": -3, "z": math.MinInt64}))
+
+	res = h.claim(begin("cmd-4", "h4", "o4", lk, "a", "b", "n", "z"))
+	wantOrderKeys(t, res, map[string]int64{"a": 6, "b": big + 1, "n": -3, "z": math.MinInt64})
+	h.complete(complete("cmd-4", "h4", "o4", lk, result, map[string]int64{"a": 10, "z": -1}))
+
+	// Only the requested fields come back; no fields, no keys.
+	res = h.claim(begin("cmd-5", "h5", "o5", lk, "z"))
+	wantOrderKeys(t, res, map[string]int64{"z": -1})
+	h.release("cmd-5", "o5", lk)
+	wantNoOrderKeys(t, h.claim(begin("cmd-6", "h6", "o6", lk)))
+	h.release("cmd-6", "o6", lk)
+
+	// Order keys belong to one resource.
+	wantNoOrderKeys(t, h.claim(begin("cmd-7", "h7", "o7", "conn/other", "a")))
+	wantNoOrderKeys(t, h.claim(begin("cmd-8", "h8", "o8", "other/res", "a")))
+
+	// A replayed Complete with lower keys (a duplicate of cmd-1) changes nothing.
+	h.complete(complete("cmd-1", "h1", "o1", lk, result, map[string]int64{"a": 0}))
+	wantOrderKeys(t, h.claim(begin("cmd-9", "h9", "o9", lk, "a")), map[string]int64{"a": 10})
+}
+
+func testOrderKeysNeedLeaseKey(t *testing.T, h *harness) {
+	// Fields without a lease key return no keys, and a Complete without a
+	// lease key records none.
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, map[string]int64{"a": 1}))
+	wantNoOrderKeys(t, h.claim(begin("cmd-2", "h2", "o2", "", "a")))
+	h.complete(complete("cmd-2", "h2", "o2", "", result, map[string]int64{"a": 9}))
+	wantOrderKeys(t, h.claim(begin("cmd-3", "h3", "o3", "conn/res", "a")), map[string]int64{"a": 1})
+}
+
+func testCompleteByNonOwner(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	err := h.s.Complete(h.ctx, complete("cmd-1", "h1", "o2", lk, []byte("other"), map[string]int64{"a": 100}))
+	if !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Complete by non-owner = %v, want ErrLeaseLost", err)
+	}
+	err = h.s.Complete(h.ctx, complete("cmd-1", "h2", "o2", lk, []byte("other"), nil))
+	if !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Complete by non-owner with other hash = %v, want ErrLeaseLost", err)
+	}
+	// Nothing written: still o1's claim and lease, no order key.
+	h.expect(begin("cmd-1", "h1", "o3", lk), dedup.InProgress)
+	h.expect(begin("cmd-2", "h2", "o3", lk), dedup.LeaseBusy)
+	h.complete(complete("cmd-1", "h1", "o1", lk, result, nil))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", lk), dedup.Done), result)
+	wantNoOrderKeys(t, h.claim(begin("cmd-2", "h2", "o3", lk, "a")))
+}
+
+func testCompleteAfterClaimLost(t *testing.T, h *harness) {
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	err := h.s.Complete(h.ctx, complete("cmd-1", "h1", "o1", "conn/res", []byte("late"), nil))
+	if !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Complete after the claim was taken = %v, want ErrLeaseLost", err)
+	}
+	h.complete(complete("cmd-1", "h1", "o2", "conn/res", result, nil))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", ""), dedup.Done), result)
+}
+
+func testCompleteIdempotent(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	c := complete("cmd-1", "h1", "o1", lk, result, map[string]int64{"a": 2})
+	h.complete(c)
+	h.complete(c)
+	// Same hash by anyone: done already, fine.
+	c2 := c
+	c2.Owner = "o2"
+	h.complete(c2)
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", lk), dedup.Done), result)
+	// Another hash: refused, nothing changed.
+	c3 := c
+	c3.PayloadHash, c3.Result = "h2", []byte("other")
+	if err := h.s.Complete(h.ctx, c3); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Complete of a done command with another hash = %v, want ErrLeaseLost", err)
+	}
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", lk), dedup.Done), result)
+	wantResult(t, h.expect(begin("cmd-1", "h2", "o3", lk), dedup.Conflict), result)
+	wantOrderKeys(t, h.claim(begin("cmd-2", "h2", "o4", lk, "a")), map[string]int64{"a": 2})
+}
+
+func testCompleteWithoutClaim(t *testing.T, h *harness) {
+	// Absent claim: recorded all the same.
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, map[string]int64{"a": 4}))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.Done), result)
+	wantOrderKeys(t, h.claim(begin("cmd-2", "h2", "o2", "conn/res", "a")), map[string]int64{"a": 4})
+
+	// Expired own claim and lease, nobody took them: recorded, and the
+	// order keys raised.
+	req := begin("cmd-3", "h3", "o3", "conn/res3")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.waitTTL(shortTTL)
+	h.complete(complete("cmd-3", "h3", "o3", "conn/res3", result, map[string]int64{"a": 8}))
+	wantResult(t, h.expect(begin("cmd-3", "h3", "o4", ""), dedup.Done), result)
+	wantOrderKeys(t, h.claim(begin("cmd-4", "h4", "o4", "conn/res3", "a")), map[string]int64{"a": 8})
+
+	// Released claim: recorded.
+	h.claim(begin("cmd-5", "h5", "o5", ""))
+	h.release("cmd-5", "o5", "")
+	h.complete(complete("cmd-5", "h5", "o5", "", result, nil))
+	wantResult(t, h.expect(begin("cmd-5", "h5", "o6", ""), dedup.Done), result)
+}
+
+func testCompleteReleasesLease(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+	h.claim(begin("cmd-2", "h2", "o2", "conn/res"))
+	// A Complete whose lease is someone else's leaves that lease alone.
+	h.complete(complete("cmd-3", "h3", "o3", "conn/res", result, nil))
+	h.expect(begin("cmd-4", "h4", "o4", "conn/res"), dedup.LeaseBusy)
+}
+
+func testRelease(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.release("cmd-1", "o1", "conn/res")
+	// Claim and lease both free.
+	h.claim(begin("cmd-2", "h2", "o2", "conn/res"))
+	h.claim(begin("cmd-1", "h1", "o3", ""))
+	// Releasing again, or what was never held, is a no-op.
+	h.release("cmd-1", "o1", "conn/res")
+	h.release("cmd-never", "o1", "conn/never")
+	h.release("cmd-never", "o1", "")
+	h.expect(begin("cmd-1", "h1", "o4", ""), dedup.InProgress)
+	h.expect(begin("cmd-5", "h5", "o4", "conn/res"), dedup.LeaseBusy)
+}
+
+func testReleaseByNonOwner(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.release("cmd-1", "o2", "conn/res")
+	h.expect(begin("cmd-1", "h1", "o3", "conn/res"), dedup.InProgress)
+	h.expect(begin("cmd-2", "h2", "o3", "conn/res"), dedup.LeaseBusy)
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL}); err != nil {
+		t.Fatalf("Renew by the owner after another's Release: %v", err)
+	}
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+}
+
+func testReleaseKeepsDone(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+	h.release("cmd-1", "o1", "conn/res")
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.Done), result)
+}
+
+// race runs fn(i) in concurrency goroutines released together and returns
+// their results.
+func race(t *testing.T, fn func(i int) (dedup.BeginResult, error)) []dedup.BeginResult {
+	t.Helper()
+	results := make([]dedup.BeginResult, concurrency)
+	errs := make([]error, concurrency)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range concurrency {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent Begin: %v", err)
+	}
+	return results
+}
+
+func countStates(results []dedup.BeginResult) map[dedup.State]int {
+	n := map[dedup.State]int{}
+	for _, r := range results {
+		n[r.State]++
+	}
+	return n
+}
+
+func testConcurrentBeginSameCommand(t *testing.T, h *harness) {
+	results := race(t, func(i int) (dedup.BeginResult, error) {
+		return h.s.Begin(h.ctx, begin("cmd-1", "h1", fmt.Sprintf("o%d", i), "conn/res"))
+	})
+	n := countStates(results)
+	if n[dedup.Claimed] != 1 || n[dedup.InProgress] != concurrency-1 {
+		t.Fatalf("states = %v, want 1 claimed and %d in progress", n, concurrency-1)
+	}
+	var winner string
+	for i, r := range results {
+		if r.State == dedup.Claimed {
+			winner = fmt.Sprintf("o%d", i)
+		}
+	}
+	h.complete(complete("cmd-1", "h1", winner, "conn/res", result, nil))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "late", "conn/res"), dedup.Done), result)
+}
+
+func testConcurrentBeginSameLease(t *testing.T, h *harness) {
+	results := race(t, func(i int) (dedup.BeginResult, error) {
+		return h.s.Begin(h.ctx, begin(fmt.Sprintf("cmd-%d", i), "h", fmt.Sprintf("o%d", i), "conn/res"))
+	})
+	n := countStates(results)
+	if n[dedup.Claimed] != 1 || n[dedup.LeaseBusy] != concurrency-1 {
+		t.Fatalf("states = %v, want 1 claimed and %d lease busy", n, concurrency-1)
+	}
+	// The losers hold no claim: each can be claimed by someone else.
+	for i, r := range results {
+		if r.State == dedup.LeaseBusy {
+			h.claim(begin(fmt.Sprintf("cmd-%d", i), "h", "other", ""))
+		}
+	}
+}
+
+func testCancelledContext(t *testing.T, h *harness) {
+	ctx, cancel := context.WithCancel(h.ctx)
+	cancel()
+	if _, err := h.s.Begin(ctx, begin("cmd-1", "h1", "o1", "conn/res")); err == nil {
+		t.Error("Begin with a cancelled context: no error")
+	}
+	if err := h.s.Renew(ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res", TTL: longTTL}); err == nil || errors.Is(err, dedup.ErrLeaseLost) {
+		t.Errorf("Renew with a cancelled context = %v, want a context error", err)
+	}
+	if err := h.s.Complete(ctx, complete("cmd-1", "h1", "o1", "conn/res", result, nil)); err == nil {
+		t.Error("Complete with a cancelled context: no error")
+	}
+	if err := h.s.Release(ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res"}); err == nil {
+		t.Error("Release with a cancelled context: no error")
+	}
+	// Nothing was written.
+	h.claim(begin("cmd-1", "h2", "o2", "conn/res"))
+}
+
+func testInvalidRequests(t *testing.T, h *harness) {
+	bad := []dedup.BeginRequest{
+		{PayloadHash: "h", Owner: "o", TTL: longTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", TTL: longTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o"},
+		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", TTL: -time.Second},
+	}
+	for _, req := range bad {
+		if _, err := h.s.Begin(h.ctx, req); err == nil {
+			t.Errorf("Begin(%+v): no error", req)
+		}
+	}
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o"}); err == nil {
+		t.Error("Renew without TTL: no error")
+	}
+	if err := h.s.Complete(h.ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h"}); err == nil {
+		t.Error("Complete without Owner: no error")
+	}
+	if err := h.s.Complete(h.ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o"}); err == nil {
+		t.Error("Complete without ResultTTL: no error")
+	}
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{Owner: "o"}); err == nil {
+		t.Error("Release without CommandID: no error")
+	}
+	// Nothing was written.
+	wantNoOrderKeys(t, h.claim(begin("cmd-1", "h", "o", "conn/res")))
+}
+
+func testKeyCharset(t *testing.T, h *harness) {
+	// Command ids that differ only in punctuation are distinct commands.
+	ids := []string{"x", "X", "x.y", "x:y", "x-y", "x_y", "x.y.", ".x", "x..y", "01JD8Z3Q:provision.rocketchat-user_42"}
+	for _, id := range ids {
+		h.claim(begin(id, "h", "o-"+id, ""))
+	}
+	// Lease keys that an encoding could confuse are distinct resources.
+	leaseKeys := []string{
+		"conn/res", "conn/res.x", "conn.res/x", "conn/res/x", "conn/res=x", "conn/=cmVz", "conn/res x",
+		"conn/", "/res", "conn//res", "conn/res/", "connres", "conn", "conn/ü", "c:1/r-2_3",
+	}
+	for i, lk := range leaseKeys {
+		id := fmt.Sprintf("lk-%d", i)
+		h.claim(begin(id, "h", "o", lk, "f"))
+		h.complete(complete(id, "h", "o", lk, result, map[string]int64{"f": int64(i)}))
+	}
+	for i, lk := range leaseKeys {
+		res := h.claim(begin(fmt.Sprintf("lk2-%d", i), "h", "o", lk, "f"))
+		wantOrderKeys(t, res, map[string]int64{"f": int64(i)})
+	}
+}

@@ -1,0 +1,23 @@
+// Package deduptest is the conformance suite every dedup.Store passes.
+//
+// A store's test calls Run with a constructor that gives each subtest a
+// fresh, isolated namespace on a real backend (a unique key prefix, unique
+// buckets) and cleans it up:
+//
+//	func TestStore(t *testing.T) {
+//		client := testenv.Redis(t)
+//		deduptest.Run(t, func(t *testing.T) dedup.Store {
+//			return redisdedup.New(client, redisdedup.Config{Prefix: "test:" + testenv.Unique()})
+//		})
+//	}
+//
+// The suite pins the behaviour the worker relies on, identical for every
+// store: Begin's five outcomes and their precedence (done record, then live
+// claim, then lease, then claim), that LeaseBusy and InProgress take
+// nothing, TTL expiry of claims and leases, Renew and ErrLeaseLost, order
+// keys raised to the maximum and returned per requested field with full
+// int64 precision, Complete's ownership rule and idempotence, Release
+// touching only what the caller owns, single winners under 32-way races,
+// and refusal of cancelled contexts and malformed requests. Waits for a TTL
+// to pass are bounded polling, never fixed sleeps.
+package deduptest

@@ -1,0 +1,73 @@
+// Package reqcheck validates dedup requests the same way for every store, so
+// that redisdedup and kvdedup refuse exactly the same malformed requests.
+// A refused request is a programming error of the caller, never a backend
+// failure: it is returned before any I/O.
+package reqcheck
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauthsync/oauthsync/worker/dedup"
+)
+
+// ErrInvalid is wrapped by every error of this package.
+var ErrInvalid = errors.New("dedup: invalid request")
+
+func invalid(op, msg string) error { return fmt.Errorf("%w: %s: %s", ErrInvalid, op, msg) }
+
+func common(op, commandID, owner string) error {
+	switch {
+	case commandID == "":
+		return invalid(op, "empty CommandID")
+	case owner == "":
+		return invalid(op, "empty Owner")
+	}
+	return nil
+}
+
+// Begin checks a BeginRequest.
+func Begin(r dedup.BeginRequest) error {
+	if err := common("begin", r.CommandID, r.Owner); err != nil {
+		return err
+	}
+	if r.TTL <= 0 {
+		return invalid("begin", "TTL must be positive")
+	}
+	return nil
+}
+
+// Renew checks a RenewRequest.
+func Renew(r dedup.RenewRequest) error {
+	if err := common("renew", r.CommandID, r.Owner); err != nil {
+		return err
+	}
+	if r.TTL <= 0 {
+		return invalid("renew", "TTL must be positive")
+	}
+	return nil
+}
+
+// Complete checks a CompleteRequest.
+func Complete(r dedup.CompleteRequest) error {
+	if err := common("complete", r.CommandID, r.Owner); err != nil {
+		return err
+	}
+	if r.ResultTTL <= 0 {
+		return invalid("complete", "ResultTTL must be positive")
+	}
+	return nil
+}
+
+// Release checks a ReleaseRequest.
+func Release(r dedup.ReleaseRequest) error {
+	return common("release", r.CommandID, r.Owner)
+}
+
+// Millis converts a positive duration to whole milliseconds, rounding up so
+// that a sub-millisecond TTL never becomes zero (which Redis would refuse or
+// treat as "expire now").
+func Millis(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}

@@ -1,0 +1,79 @@
+// Package kvdedup is a dedup.Store on JetStream key-value buckets: the
+// embedded default, needing nothing but the NATS server the worker already
+// uses. It works on nats-server 2.9 and later (it uses no per-message TTL,
+// which needs 2.11).
+//
+// # Buckets and keys
+//
+// With Config.Bucket b (default "oauthsync_dedup"), New creates or updates
+// two buckets (history 1):
+//
+//	b_cmd    MaxAge = Config.ResultTTL (default 72h): command records
+//	         <base64url(command id)>          {"s":"claim","h":hash,"o":owner,"x":deadline}
+//	                                          {"s":"done","h":hash,"r":result}
+//	                                          {"s":"free"}
+//	b_state  no MaxAge: leases and order keys
+//	         lease.<connection>.<resource>    {"o":owner,"x":deadline}   ({} when free)
+//	         order.<connection>.<resource>    {"<field>":<int64>, ...}
+//
+// A lease key "<connection>/<resource>" is split at its first '/'. A part
+// made only of [A-Za-z0-9_-] is used as is; any other part (one with '.',
+// '/', ':', other characters, or empty) becomes '=' + base64url(part), so
+// that every key is valid and no two lease keys share a KV key.
+//
+// # Expiry and clocks
+//
+// Claim and lease deadlines ("x") are unix milliseconds of the writer's
+// local clock, compared with the reader's local clock. This assumes the
+// clocks of all workers sharing the buckets agree (NTP) to well within the
+// claim TTL: a clock running d ahead sees others' claims and leases expire d
+// early. A free or expired record counts as absent.
+//
+// Done records expire with the b_cmd bucket's MaxAge, counted from the last
+// write of the key: CompleteRequest.ResultTTL is validated but not applied
+// per record (nats-server 2.9 has no per-message TTL); Config.ResultTTL is
+// the retention of every done record, and should be set to the worker's
+// ResultTTL. Claims, and records left "free", age out the same way.
+// Leases and order keys are never deleted: a lease is released by writing
+// an empty lease, keeping one small message per resource, so that the next
+// taker can compare-and-set on a known revision.
+//
+// # Atomicity
+//
+// JetStream KV has no multi-key transaction on 2.9. Each key is changed by
+// compare-and-set on the revision it was read at (Create for an absent key,
+// Update otherwise); a lost race re-reads and decides again, at most 10
+// times (then an error wrapping ErrContended, a transient failure), and
+// ctx is checked before every attempt. Per method:
+//
+//   - Begin reads the command record, then the lease (LeaseBusy returns
+//     before anything is written, after checking that the command record
+//     did not change meanwhile), writes the claim, then takes the lease,
+//     then reads the order keys. If the lease was taken in between, the
+//     claim is put back as it was and LeaseBusy returned. Between the claim
+//     and the lease write, a concurrent Begin of the same command sees
+//     InProgress, as it would a moment later. A crash there leaves a claim
+//     without a lease, which expires with its TTL.
+//   - Renew checks claim and lease, extends the lease, then the claim; if
+//     the claim changed in between, the lease extension is undone (best
+//     effort) and the check repeated (ErrLeaseLost once it fails).
+//   - Complete checks the command record, raises the order keys, writes the
+//     done record (the commit point, compare-and-set on the revision it
+//     checked) and releases the lease. Order keys are raised before the
+//     commit so that no done command lacks them; if the commit then loses
+//     the claim to another owner, ErrLeaseLost is returned with the order
+//     keys raised, which is harmless since they only record effects already
+//     applied. A crash after the commit leaves the lease held until its TTL;
+//     a repeated Complete releases it.
+//   - Release frees the claim, then the lease, each only if Owner's.
+//
+// The outcomes the conformance suite checks (single winners, LeaseBusy
+// taking nothing, ownership rules, order keys only rising) hold as for the
+// Redis store; what differs is that a crash between two steps leaves a
+// partial state for its TTL instead of nothing.
+//
+// With Replicas > 1, reads are direct gets that a follower may serve
+// slightly behind the leader: the compare-and-set writes keep the rules,
+// but a stale read can cost extra attempts or a transient InProgress or
+// LeaseBusy.
+package kvdedup

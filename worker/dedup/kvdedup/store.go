@@ -1,0 +1,643 @@
+package kvdedup
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/dedup/internal/reqcheck"
+)
+
+// Defaults of Config.
+const (
+	DefaultBucket    = "oauthsync_dedup"
+	DefaultResultTTL = 72 * time.Hour
+)
+
+// maxAttempts bounds the read-compare-write loops: an attempt is retried
+// only when another writer changed the key between our read and our write.
+const maxAttempts = 10
+
+// rollbackTimeout bounds the best-effort undo of a partly taken Begin, which
+// runs even when the caller's context is done.
+const rollbackTimeout = 5 * time.Second
+
+// ErrContended is returned (wrapped) when a read-compare-write loop lost
+// maxAttempts races in a row. It is a transient backend failure.
+var ErrContended = errors.New("kvdedup: too many concurrent writers, gave up")
+
+// Config configures a Store.
+type Config struct {
+	// Bucket names the two key-value buckets: <Bucket>_cmd holds the
+	// command records, <Bucket>_state the leases and order keys. Letters,
+	// digits, '_' and '-' only. Default DefaultBucket ("oauthsync_dedup").
+	Bucket string
+	// ResultTTL is the MaxAge of <Bucket>_cmd: how long a command record is
+	// kept after its last write. It replaces CompleteRequest.ResultTTL, which
+	// a JetStream KV before nats-server 2.11 cannot apply per key. Default
+	// DefaultResultTTL (72h).
+	ResultTTL time.Duration
+	// Replicas of both buckets' streams. Default 1.
+	Replicas int
+	// Storage of both buckets' streams. Default jetstream.FileStorage.
+	Storage jetstream.StorageType
+}
+
+var bucketRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (c *Config) setDefaults() {
+	c.Bucket = cmp.Or(c.Bucket, DefaultBucket)
+	c.ResultTTL = cmp.Or(c.ResultTTL, DefaultResultTTL)
+	c.Replicas = cmp.Or(c.Replicas, 1)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case !bucketRe.MatchString(c.Bucket):
+		return fmt.Errorf("kvdedup: Bucket %q: only letters, digits, '_' and '-'", c.Bucket)
+	case c.ResultTTL < 0:
+		return fmt.Errorf("kvdedup: ResultTTL %v is negative", c.ResultTTL)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("kvdedup: Replicas %d not in 1..5", c.Replicas)
+	case c.Storage != jetstream.FileStorage && c.Storage != jetstream.MemoryStorage:
+		return fmt.Errorf("kvdedup: unknown Storage %v", c.Storage)
+	}
+	return nil
+}
+
+// Store is a dedup.Store on two JetStream key-value buckets. It is safe for
+// concurrent use and does not own the JetStream connection. See the package
+// documentation for what it guarantees and what it cannot.
+type Store struct {
+	cmd   jetstream.KeyValue // command records, MaxAge = ResultTTL
+	state jetstream.KeyValue // leases and order keys, kept forever
+}
+
+var _ dedup.Store = (*Store)(nil)
+
+// New creates or updates the buckets (idempotent: every worker of a fleet
+// calls it at start) and returns a Store on them.
+func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cmdKV, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket + "_cmd",
+		Description: "oauthsync dedup: command claims and done records",
+		TTL:         cfg.ResultTTL,
+		Replicas:    cfg.Replicas,
+		Storage:     cfg.Storage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_cmd: %w", cfg.Bucket, err)
+	}
+	stateKV, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket + "_state",
+		Description: "oauthsync dedup: resource leases and order keys",
+		Replicas:    cfg.Replicas,
+		Storage:     cfg.Storage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_state: %w", cfg.Bucket, err)
+	}
+	return &Store{cmd: cmdKV, state: stateKV}, nil
+}
+
+// Ping checks that both buckets answer, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, kv := range []jetstream.KeyValue{s.cmd, s.state} {
+		if _, err := kv.Status(ctx); err != nil {
+			return fmt.Errorf("kvdedup: ping %s: %w", kv.Bucket(), err)
+		}
+	}
+	return nil
+}
+
+// ---- keys ----
+
+// cmdKey encodes a command id (charset [A-Za-z0-9._:-], but any string is
+// accepted) into the KV key charset.
+func cmdKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// leaseKey and orderKey map "<connection>/<resource>" to
+// "lease.<connection>.<resource>" and "order.<connection>.<resource>".
+func leaseKey(lk string) string { return "lease." + resourceTokens(lk) }
+func orderKey(lk string) string { return "order." + resourceTokens(lk) }
+
+var rawTokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// resourceTokens splits a lease key at its first '/' and encodes each part
+// as one KV key token: a part made only of [A-Za-z0-9_-] is kept as is, any
+// other part (empty, or with '.', '/', ':' ...) becomes '=' followed by its
+// unpadded base64url. Raw tokens never contain '=' and base64url never
+// produces it, so the mapping is injective. A lease key without '/' is a
+// single token.
+func resourceTokens(lk string) string {
+	conn, res, found := strings.Cut(lk, "/")
+	if !found {
+		return token(lk)
+	}
+	return token(conn) + "." + token(res)
+}
+
+func token(part string) string {
+	if rawTokenRe.MatchString(part) {
+		return part
+	}
+	return "=" + base64.RawURLEncoding.EncodeToString([]byte(part))
+}
+
+// ---- values ----
+
+// Command record states. A "free" record is what Release and a rolled-back
+// Begin leave behind: it counts as absent, and keeps the key's revision so
+// the next writer can use a plain compare-and-set.
+const (
+	stateClaim = "claim"
+	stateDone  = "done"
+	stateFree  = "free"
+)
+
+// cmdRecord is the value of a command key.
+type cmdRecord struct {
+	State string `json:"s"`
+	Hash  string `json:"h,omitempty"`
+	Owner string `json:"o,omitempty"`
+	// Expires is a claim's deadline in unix milliseconds of the writer's clock.
+	Expires int64  `json:"x,omitempty"`
+	Result  []byte `json:"r,omitempty"`
+}
+
+// liveClaim reports whether r is a claim whose deadline has not passed.
+func (r cmdRecord) liveClaim(now int64) bool { return r.State == stateClaim && r.Expires > now }
+
+// leaseRecord is the value of a lease key; Owner "" is a released lease.
+type leaseRecord struct {
+	Owner   string `json:"o,omitempty"`
+	Expires int64  `json:"x,omitempty"`
+}
+
+func (r leaseRecord) heldBy(owner string, now int64) bool {
+	return r.Owner == owner && r.Expires > now
+}
+
+func (r leaseRecord) busyFor(owner string, now int64) bool {
+	return r.Owner != "" && r.Owner != owner && r.Expires > now
+}
+
+// entry is a decoded value and the revision it was read at; rev 0 means
+// the key does not exist (never written, aged out, or deleted).
+type entry[T any] struct {
+	val T
+	raw []byte
+	rev uint64
+}
+
+func get[T any](ctx context.Context, kv jetstream.KeyValue, key string) (entry[T], error) {
+	var e entry[T]
+	kve, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return e, nil
+	}
+	if err != nil {
+		return e, fmt.Errorf("kvdedup: get %s/%s: %w", kv.Bucket(), key, err)
+	}
+	if err := json.Unmarshal(kve.Value(), &e.val); err != nil {
+		return e, fmt.Errorf("kvdedup: decode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	e.raw, e.rev = kve.Value(), kve.Revision()
+	return e, nil
+}
+
+// errRace marks a lost compare-and-set: the key changed since it was read.
+var errRace = errors.New("kvdedup: key changed since read")
+
+// put writes v if the key is still at rev (0: still absent). A lost race
+// returns errRace.
+func put(ctx context.Context, kv jetstream.KeyValue, key string, v any, rev uint64) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("kvdedup: encode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return putRaw(ctx, kv, key, b, rev)
+}
+
+func putRaw(ctx context.Context, kv jetstream.KeyValue, key string, b []byte, rev uint64) (uint64, error) {
+	var n uint64
+	var err error
+	if rev == 0 {
+		n, err = kv.Create(ctx, key, b)
+	} else {
+		n, err = kv.Update(ctx, key, b, rev)
+	}
+	if isRace(err) {
+		return 0, errRace
+	}
+	if err != nil {
+		return 0, fmt.Errorf("kvdedup: write %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return n, nil
+}
+
+func isRace(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+func contended(op string) error { return fmt.Errorf("kvdedup: %s: %w", op, ErrContended) }
+
+// nonNil returns b, or an empty slice when b is nil: a stored result is
+// never nil, as with the Redis store.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// nowMs is the local clock in unix milliseconds: deadlines are written and
+// compared with it (see the package documentation on clock skew).
+func (s *Store) nowMs() int64 { return time.Now().UnixMilli() }
+
+// undoCtx is the context of a best-effort undo: the caller's values, its
+// own deadline, never its cancellation.
+func undoCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+}
+
+// ---- Store ----
+
+// Begin implements dedup.Store. It reads the command record, then the
+// lease, writes the claim (compare-and-set on the record's revision), then
+// takes the lease (compare-and-set on the lease's revision) and reads the
+// order keys. A busy lease is reported only if the command record is still
+// as first read, so every outcome holds at one instant, as if atomic. When
+// the lease is taken by someone else between its read and its write, the
+// claim is rolled back to what it was and LeaseBusy returned. Between the
+// claim write and the lease write a concurrent Begin of the same command
+// sees InProgress, as it would a moment later.
+func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
+	if err := reqcheck.Begin(req); err != nil {
+		return dedup.BeginResult{}, err
+	}
+	ck := cmdKey(req.CommandID)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return dedup.BeginResult{}, err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return dedup.BeginResult{}, err
+		}
+		now := s.nowMs()
+		switch {
+		case cur.val.State == stateDone:
+			res := nonNil(cur.val.Result)
+			if cur.val.Hash == req.PayloadHash {
+				return dedup.BeginResult{State: dedup.Done, Result: res}, nil
+			}
+			return dedup.BeginResult{State: dedup.Conflict, Result: res}, nil
+		case cur.val.liveClaim(now) && cur.val.Owner != req.Owner:
+			if cur.val.Hash == req.PayloadHash {
+				return dedup.BeginResult{State: dedup.InProgress}, nil
+			}
+			return dedup.BeginResult{State: dedup.Conflict}, nil
+		}
+
+		var lease entry[leaseRecord]
+		if req.LeaseKey != "" {
+			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
+				return dedup.BeginResult{}, err
+			}
+			if lease.val.busyFor(req.Owner, now) {
+				// The two reads are no snapshot: if the command record
+				// changed in between (another owner claimed or finished
+				// it), that decides instead; decide again.
+				again, err := get[cmdRecord](ctx, s.cmd, ck)
+				if err != nil {
+					return dedup.BeginResult{}, err
+				}
+				if again.rev != cur.rev {
+					continue
+				}
+				return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+			}
+		}
+
+		deadline := now + reqcheck.Millis(req.TTL)
+		claimRev, err := put(ctx, s.cmd, ck, cmdRecord{
+			State: stateClaim, Hash: req.PayloadHash, Owner: req.Owner, Expires: deadline,
+		}, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		if err != nil {
+			return dedup.BeginResult{}, err
+		}
+		if req.LeaseKey == "" {
+			return dedup.BeginResult{State: dedup.Claimed, OrderKeys: map[string]int64{}}, nil
+		}
+
+		took, err := s.takeLease(ctx, req.LeaseKey, req.Owner, deadline, lease)
+		if err != nil || !took {
+			s.undoClaim(ctx, ck, cur, claimRev)
+			if err != nil {
+				return dedup.BeginResult{}, err
+			}
+			return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+		}
+
+		keys, err := s.readOrder(ctx, req.LeaseKey, req.Fields)
+		if err != nil {
+			uctx, cancel := undoCtx(ctx)
+			_ = s.Release(uctx, dedup.ReleaseRequest{CommandID: req.CommandID, Owner: req.Owner, LeaseKey: req.LeaseKey})
+			cancel()
+			return dedup.BeginResult{}, err
+		}
+		return dedup.BeginResult{State: dedup.Claimed, OrderKeys: keys}, nil
+	}
+	return dedup.BeginResult{}, contended("begin")
+}
+
+// takeLease writes owner's lease with the given deadline, starting from the
+// lease as read; false when another owner holds it.
+func (s *Store) takeLease(ctx context.Context, lk, owner string, deadline int64, lease entry[leaseRecord]) (bool, error) {
+	key := leaseKey(lk)
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			var err error
+			if lease, err = get[leaseRecord](ctx, s.state, key); err != nil {
+				return false, err
+			}
+			if lease.val.busyFor(owner, s.nowMs()) {
+				return false, nil
+			}
+		}
+		_, err := put(ctx, s.state, key, leaseRecord{Owner: owner, Expires: deadline}, lease.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err == nil, err
+	}
+	return false, contended("take lease")
+}
+
+// undoClaim puts back the command record as it was before our claim
+// (revision claimRev), or a free record when there was none. Best effort:
+// if it fails the claim simply expires with its TTL.
+func (s *Store) undoClaim(ctx context.Context, ck string, prev entry[cmdRecord], claimRev uint64) {
+	uctx, cancel := undoCtx(ctx)
+	defer cancel()
+	if prev.rev != 0 {
+		_, _ = putRaw(uctx, s.cmd, ck, prev.raw, claimRev)
+		return
+	}
+	_, _ = put(uctx, s.cmd, ck, cmdRecord{State: stateFree}, claimRev)
+}
+
+func (s *Store) readOrder(ctx context.Context, lk string, fields []string) (map[string]int64, error) {
+	keys := map[string]int64{}
+	if len(fields) == 0 {
+		return keys, nil
+	}
+	stored, err := get[map[string]int64](ctx, s.state, orderKey(lk))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if v, ok := stored.val[f]; ok {
+			keys[f] = v
+		}
+	}
+	return keys, nil
+}
+
+// Renew implements dedup.Store. It checks claim and lease, then extends the
+// lease and then the claim, each by compare-and-set; if the claim changed
+// in between, the lease extension is undone (best effort) and the check
+// repeated.
+func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
+	if err := reqcheck.Renew(req); err != nil {
+		return err
+	}
+	ck := cmdKey(req.CommandID)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return err
+		}
+		now := s.nowMs()
+		if !cur.val.liveClaim(now) || cur.val.Owner != req.Owner {
+			return dedup.ErrLeaseLost
+		}
+		var lease entry[leaseRecord]
+		if req.LeaseKey != "" {
+			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
+				return err
+			}
+			if !lease.val.heldBy(req.Owner, now) {
+				return dedup.ErrLeaseLost
+			}
+		}
+
+		deadline := now + reqcheck.Millis(req.TTL)
+		var leaseRev uint64
+		if req.LeaseKey != "" {
+			leaseRev, err = put(ctx, s.state, leaseKey(req.LeaseKey), leaseRecord{Owner: req.Owner, Expires: deadline}, lease.rev)
+			if errors.Is(err, errRace) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		claim := cur.val
+		claim.Expires = deadline
+		_, err = put(ctx, s.cmd, ck, claim, cur.rev)
+		if err == nil {
+			return nil
+		}
+		if req.LeaseKey != "" {
+			uctx, cancel := undoCtx(ctx)
+			_, _ = putRaw(uctx, s.state, leaseKey(req.LeaseKey), lease.raw, leaseRev)
+			cancel()
+		}
+		if !errors.Is(err, errRace) {
+			return err
+		}
+	}
+	return contended("renew")
+}
+
+// Complete implements dedup.Store. Order: check the command record, raise
+// the order keys, write the done record (compare-and-set on the revision
+// checked: the commit point), then release the lease. The order keys are
+// raised before the commit so that a crash in between never leaves a done
+// command whose order keys were not recorded; if the commit then loses a
+// race the keys stay raised, which is harmless: they record effects the
+// caller has already applied. Order keys are ignored when LeaseKey is empty.
+func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
+	if err := reqcheck.Complete(req); err != nil {
+		return err
+	}
+	ck := cmdKey(req.CommandID)
+	raised := false
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return err
+		}
+		switch {
+		case cur.val.State == stateDone:
+			if cur.val.Hash != req.PayloadHash {
+				return dedup.ErrLeaseLost
+			}
+			// Done before (maybe by a call of ours that failed after its
+			// commit): finish its last step.
+			return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+		case cur.val.liveClaim(s.nowMs()) && cur.val.Owner != req.Owner:
+			return dedup.ErrLeaseLost
+		}
+		if !raised && req.LeaseKey != "" && len(req.OrderKeys) > 0 {
+			if err := s.raiseOrder(ctx, req.LeaseKey, req.OrderKeys); err != nil {
+				return err
+			}
+			raised = true
+		}
+		_, err = put(ctx, s.cmd, ck, cmdRecord{
+			State: stateDone, Hash: req.PayloadHash, Result: req.Result,
+		}, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+	}
+	return contended("complete")
+}
+
+// raiseOrder sets each order key to max(stored, given).
+func (s *Store) raiseOrder(ctx context.Context, lk string, given map[string]int64) error {
+	key := orderKey(lk)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[map[string]int64](ctx, s.state, key)
+		if err != nil {
+			return err
+		}
+		next := make(map[string]int64, len(cur.val)+len(given))
+		for f, v := range cur.val {
+			next[f] = v
+		}
+		changed := false
+		for f, v := range given {
+			if old, ok := next[f]; !ok || v > old {
+				next[f] = v
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		_, err = put(ctx, s.state, key, next, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("raise order keys")
+}
+
+// Release implements dedup.Store. Each of claim and lease is freed by a
+// compare-and-set on the revision at which it was seen to be Owner's.
+func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
+	if err := reqcheck.Release(req); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.releaseClaim(ctx, cmdKey(req.CommandID), req.Owner); err != nil {
+		return err
+	}
+	return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+}
+
+func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return err
+		}
+		if cur.val.State != stateClaim || cur.val.Owner != owner {
+			return nil
+		}
+		_, err = put(ctx, s.cmd, ck, cmdRecord{State: stateFree}, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("release claim")
+}
+
+// releaseLease frees the lease if owner holds it (expired or not); a no-op
+// for an empty lease key.
+func (s *Store) releaseLease(ctx context.Context, lk, owner string) error {
+	if lk == "" {
+		return nil
+	}
+	key := leaseKey(lk)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[leaseRecord](ctx, s.state, key)
+		if err != nil {
+			return err
+		}
+		if cur.val.Owner != owner {
+			return nil
+		}
+		_, err = put(ctx, s.state, key, leaseRecord{}, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("release lease")
+}

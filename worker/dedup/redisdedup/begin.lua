@@ -1,0 +1,60 @@
+-- begin.lua: look up a command, claim it, take the resource lease and read
+-- the order keys, atomically.
+--
+-- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r)
+-- KEYS[2]  resource lease (string: owner)           } only when a lease
+-- KEYS[3]  resource order keys (hash: field -> int) } key was given
+-- ARGV[1]  payload hash
+-- ARGV[2]  owner
+-- ARGV[3]  TTL in milliseconds
+-- ARGV[4..] fields whose order keys to return
+--
+-- Reply: {state, result|nil, field1, key1, field2, key2, ...}; the pairs are
+-- present only for state 'claimed' and only for fields that have a key.
+local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r')
+local state, hash, owner, result = rec[1], rec[2], rec[3], rec[4]
+
+if state == 'd' then
+  if hash == ARGV[1] then
+    return {'done', result}
+  end
+  return {'conflict', result}
+end
+
+-- An expired claim is gone (PEXPIRE), so any claim seen here is live.
+if state == 'c' and owner ~= ARGV[2] then
+  if hash == ARGV[1] then
+    return {'in_progress', false}
+  end
+  return {'conflict', false}
+end
+
+local leased = #KEYS >= 3
+if leased then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= ARGV[2] then
+    return {'lease_busy', false}
+  end
+end
+
+redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+
+local reply = {'claimed', false}
+if leased then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  if #ARGV >= 4 then
+    local fields = {}
+    for i = 4, #ARGV do
+      fields[#fields + 1] = ARGV[i]
+    end
+    local vals = redis.call('HMGET', KEYS[3], unpack(fields))
+    for i, f in ipairs(fields) do
+      if vals[i] then
+        reply[#reply + 1] = f
+        reply[#reply + 1] = vals[i]
+      end
+    end
+  end
+end
+return reply

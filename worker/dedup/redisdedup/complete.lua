@@ -1,0 +1,70 @@
+-- complete.lua: store the done record, raise the order keys and release the
+-- lease, atomically.
+--
+-- KEYS[1]  command record
+-- KEYS[2]  resource lease       } only when a lease
+-- KEYS[3]  resource order keys  } key was given
+-- ARGV[1]  payload hash
+-- ARGV[2]  owner
+-- ARGV[3]  result bytes
+-- ARGV[4]  result TTL in milliseconds
+-- ARGV[5..] field, order key pairs (canonical decimal int64, as Go's
+--           strconv.FormatInt writes them)
+--
+-- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
+
+-- greater reports a > b for canonical decimal int64 strings. Lua numbers are
+-- doubles and lose precision above 2^53, so order keys are never converted.
+local function greater(a, b)
+  local aneg = string.sub(a, 1, 1) == '-'
+  local bneg = string.sub(b, 1, 1) == '-'
+  if aneg ~= bneg then
+    return bneg
+  end
+  if #a ~= #b then
+    if aneg then
+      return #a < #b
+    end
+    return #a > #b
+  end
+  -- Same sign and length: digit strings compare as numbers (reversed for
+  -- negatives).
+  if aneg then
+    return a < b
+  end
+  return a > b
+end
+
+local leased = #KEYS >= 3
+local function release()
+  if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
+    redis.call('DEL', KEYS[2])
+  end
+end
+
+local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o')
+if rec[1] == 'd' then
+  if rec[2] ~= ARGV[1] then
+    return 0
+  end
+  release()
+  return 1
+end
+if rec[1] == 'c' and rec[3] ~= ARGV[2] then
+  return 0
+end
+
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+
+if leased then
+  for i = 5, #ARGV - 1, 2 do
+    local cur = redis.call('HGET', KEYS[3], ARGV[i])
+    if (not cur) or greater(ARGV[i + 1], cur) then
+      redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+    end
+  end
+end
+release()
+return 1

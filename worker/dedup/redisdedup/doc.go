@@ -1,0 +1,42 @@
+// Package redisdedup is the production dedup.Store, on Redis.
+//
+// # Keys
+//
+// With Config.Prefix p (default "oauthsync"):
+//
+//	p:cmd:<command id>   hash, the command record
+//	                     claim: s=c h=<payload hash> o=<owner>, PEXPIRE = claim TTL
+//	                     done:  s=d h=<payload hash> r=<result bytes>, PEXPIRE = ResultTTL
+//	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
+//	p:order:<lease key>  hash field -> order key (decimal int64), no expiry
+//
+// # Invariants
+//
+//   - Every method is one Lua script (begin.lua, renew.lua, complete.lua,
+//     release.lua, embedded): atomic, and one round trip (EVALSHA, with
+//     go-redis falling back to EVAL once when the server's script cache is
+//     empty).
+//   - Expiry is Redis's: TTLs are PEXPIRE/PX on the keys, so only the Redis
+//     server's clock matters; an expired claim or lease is simply absent.
+//   - A claim or lease is extended, released or replaced only by its owner;
+//     another owner can take it only once it has expired.
+//   - A done record is written once (Complete with the same hash leaves it
+//     as it is) and never turned back into a claim; it lives for the
+//     request's ResultTTL, after which the id is new again.
+//   - Order keys never decrease. They are compared as decimal strings in
+//     Lua, never as Lua numbers (doubles), so all of int64 is exact. They
+//     are kept forever: one small hash per resource that ever completed a
+//     command with order keys.
+//   - Order keys are read and written only with a lease key; without one a
+//     command has no resource.
+//
+// # Deployment
+//
+// Redis Cluster is not supported: the keys of one script (command record,
+// lease, order keys) lie in different hash slots, so a cluster would refuse
+// the scripts (CROSSSLOT). Use a standalone Redis, or a primary with
+// replicas and Sentinel (redis.NewUniversalClient with MasterName). Redis
+// replication is asynchronous: writes acknowledged just before a failover
+// can be lost, and with them a claim or a done record, which weakens the
+// dedup guarantee for the commands in flight at that moment.
+package redisdedup

@@ -1,0 +1,192 @@
+package redisdedup_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauthsync/oauthsync/internal/testenv"
+	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/dedup/deduptest"
+	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+)
+
+// newStore returns a Store on a fresh prefix, whose keys are deleted at
+// cleanup.
+func newStore(tb testing.TB, client redis.UniversalClient) (*redisdedup.Store, string) {
+	tb.Helper()
+	prefix := "oauthsync-test-" + testenv.Unique()
+	tb.Cleanup(func() { deletePrefix(tb, client, prefix) })
+	return redisdedup.New(client, redisdedup.Config{Prefix: prefix}), prefix
+}
+
+// deletePrefix deletes every key under prefix (SCAN + DEL).
+func deletePrefix(tb testing.TB, client redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		tb.Errorf("cleanup: scan %s: %v", prefix, err)
+		return
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		if err := client.Del(ctx, keys[:n]...).Err(); err != nil {
+			tb.Errorf("cleanup: del: %v", err)
+			return
+		}
+		keys = keys[n:]
+	}
+}
+
+func TestConformance(t *testing.T) {
+	client := testenv.Redis(t)
+	deduptest.Run(t, func(t *testing.T) dedup.Store {
+		s, _ := newStore(t, client)
+		return s
+	})
+}
+
+// countHook counts the commands (round trips) the client sends.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+func TestOneRoundTripEach(t *testing.T) {
+	base := testenv.Redis(t)
+	client := redis.NewClient(base.Options())
+	t.Cleanup(func() { _ = client.Close() })
+	hook := &countHook{}
+	client.AddHook(hook)
+	s, _ := newStore(t, client)
+	ctx := t.Context()
+
+	// The scripts are loaded on first use (EVALSHA, NOSCRIPT, EVAL); flush
+	// nothing, just warm them.
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "warm", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Renew(ctx, dedup.RenewRequest{CommandID: "warm", Owner: "o", LeaseKey: "c/r", TTL: time.Minute})
+	_ = s.Complete(ctx, dedup.CompleteRequest{CommandID: "warm", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", ResultTTL: time.Minute})
+	_ = s.Release(ctx, dedup.ReleaseRequest{CommandID: "warm", Owner: "o", LeaseKey: "c/r"})
+
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"Begin", func() error {
+			_, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a", "b"}, TTL: time.Minute})
+			return err
+		}},
+		{"Renew", func() error {
+			return s.Renew(ctx, dedup.RenewRequest{CommandID: "c1", Owner: "o", LeaseKey: "c/r", TTL: time.Minute})
+		}},
+		{"Complete", func() error {
+			return s.Complete(ctx, dedup.CompleteRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Result: []byte("r"), OrderKeys: map[string]int64{"a": 1, "b": 2}, ResultTTL: time.Minute})
+		}},
+		{"Release", func() error {
+			return s.Release(ctx, dedup.ReleaseRequest{CommandID: "c1", Owner: "o", LeaseKey: "c/r"})
+		}},
+	}
+	for _, st := range steps {
+		before := hook.n.Load()
+		if err := st.fn(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if n := hook.n.Load() - before; n != 1 {
+			t.Errorf("%s took %d round trips, want 1", st.name, n)
+		}
+	}
+}
+
+func TestKeyLayoutAndTTLs(t *testing.T) {
+	client := testenv.Redis(t)
+	s, prefix := newStore(t, client)
+	ctx := t.Context()
+
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	wantPTTL := func(key string, lo, hi time.Duration) {
+		t.Helper()
+		d, err := client.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("PTTL %s: %v", key, err)
+		}
+		if d < lo || d > hi {
+			t.Fatalf("PTTL %s = %v, want in [%v, %v]", key, d, lo, hi)
+		}
+	}
+	wantPTTL(prefix+":cmd:cmd:1", 25*time.Second, 30*time.Second)
+	wantPTTL(prefix+":lease:conn/res", 25*time.Second, 30*time.Second)
+	if owner, err := client.Get(ctx, prefix+":lease:conn/res").Result(); err != nil || owner != "o" {
+		t.Fatalf("lease = %q, %v; want o", owner, err)
+	}
+
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"), OrderKeys: map[string]int64{"a": 7}, ResultTTL: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	// The request's ResultTTL is honoured per key.
+	wantPTTL(prefix+":cmd:cmd:1", 2*time.Hour-time.Minute, 2*time.Hour)
+	if n, err := client.Exists(ctx, prefix+":lease:conn/res").Result(); err != nil || n != 0 {
+		t.Fatalf("lease after Complete: exists=%d, %v; want released", n, err)
+	}
+	if v, err := client.HGet(ctx, prefix+":order:conn/res", "a").Result(); err != nil || v != "7" {
+		t.Fatalf("order key a = %q, %v; want 7", v, err)
+	}
+	// Order keys never expire.
+	wantPTTL(prefix+":order:conn/res", -1*time.Nanosecond, -1*time.Nanosecond)
+}
+
+func TestDefaultPrefix(t *testing.T) {
+	client := testenv.Redis(t)
+	s := redisdedup.New(client, redisdedup.Config{})
+	ctx := t.Context()
+	id := "oauthsync-test-" + testenv.Unique()
+	key := redisdedup.DefaultPrefix + ":cmd:" + id
+	t.Cleanup(func() { client.Del(context.Background(), key) })
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: id, PayloadHash: "h", Owner: "o", TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, key).Result(); err != nil || n != 1 {
+		t.Fatalf("key %s: exists=%d, %v", key, n, err)
+	}
+}
+
+func TestPing(t *testing.T) {
+	client := testenv.Redis(t)
+	s, _ := newStore(t, client)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = dead.Close() })
+	if err := redisdedup.New(dead, redisdedup.Config{}).Ping(t.Context()); err == nil {
+		t.Fatal("Ping of an unreachable Redis: no error")
+	}
+}
+
+func BenchmarkBeginComplete(b *testing.B) {
+	client := testenv.Redis(b)
+	s, _ := newStore(b, client)
+	deduptest.BenchBeginComplete(b, s)
+}

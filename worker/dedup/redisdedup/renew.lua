@@ -1,0 +1,21 @@
+-- renew.lua: extend the claim and the lease when both are still the owner's.
+--
+-- KEYS[1]  command record
+-- KEYS[2]  resource lease (only when a lease key was given)
+-- ARGV[1]  owner
+-- ARGV[2]  TTL in milliseconds
+--
+-- Reply: 1 renewed, 0 lost (nothing changed).
+local rec = redis.call('HMGET', KEYS[1], 's', 'o')
+if rec[1] ~= 'c' or rec[2] ~= ARGV[1] then
+  return 0
+end
+local leased = #KEYS >= 2
+if leased and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if leased then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1

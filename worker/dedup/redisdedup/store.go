@@ -1,0 +1,199 @@
+package redisdedup
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/dedup/internal/reqcheck"
+)
+
+//go:embed *.lua
+var scripts embed.FS
+
+func mustScript(name string) *redis.Script {
+	src, err := scripts.ReadFile(name)
+	if err != nil {
+		panic("redisdedup: missing embedded script " + name)
+	}
+	return redis.NewScript(string(src))
+}
+
+var (
+	beginScript    = mustScript("begin.lua")
+	renewScript    = mustScript("renew.lua")
+	completeScript = mustScript("complete.lua")
+	releaseScript  = mustScript("release.lua")
+)
+
+// DefaultPrefix is the key prefix used when Config.Prefix is empty.
+const DefaultPrefix = "oauthsync"
+
+// Config configures a Store.
+type Config struct {
+	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
+	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>. Default
+	// DefaultPrefix ("oauthsync").
+	Prefix string
+}
+
+// Store is a dedup.Store on Redis. Every method is one Lua script run (one
+// round trip; EVALSHA, with an EVAL fallback when the server's script cache
+// was flushed). It is safe for concurrent use and does not own the client.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ dedup.Store = (*Store)(nil)
+
+// New returns a Store writing through client. The client is not closed by
+// the Store.
+func New(client redis.UniversalClient, cfg Config) *Store {
+	return &Store{client: client, prefix: cmp.Or(cfg.Prefix, DefaultPrefix)}
+}
+
+// Ping checks that Redis answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisdedup: ping: %w", err)
+	}
+	return nil
+}
+
+// keys returns the KEYS of a script run: the command record and, when a
+// lease key is given, the lease and (withOrder) the order keys.
+func (s *Store) keys(id, leaseKey string, withOrder bool) []string {
+	cmd := s.prefix + ":cmd:" + id
+	switch {
+	case leaseKey == "":
+		return []string{cmd}
+	case !withOrder:
+		return []string{cmd, s.prefix + ":lease:" + leaseKey}
+	}
+	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey}
+}
+
+// Begin implements dedup.Store.
+func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
+	if err := reqcheck.Begin(req); err != nil {
+		return dedup.BeginResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return dedup.BeginResult{}, err
+	}
+	args := make([]any, 0, 3+len(req.Fields))
+	args = append(args, req.PayloadHash, req.Owner, reqcheck.Millis(req.TTL))
+	if req.LeaseKey != "" {
+		for _, f := range req.Fields {
+			args = append(args, f)
+		}
+	}
+	reply, err := beginScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Slice()
+	if err != nil {
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
+	}
+	return parseBegin(reply)
+}
+
+func parseBegin(reply []any) (dedup.BeginResult, error) {
+	if len(reply) < 2 || len(reply)%2 != 0 {
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed reply of %d elements", len(reply))
+	}
+	state, _ := reply[0].(string)
+	var res dedup.BeginResult
+	switch state {
+	case "claimed":
+		res.State = dedup.Claimed
+		res.OrderKeys = make(map[string]int64, (len(reply)-2)/2)
+		for i := 2; i < len(reply); i += 2 {
+			f, _ := reply[i].(string)
+			v, _ := reply[i+1].(string)
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: order key %q: %w", f, err)
+			}
+			res.OrderKeys[f] = n
+		}
+		return res, nil
+	case "done":
+		res.State = dedup.Done
+	case "conflict":
+		res.State = dedup.Conflict
+	case "in_progress":
+		return dedup.BeginResult{State: dedup.InProgress}, nil
+	case "lease_busy":
+		return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+	default:
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: unknown state %q", state)
+	}
+	// Done, or Conflict with a finished other payload: the stored result
+	// (never nil, possibly empty). A Conflict with a live claim has none.
+	if r, ok := reply[1].(string); ok {
+		res.Result = []byte(r)
+	}
+	return res, nil
+}
+
+// Renew implements dedup.Store.
+func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
+	if err := reqcheck.Renew(req); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := renewScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL)).Int()
+	if err != nil {
+		return fmt.Errorf("redisdedup: renew: %w", err)
+	}
+	if n != 1 {
+		return dedup.ErrLeaseLost
+	}
+	return nil
+}
+
+// Complete implements dedup.Store. Order keys are ignored when LeaseKey is
+// empty (they belong to a resource).
+func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
+	if err := reqcheck.Complete(req); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	args := make([]any, 0, 4+2*len(req.OrderKeys))
+	args = append(args, req.PayloadHash, req.Owner, req.Result, reqcheck.Millis(req.ResultTTL))
+	if req.LeaseKey != "" {
+		for f, v := range req.OrderKeys {
+			args = append(args, f, strconv.FormatInt(v, 10))
+		}
+	}
+	n, err := completeScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Int()
+	if err != nil {
+		return fmt.Errorf("redisdedup: complete: %w", err)
+	}
+	if n != 1 {
+		return dedup.ErrLeaseLost
+	}
+	return nil
+}
+
+// Release implements dedup.Store.
+func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
+	if err := reqcheck.Release(req); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := releaseScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner).Err(); err != nil {
+		return fmt.Errorf("redisdedup: release: %w", err)
+	}
+	return nil
+}
