@@ -1,0 +1,41 @@
+# oauthsync — `make help` lists the targets.
+GO          ?= go
+PKGS        ?= ./...
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEST_FLAGS  ?= -race -count=1 -timeout 15m
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: test
+test: servers ## run every test with -race against real NATS (127.0.0.1:4222) and Redis (127.0.0.1:6379)
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+.PHONY: servers
+servers: ## check that NATS JetStream and Redis answer (fails, never skips, when missing)
+	@$(GO) run ./internal/testenv/cmd/checkservers
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## run each fuzzer for FUZZTIME (default 20s)
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		pkg=./$$(dirname $$f); \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+			echo "== $$pkg $$fn"; $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-20s} || exit 1; \
+		done; \
+	done
+
+.PHONY: bench
+bench: servers ## end-to-end load benchmark (100k commands over 1k resources) beside `nats bench`
+	$(GO) run ./cmd/syncload -commands $${COMMANDS:-100000} -resources $${RESOURCES:-1000}
+	@./deploy/nats-bench.sh
+
+.PHONY: dev
+dev: ## run the product end to end on its embedded default
+	$(GO) run ./cmd/syncworker dev

@@ -1,0 +1,307 @@
+// Command syncload measures syncworker end to end: it runs a Rocket.Chat
+// simulator that answers at once, starts a syncworker process against real
+// NATS JetStream and Redis, publishes N commands over R resources, waits for
+// every result, and reports throughput, publish-to-result latency, the
+// worker's CPU seconds per 1,000 commands and its peak RSS.
+//
+//	go build -o bin/syncworker ./cmd/syncworker
+//	go run ./cmd/syncload -worker-bin bin/syncworker -commands 100000 -resources 1000
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "syncload:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	workerBin   string
+	commands    int
+	resources   int
+	natsURL     string
+	redisURL    string
+	maxInFlight int
+	timeout     time.Duration
+	keep        bool
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.workerBin, "worker-bin", "bin/syncworker", "syncworker binary to measure")
+	flag.IntVar(&o.commands, "commands", 100000, "commands to publish")
+	flag.IntVar(&o.resources, "resources", 1000, "distinct resources the commands spread over")
+	flag.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS JetStream server")
+	flag.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis server")
+	flag.IntVar(&o.maxInFlight, "max-in-flight", 64, "the connection's maxInFlight")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	flag.BoolVar(&o.keep, "keep", false, "keep the streams and Redis keys afterwards")
+	flag.Parse()
+	if o.commands < 1 || o.resources < 1 {
+		return errors.New("-commands and -resources must be positive")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+
+	runID := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	prefix := "load" + runID
+	streams := [3]string{"LOAD" + strings.ToUpper(runID) + "_COMMANDS", "LOAD" + strings.ToUpper(runID) + "_RESULTS", "LOAD" + strings.ToUpper(runID) + "_DEADLETTER"}
+
+	// The provider: a simulator answering at once, without rate limiting.
+	sim := rocketchatsim.New(rocketchatsim.Options{UserID: "loadUser000000001", AuthToken: "load-token", RateLimit: 1 << 30, NoRecord: true})
+	ids := make([]string, o.resources)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%024x", i+1)
+		sim.Seed(rocketchatsim.App{ID: ids[i], Name: "app", Active: true, RedirectURI: "https://x.example.com/cb", ClientID: "c", ClientSecret: "s"})
+	}
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+
+	healthAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "syncload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`nats: {url: %q, subjectPrefix: %q}
+redis: {url: %q, keyPrefix: %q}
+streams: {names: {commands: %q, results: %q, deadLetter: %q}}
+connections:
+  rc-load:
+    provider: rocketchat
+    baseURL: http://%s
+    auth: {userId: loadUser000000001, authToken: load-token}
+    maxInFlight: %d
+`, o.natsURL, prefix, o.redisURL, prefix, streams[0], streams[1], streams[2], simLn.Addr(), o.maxInFlight)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+
+	nc, err := nats.Connect(o.natsURL)
+	if err != nil {
+		return fmt.Errorf("NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer cleanup(js, o.redisURL, prefix, streams[:])
+	}
+
+	logPath := filepath.Join(os.TempDir(), "syncload-worker-"+runID+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	worker := exec.Command(o.workerBin, "--config", cfgPath, "--http-addr", healthAddr, "--log-level", "warn", "--log-format", "json")
+	worker.Stdout, worker.Stderr = logFile, logFile
+	if err := worker.Start(); err != nil {
+		return fmt.Errorf("start %s (build it: go build -o bin/syncworker ./cmd/syncworker): %w", o.workerBin, err)
+	}
+	stopWorker := func() { _ = worker.Process.Signal(syscall.SIGTERM) }
+	defer stopWorker()
+	if err := waitReady(ctx, healthAddr); err != nil {
+		return fmt.Errorf("worker not ready (log: %s): %w", logPath, err)
+	}
+
+	// Results: record each command's publish-to-result latency.
+	sent := make([]atomic.Int64, o.commands)
+	latency := make([]time.Duration, o.commands)
+	statuses := map[messages.Status]int{}
+	var mu sync.Mutex
+	got := 0
+	done := make(chan struct{})
+	var lastResult time.Time
+	sub, err := nc.Subscribe(prefix+".results.>", func(m *nats.Msg) {
+		now := time.Now()
+		var ev struct {
+			Data struct {
+				CommandID string          `json:"commandId"`
+				Status    messages.Status `json:"status"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(m.Data, &ev) != nil {
+			return
+		}
+		i, err := strconv.Atoi(strings.TrimPrefix(ev.Data.CommandID, "load-"))
+		if err != nil || i < 0 || i >= o.commands {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if latency[i] != 0 {
+			return
+		}
+		latency[i] = now.Sub(time.Unix(0, sent[i].Load()))
+		statuses[ev.Data.Status]++
+		got++
+		lastResult = now
+		if got == o.commands {
+			close(done)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	_ = sub.SetPendingLimits(-1, -1)
+
+	fmt.Printf("publishing %d commands over %d resources (worker maxInFlight %d)...\n", o.commands, o.resources, o.maxInFlight)
+	start := time.Now()
+	for i := range o.commands {
+		seq := int64(i)
+		cmd := messages.NewCommand("load-"+strconv.Itoa(i), "/syncload", "rc-load", ids[i%o.resources],
+			messages.Data{Sequence: &seq, Changes: messages.Changes{Name: ptr("n" + strconv.Itoa(i))}})
+		body, err := cmd.Encode()
+		if err != nil {
+			return err
+		}
+		msg := nats.NewMsg(prefix + ".commands.rc-load." + cmd.Resource)
+		msg.Header.Set("Content-Type", messages.ContentType)
+		msg.Data = body
+		sent[i].Store(time.Now().UnixNano())
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(cmd.ID)); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return errors.New("publishing timed out")
+	}
+	published := time.Since(start)
+	fmt.Printf("published in %s (%.0f commands/s); waiting for results...\n", published.Round(time.Millisecond), float64(o.commands)/published.Seconds())
+
+	progress := time.NewTicker(5 * time.Second)
+	defer progress.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-progress.C:
+			mu.Lock()
+			fmt.Printf("  %d/%d results\n", got, o.commands)
+			mu.Unlock()
+		case <-ctx.Done():
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Errorf("timed out with %d of %d results (worker log: %s)", got, o.commands, logPath)
+		}
+	}
+	elapsed := lastResult.Sub(start)
+
+	stopWorker()
+	if err := worker.Wait(); err != nil {
+		fmt.Printf("worker exited: %v (log: %s)\n", err, logPath)
+	}
+	ru, _ := worker.ProcessState.SysUsage().(*syscall.Rusage)
+	slices.Sort(latency)
+	pct := func(p float64) time.Duration { return latency[min(len(latency)-1, int(p*float64(len(latency))))] }
+
+	fmt.Printf("\nsyncworker end to end: %d commands over %d resources, Rocket.Chat simulator answering at once\n", o.commands, o.resources)
+	fmt.Printf("  throughput            %.0f commands/s (first publish to last result: %s)\n", float64(o.commands)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
+	fmt.Printf("  latency publish→result p50 %s  p99 %s  max %s\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), latency[len(latency)-1].Round(time.Millisecond))
+	if ru != nil {
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		fmt.Printf("  worker CPU            %.3f s per 1,000 commands (%.1f s total)\n", cpu.Seconds()*1000/float64(o.commands), cpu.Seconds())
+		fmt.Printf("  worker peak RSS       %.1f MiB\n", float64(ru.Maxrss)/1024)
+	}
+	fmt.Printf("  statuses              %v\n", statuses)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitReady(ctx context.Context, addr string) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func cleanup(js jetstream.JetStream, redisURL, prefix string, streams []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range streams {
+		_ = js.DeleteStream(ctx, s)
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return
+	}
+	rc := redis.NewClient(opt)
+	defer rc.Close()
+	iter := rc.Scan(ctx, 0, prefix+":*", 10000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			rc.Unlink(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		rc.Unlink(ctx, keys...)
+	}
+}

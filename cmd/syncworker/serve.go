@@ -1,0 +1,292 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/adapters/rocketchat"
+	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker"
+	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/dedup/kvdedup"
+	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+)
+
+// newRegistry is the explicit list of providers this binary supports.
+func newRegistry() *adapters.Registry {
+	r := adapters.NewRegistry()
+	r.Register("rocketchat", rocketchat.New)
+	return r
+}
+
+// running is what serve built, handed to a dev hook once the worker is ready.
+type running struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	natsURL  string
+	httpAddr string
+	subjects messages.Subjects
+	worker   *worker.Worker
+}
+
+// pinger is a dedup store that can say it answers.
+type pinger interface{ Ping(context.Context) error }
+
+// serve runs the worker described by cfg until ctx is cancelled. With
+// afterReady, it calls it once the worker consumes; its error ends serve.
+func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger, afterReady func(context.Context, *running) error) error {
+	tp, shutdownTracing, err := setupTracing(ctx)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			logger.Warn("flushing traces failed", "error", err)
+		}
+	}()
+
+	natsURL := cmp.Or(o.natsURL, cfg.NATS.URL)
+	if natsURL == "" {
+		ns, err := startEmbeddedNATS(o.dataDir, logger)
+		if err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		natsURL = ns.ClientURL()
+	}
+	nopts := []nats.Option{nats.Name("syncworker"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil on a deliberate close
+				logger.Warn("NATS disconnected; reconnecting", "error", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) })}
+	if cfg.NATS.Creds != "" {
+		nopts = append(nopts, nats.UserCredentials(cfg.NATS.Creds))
+	}
+	nc, err := nats.Connect(natsURL, nopts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	store, closeStore, err := newStore(ctx, o, cfg, js, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	conns, err := buildConnections(cfg, newRegistry(), tp)
+	if err != nil {
+		return err
+	}
+	subjects := messages.Subjects{Prefix: cfg.NATS.SubjectPrefix}
+	storage := jetstream.FileStorage
+	if cfg.Streams.Storage == "memory" {
+		storage = jetstream.MemoryStorage
+	}
+	w, err := worker.New(worker.Config{
+		JetStream:   js,
+		Store:       store,
+		Connections: conns,
+		Subjects:    subjects,
+		Streams: worker.StreamsConfig{Commands: cfg.Streams.Names.Commands, Results: cfg.Streams.Names.Results,
+			DeadLetter: cfg.Streams.Names.DeadLetter, Storage: storage, Replicas: cfg.Streams.Replicas,
+			MaxAge: time.Duration(cfg.Streams.MaxAge), DuplicateWindow: time.Duration(cfg.Streams.DuplicateWindow)},
+		NoProvision:     o.noProvision,
+		Instance:        cmp.Or(o.instance, cfg.Worker.Instance),
+		Logger:          logger.With("component", "worker"),
+		TracerProvider:  tp,
+		AckWait:         time.Duration(cfg.Worker.AckWait),
+		MaxDeliver:      cfg.Worker.MaxDeliver,
+		RetryBudget:     time.Duration(cfg.Worker.RetryBudget),
+		LeaseTTL:        time.Duration(cfg.Worker.LeaseTTL),
+		ResultTTL:       time.Duration(cfg.Worker.ResultTTL),
+		DrainTimeout:    time.Duration(cfg.Worker.DrainTimeout),
+		MaxCommandBytes: cfg.Worker.MaxCommandBytes,
+		FetchBatch:      cfg.Worker.FetchBatch,
+	})
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	srv, httpAddr, err := startHTTP(o.httpAddr, healthHandler(nc, w, store), logger)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return w.Run(gctx) })
+	if afterReady != nil {
+		g.Go(func() error {
+			t := time.NewTicker(20 * time.Millisecond)
+			defer t.Stop()
+			for !w.Ready() {
+				select {
+				case <-gctx.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+			return afterReady(gctx, &running{nc: nc, js: js, natsURL: natsURL, httpAddr: httpAddr, subjects: subjects, worker: w})
+		})
+	}
+	err = g.Wait()
+	if flushErr := nc.Flush(); flushErr != nil && !errors.Is(flushErr, nats.ErrConnectionClosed) {
+		logger.Warn("flushing NATS failed", "error", flushErr)
+	}
+	return err
+}
+
+// newStore builds the Redis store when redis.url is set, else the
+// JetStream KV store (the embedded default).
+func newStore(ctx context.Context, o *options, cfg *fileConfig, js jetstream.JetStream, logger *slog.Logger) (dedup.Store, func(), error) {
+	if u := cmp.Or(o.redisURL, cfg.Redis.URL); u != "" {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		client := redis.NewClient(opt)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := client.Ping(pctx).Err(); err != nil {
+			_ = client.Close()
+			return nil, nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
+		}
+		logger.Info("dedup store: Redis", "addr", opt.Addr, "db", opt.DB)
+		return redisdedup.New(client, redisdedup.Config{Prefix: cfg.Redis.KeyPrefix}), func() { _ = client.Close() }, nil
+	}
+	store, err := kvdedup.New(ctx, js, kvdedup.Config{ResultTTL: time.Duration(cfg.Worker.ResultTTL)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dedup store (JetStream KV): %w", err)
+	}
+	logger.Info("dedup store: JetStream key-value buckets (no redis.url)")
+	return store, func() {}, nil
+}
+
+// buildConnections builds each configured connection's adapter, sorted by name.
+func buildConnections(cfg *fileConfig, reg *adapters.Registry, tp trace.TracerProvider) ([]worker.Connection, error) {
+	names := make([]string, 0, len(cfg.Connections))
+	for n := range cfg.Connections {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var conns []worker.Connection
+	var errs []error
+	for _, name := range names {
+		c := cfg.Connections[name]
+		auth := make(map[string]messages.Secret, len(c.Auth))
+		var secrets []string
+		for k, v := range c.Auth {
+			auth[k] = messages.Secret(v)
+			secrets = append(secrets, v)
+		}
+		a, err := reg.New(c.Provider, adapters.Connection{Name: name, BaseURL: c.BaseURL, Auth: auth,
+			HTTPClient: providerHTTPClient(tp, c.RateLimit.PerSecond, c.RateLimit.Burst)})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conns = append(conns, worker.Connection{Name: name, Adapter: a, MaxInFlight: c.MaxInFlight, Secrets: secrets})
+	}
+	return conns, errors.Join(errs...)
+}
+
+// startEmbeddedNATS runs a NATS server with JetStream on a free loopback port.
+func startEmbeddedNATS(dataDir string, logger *slog.Logger) (*server.Server, error) {
+	if dataDir == "" {
+		d, err := os.MkdirTemp("", "syncworker-nats-")
+		if err != nil {
+			return nil, err
+		}
+		dataDir = d
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: dataDir, NoSigs: true, NoLog: true, ServerName: "syncworker-embedded"})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded NATS did not start within 10s")
+	}
+	logger.Info("embedded NATS server with JetStream", "url", ns.ClientURL(), "dataDir", dataDir)
+	return ns, nil
+}
+
+func startHTTP(addr string, h http.Handler, logger *slog.Logger) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("--http-addr %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server failed", "error", err)
+		}
+	}()
+	logger.Info("health endpoints", "addr", ln.Addr().String())
+	return srv, ln.Addr().String(), nil
+}
+
+// healthHandler serves /healthz (the process is alive) and /readyz (NATS
+// connected, worker consuming, dedup store answering), with reasons.
+func healthHandler(nc *nats.Conn, w *worker.Worker, store dedup.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = rw.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		var reasons []string
+		if !nc.IsConnected() {
+			reasons = append(reasons, "NATS not connected")
+		}
+		if !w.Ready() {
+			reasons = append(reasons, "worker not consuming")
+		}
+		if p, ok := store.(pinger); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := p.Ping(ctx); err != nil {
+				reasons = append(reasons, "dedup store not answering: "+err.Error())
+			}
+		}
+		if len(reasons) > 0 {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			for _, r := range reasons {
+				_, _ = fmt.Fprintln(rw, r)
+			}
+			return
+		}
+		_, _ = rw.Write([]byte("ready\n"))
+	})
+	return mux
+}

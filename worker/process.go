@@ -1,0 +1,509 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker/dedup"
+)
+
+// job is one delivery being handled.
+type job struct {
+	msg      jetstream.Msg
+	meta     *jetstream.MsgMetadata
+	consumer string
+	started  time.Time
+	span     trace.Span
+
+	// Known once the command is decoded (or its ids could be read).
+	cmd                      *messages.Command
+	id, connection, resource string
+	batch, provider, hash    string
+	owner, leaseKey          string
+	attempts                 int
+	applied, skipped         []string
+	secret                   string
+}
+
+// handle processes one delivery to its single acknowledgement.
+func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
+	if w.stopping.Err() != nil {
+		w.handBack(msg, 0) // not started: hand it straight back
+		return
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.cfg.Logger.Error("message without JetStream metadata terminated", "subject", msg.Subject(), "error", err)
+		_ = msg.Term()
+		return
+	}
+	if l.unrouted && w.routed(msg.Subject()) {
+		_ = msg.Ack() // a connection consumer owns it
+		return
+	}
+	ctx, span := w.startProcessSpan(msg, meta, l.consumer)
+	defer span.End()
+	j := &job{msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span,
+		owner: w.cfg.Instance + ":" + randomToken()}
+
+	cmd, err := messages.DecodeCommand(msg.Subject(), msg.Data(), messages.DecodeOptions{MaxBytes: w.cfg.MaxCommandBytes, Subjects: w.cfg.Subjects})
+	if err != nil {
+		var inv *messages.InvalidError
+		if errors.As(err, &inv) && inv.Identified() {
+			j.id, j.connection, j.resource = inv.ID, inv.Connection, inv.Resource
+			j.hash = bodyHash(msg.Data())
+			w.annotate(j)
+			w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: err.Error()})
+			return
+		}
+		if errors.As(err, &inv) {
+			j.connection, j.resource = inv.Connection, inv.Resource
+		}
+		w.deadLetterUnreadable(ctx, j, err)
+		return
+	}
+	j.cmd, j.id, j.connection, j.resource, j.batch = cmd, cmd.ID, cmd.Connection, cmd.Resource, cmd.Batch
+	j.hash = cmd.PayloadHash()
+	if s := cmd.Data.Changes.ClientSecret; s != nil {
+		j.secret = s.Reveal()
+	}
+	w.annotate(j)
+
+	conn := w.conns[cmd.Connection]
+	if conn == nil {
+		w.reject(ctx, j, &messages.ResultError{Code: messages.CodeUnknownConnection,
+			Message: fmt.Sprintf("connection %q is not configured on this worker", cmd.Connection)})
+		return
+	}
+	j.provider = conn.Adapter.Provider()
+	span.SetAttributes(attrProvider.String(j.provider))
+	update := adapters.Update{Resource: cmd.Resource, Changes: cmd.Data.Changes, ProviderFields: cmd.Data.ProviderFields}
+	if err := conn.Adapter.Validate(update); err != nil {
+		w.reject(ctx, j, w.resultError(j, classify(ctx, err)))
+		return
+	}
+	w.apply(ctx, j, conn, update)
+}
+
+// annotate puts the command's identity on its span.
+func (w *Worker) annotate(j *job) {
+	j.span.SetAttributes(attrCommandID.String(j.id), attrConnection.String(j.connection), attrResource.String(j.resource))
+	if j.batch != "" {
+		j.span.SetAttributes(attrBatch.String(j.batch))
+	}
+}
+
+// routed reports whether a connection consumer of this worker receives subject.
+func (w *Worker) routed(subject string) bool {
+	rest, ok := strings.CutPrefix(subject, w.cfg.Subjects.Commands()[:len(w.cfg.Subjects.Commands())-1])
+	if !ok {
+		return false
+	}
+	conn, res, ok := strings.Cut(rest, ".")
+	return ok && res != "" && !strings.Contains(res, ".") && w.conns[conn] != nil
+}
+
+// reject finishes an identified command that will not be applied: unless it
+// is a duplicate or conflict, its rejected result is stored and published.
+func (w *Worker) reject(ctx context.Context, j *job, rerr *messages.ResultError) {
+	br, ok := w.begin(ctx, j, nil)
+	if !ok {
+		return
+	}
+	if br.State != dedup.Claimed {
+		w.answerKnown(ctx, j, br)
+		return
+	}
+	w.finish(ctx, j, w.result(j, messages.StatusRejected, rerr), nil)
+}
+
+// apply runs a valid command: lease, order keys, retries, result.
+func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update adapters.Update) {
+	j.leaseKey = j.connection + "/" + j.resource
+	fields := update.Fields()
+	br, ok := w.begin(ctx, j, fields)
+	if !ok {
+		return
+	}
+	if br.State != dedup.Claimed {
+		w.answerKnown(ctx, j, br)
+		return
+	}
+
+	key := j.cmd.OrderKey(j.meta.Sequence.Stream)
+	for _, f := range fields {
+		if stored, ok := br.OrderKeys[f]; ok && stored > key {
+			j.skipped = append(j.skipped, f)
+		}
+	}
+	if len(j.skipped) == len(fields) {
+		j.span.AddEvent("superseded", trace.WithAttributes(attribute.StringSlice("oauthsync.skipped_fields", j.skipped)))
+		w.finish(ctx, j, w.result(j, messages.StatusSuperseded, nil), nil)
+		return
+	}
+	update = withoutFields(update, j.skipped)
+
+	work, cancel := context.WithCancel(w.work)
+	defer cancel()
+	t := &tracked{msg: j.msg, cancel: cancel, renew: dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL}}
+	w.inflight.add(t)
+	defer w.inflight.remove(t)
+
+	res := applyWithRetry(trace.ContextWithSpan(work, j.span), w.stopping, w.cfg,
+		func(ctx context.Context, attempt int) (adapters.Outcome, error) {
+			ctx, span := w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(attempt), attrProvider.String(j.provider))
+			out, err := conn.Adapter.Apply(ctx, update)
+			endSpan(span, err, "provider call failed")
+			return out, err
+		},
+		func(err *adapters.Error, wait time.Duration) {
+			w.cfg.Logger.Info("transient provider failure; retrying", w.logAttrs(j, slog.String("error", w.scrub(j, err.Error())), slog.Duration("wait", wait))...)
+		})
+	j.attempts = res.attempts
+
+	switch {
+	case t.lost.Load():
+		// Another owner has the lease now: it will finish the command.
+		w.handBack(j.msg, w.nakDelay(j))
+	case res.err == nil:
+		status := messages.StatusApplied
+		if res.outcome.Status == adapters.Unchanged {
+			status = messages.StatusUnchanged
+		} else {
+			j.applied = update.Fields()
+		}
+		keys := make(map[string]int64, len(fields))
+		for _, f := range update.Fields() {
+			keys[f] = key
+		}
+		w.finish(ctx, j, w.result(j, status, nil), keys)
+	case !res.err.Retryable():
+		w.finish(ctx, j, w.result(j, messages.StatusRejected, w.resultError(j, res.err)), nil)
+	case res.interrupted || w.work.Err() != nil:
+		w.release(j)
+		w.handBack(j.msg, 0)
+	case int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
+		w.fail(ctx, j, res.err)
+	default:
+		w.release(j)
+		w.handBack(j.msg, max(w.nakDelay(j), res.retryAfter))
+	}
+}
+
+// begin calls Store.Begin, waiting in process (up to LeaseWait) while the
+// resource lease is busy. ok is false when the message was handed back.
+func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
+	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL}
+	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
+	wait := 5 * time.Millisecond
+	for {
+		br, err := w.storeBegin(ctx, req)
+		if err != nil {
+			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.handBack(j.msg, w.nakDelay(j))
+			return br, false
+		}
+		if br.State != dedup.LeaseBusy {
+			return br, true
+		}
+		if w.cfg.now().Add(wait).After(deadline) || w.stopping.Err() != nil {
+			w.handBack(j.msg, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait))
+			return br, false
+		}
+		select {
+		case <-time.After(wait + jitter(wait)):
+		case <-w.stopping.Done():
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+func (w *Worker) storeBegin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
+	ctx, span := w.childSpan(ctx, "dedup begin", trace.SpanKindClient)
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
+	defer cancel()
+	br, err := w.cfg.Store.Begin(ctx, req)
+	span.SetAttributes(attribute.String("oauthsync.dedup.state", br.State.String()))
+	endSpan(span, err, "dedup begin failed")
+	return br, err
+}
+
+// answerKnown handles a command the store already knows: a duplicate
+// republishes the stored result; a conflict gets its own id_conflict event;
+// one in progress elsewhere is handed back.
+func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) {
+	switch br.State {
+	case dedup.Done:
+		j.span.AddEvent("deduplicated")
+		ev, err := messages.DecodeResultEvent(br.Result)
+		if err != nil {
+			w.cfg.Logger.Error("stored result unreadable; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.handBack(j.msg, w.nakDelay(j))
+			return
+		}
+		if err := w.publishResult(ctx, ev.Data.Connection, ev.Data.Resource, ev.ID, ev.Data.Status, br.Result); err != nil {
+			w.cfg.Logger.Warn("republishing a duplicate's result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.handBack(j.msg, w.nakDelay(j))
+			return
+		}
+		w.ack(ctx, j, ev.Data.Status, "duplicate: stored result republished")
+	case dedup.Conflict:
+		j.span.AddEvent("id_conflict")
+		r := w.result(j, messages.StatusRejected, &messages.ResultError{Code: messages.CodeIDConflict,
+			Message: fmt.Sprintf("command id %q was already used with a different payload; this payload is refused and never applied", j.id)})
+		ev := messages.NewResultEvent(w.source, r)
+		ev.ID = messages.ConflictEventID(j.id, j.hash)
+		body, err := messages.EncodeResultEvent(ev)
+		if err == nil {
+			err = w.publishResult(ctx, j.connection, j.resource, ev.ID, r.Status, body)
+		}
+		if err != nil {
+			w.cfg.Logger.Warn("publishing an id_conflict result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.handBack(j.msg, w.nakDelay(j))
+			return
+		}
+		w.ack(ctx, j, r.Status, "id_conflict")
+	case dedup.InProgress, dedup.LeaseBusy:
+		w.handBack(j.msg, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait))
+	}
+}
+
+// finish stores the terminal result, publishes it and acks: the one
+// acknowledgement of a command.
+func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKeys map[string]int64) {
+	body, ok := w.complete(ctx, j, r, orderKeys)
+	if !ok {
+		return
+	}
+	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
+		// The result is stored: the redelivery republishes it.
+		w.cfg.Logger.Warn("publishing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+		w.handBack(j.msg, w.nakDelay(j))
+		return
+	}
+	w.ack(ctx, j, r.Status, "")
+}
+
+// complete encodes r and stores it as the command's done record.
+func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderKeys map[string]int64) ([]byte, bool) {
+	body, err := messages.EncodeResultEvent(messages.NewResultEvent(w.source, r))
+	if err != nil {
+		w.cfg.Logger.Error("encoding a result failed", w.logAttrs(j, slog.String("error", err.Error()))...)
+		w.release(j)
+		w.handBack(j.msg, w.nakDelay(j))
+		return nil, false
+	}
+	sctx, span := w.childSpan(ctx, "dedup complete", trace.SpanKindClient)
+	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
+	err = w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
+		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL})
+	cancel()
+	endSpan(span, err, "dedup complete failed")
+	if err != nil {
+		w.cfg.Logger.Warn("storing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+		if !errors.Is(err, dedup.ErrLeaseLost) {
+			w.release(j)
+		}
+		w.handBack(j.msg, w.nakDelay(j))
+		return nil, false
+	}
+	return body, true
+}
+
+// fail dead-letters a command whose transient failures outlasted the
+// delivery budget, then records and publishes its failed result.
+func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
+	rerr := w.resultError(j, cause)
+	if err := w.deadLetter(ctx, j, rerr.Code, rerr.Message); err != nil {
+		w.cfg.Logger.Warn("dead-lettering failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+		w.release(j)
+		w.handBack(j.msg, w.nakDelay(j))
+		return
+	}
+	j.span.AddEvent("dead_lettered")
+	r := w.result(j, messages.StatusFailed, rerr)
+	body, ok := w.complete(ctx, j, r, nil)
+	if !ok {
+		return
+	}
+	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
+		w.cfg.Logger.Warn("publishing the failed result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+		w.handBack(j.msg, w.nakDelay(j))
+		return
+	}
+	if err := j.msg.Term(); err != nil {
+		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
+	w.logOutcome(j, r.Status, "dead-lettered")
+}
+
+// deadLetterUnreadable dead-letters a message whose ids cannot be read, so
+// no result can be addressed to it, and terminates it.
+func (w *Worker) deadLetterUnreadable(ctx context.Context, j *job, cause error) {
+	if err := w.deadLetter(ctx, j, messages.CodeInvalidCommand, cause.Error()); err != nil {
+		w.cfg.Logger.Warn("dead-lettering an unreadable command failed; handing back", "subject", j.msg.Subject(), "error", err)
+		w.handBack(j.msg, w.nakDelay(j))
+		return
+	}
+	j.span.AddEvent("dead_lettered")
+	_ = j.msg.Term()
+	w.cfg.Logger.Info("unreadable command dead-lettered", "subject", j.msg.Subject(),
+		"streamSequence", j.meta.Sequence.Stream, "error", w.scrub(j, cause.Error()))
+}
+
+// ack double-acks the command and logs its outcome.
+func (w *Worker) ack(ctx context.Context, j *job, status messages.Status, note string) {
+	actx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
+	defer cancel()
+	if err := j.msg.DoubleAck(actx); err != nil {
+		// The result is out; a redelivery republishes the stored result.
+		w.cfg.Logger.Warn("ack failed; the command may be redelivered and deduplicated", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
+	w.logOutcome(j, status, note)
+}
+
+func (w *Worker) logOutcome(j *job, status messages.Status, note string) {
+	j.span.SetAttributes(attrStatus.String(string(status)))
+	attrs := w.logAttrs(j, slog.String("status", string(status)), slog.Int("attempts", j.attempts),
+		slog.Duration("duration", w.cfg.now().Sub(j.started)))
+	if note != "" {
+		attrs = append(attrs, slog.String("note", note))
+	}
+	w.cfg.Logger.Info("command finished", attrs...)
+}
+
+// release gives up the claim and lease after a transient failure.
+func (w *Worker) release(j *job) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
+	defer cancel()
+	if err := w.cfg.Store.Release(ctx, dedup.ReleaseRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey}); err != nil {
+		w.cfg.Logger.Warn("releasing claim failed; it expires with its TTL", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
+}
+
+// handBack naks msg for redelivery after delay (0: at once).
+func (w *Worker) handBack(msg jetstream.Msg, delay time.Duration) {
+	var err error
+	if delay > 0 {
+		err = msg.NakWithDelay(delay)
+	} else {
+		err = msg.Nak()
+	}
+	if err != nil {
+		w.cfg.Logger.Warn("nak failed; the message is redelivered after the ack wait", "subject", msg.Subject(), "error", err)
+	}
+}
+
+// nakDelay grows with the delivery count: 1s, 2s, 4s, ... capped at
+// MaxNakDelay, with jitter.
+func (w *Worker) nakDelay(j *job) time.Duration {
+	n := min(int(j.meta.NumDelivered), 20)
+	d := min(time.Second<<max(n-1, 0), w.cfg.MaxNakDelay)
+	return d + jitter(d/4)
+}
+
+// result builds a result of j with status.
+func (w *Worker) result(j *job, status messages.Status, rerr *messages.ResultError) messages.Result {
+	return messages.Result{
+		CommandID:             j.id,
+		Connection:            j.connection,
+		Provider:              j.provider,
+		Resource:              j.resource,
+		Batch:                 j.batch,
+		Status:                status,
+		AppliedFields:         slices.Clone(j.applied),
+		SkippedFields:         slices.Clone(j.skipped),
+		Attempts:              j.attempts,
+		Deliveries:            int(j.meta.NumDelivered),
+		CommandStreamSequence: j.meta.Sequence.Stream,
+		StartedAt:             j.started.UTC(),
+		FinishedAt:            w.cfg.now().UTC(),
+		Error:                 rerr,
+	}
+}
+
+// resultError turns an adapter error into a result error, scrubbed. The
+// code already says the kind, so the message is the field and the text.
+func (w *Worker) resultError(j *job, ae *adapters.Error) *messages.ResultError {
+	msg := ae.Message
+	if ae.Field != "" {
+		msg = ae.Field + ": " + msg
+	}
+	return &messages.ResultError{Code: ae.Kind.Code(), Message: w.scrub(j, msg), HTTPStatus: ae.HTTPStatus, Retryable: ae.Retryable()}
+}
+
+// scrub removes every known secret value from s: the connections'
+// credentials and the command's client secret.
+func (w *Worker) scrub(j *job, s string) string {
+	for _, secret := range w.secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, messages.Redacted)
+		}
+	}
+	if j != nil && j.secret != "" {
+		s = strings.ReplaceAll(s, j.secret, messages.Redacted)
+	}
+	return s
+}
+
+func (w *Worker) logAttrs(j *job, extra ...any) []any {
+	attrs := []any{slog.String("commandId", j.id), slog.String("connection", j.connection), slog.String("resource", j.resource),
+		slog.Uint64("streamSequence", j.meta.Sequence.Stream), slog.Uint64("delivery", j.meta.NumDelivered)}
+	if j.batch != "" {
+		attrs = append(attrs, slog.String("batch", j.batch))
+	}
+	if sc := j.span.SpanContext(); sc.IsValid() {
+		attrs = append(attrs, slog.String("traceId", sc.TraceID().String()), slog.String("spanId", sc.SpanID().String()))
+	}
+	return append(attrs, extra...)
+}
+
+// withoutFields returns u without the named fields (canonical names and
+// messages.ProviderFieldPrefix+native names).
+func withoutFields(u adapters.Update, names []string) adapters.Update {
+	if len(names) == 0 {
+		return u
+	}
+	u.Changes = u.Changes.Without(names...)
+	if len(u.ProviderFields) > 0 {
+		kept := maps.Clone(u.ProviderFields)
+		for _, n := range names {
+			if native, ok := strings.CutPrefix(n, messages.ProviderFieldPrefix); ok {
+				delete(kept, native)
+			}
+		}
+		u.ProviderFields = kept
+	}
+	return u
+}
+
+func bodyHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func randomToken() string {
+	return fmt.Sprintf("%016x", rand.Uint64())
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}

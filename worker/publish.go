@@ -1,0 +1,92 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+// Headers the worker writes.
+const (
+	HeaderStatus         = "Sync-Status"
+	HeaderErrorCode      = "Sync-Error-Code"
+	HeaderErrorMessage   = "Sync-Error"
+	HeaderAttempts       = "Sync-Attempts"
+	HeaderDeliveries     = "Sync-Deliveries"
+	HeaderStreamSequence = "Sync-Stream-Sequence"
+	HeaderSubject        = "Sync-Subject"
+)
+
+// publish publishes msg asynchronously and waits for its ack, bounded by
+// PublishTimeout, inside a producer span.
+func (w *Worker) publish(ctx context.Context, msg *nats.Msg, msgID string) error {
+	ctx, span := w.childSpan(ctx, "publish "+msg.Subject, trace.SpanKindProducer,
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "publish"),
+		attribute.String("messaging.destination.name", msg.Subject),
+		attribute.String("messaging.message.id", msgID))
+	w.cfg.Propagator.Inject(ctx, headerCarrier(msg.Header))
+	err := w.publishAndWait(ctx, msg, msgID)
+	endSpan(span, err, "publish failed")
+	return err
+}
+
+func (w *Worker) publishAndWait(ctx context.Context, msg *nats.Msg, msgID string) error {
+	fut, err := w.cfg.JetStream.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
+	defer cancel()
+	select {
+	case <-fut.Ok():
+		return nil
+	case err := <-fut.Err():
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
+	case <-ctx.Done():
+		return fmt.Errorf("publish %s: no ack: %w", msg.Subject, ctx.Err())
+	}
+}
+
+// publishResult publishes an encoded result event on the command's result subject.
+func (w *Worker) publishResult(ctx context.Context, connection, resource, eventID string, status messages.Status, body []byte) error {
+	msg := nats.NewMsg(w.subjects().Result(connection, resource))
+	msg.Header.Set("Content-Type", messages.ContentType)
+	msg.Header.Set(HeaderStatus, string(status))
+	msg.Data = body
+	return w.publish(ctx, msg, eventID)
+}
+
+// deadLetter publishes the command verbatim, with its original headers and
+// the reason it failed, to the dead-letter stream.
+func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode, reason string) error {
+	conn, res := j.connection, j.resource
+	if conn == "" || res == "" {
+		// The subject could not be read: keep the message findable by its
+		// stream sequence under a connection name no config can hold.
+		conn, res = "_unroutable", strconv.FormatUint(j.meta.Sequence.Stream, 10)
+	}
+	msg := nats.NewMsg(w.subjects().DeadLetter(conn, res))
+	for k, v := range j.msg.Headers() {
+		msg.Header[k] = append([]string(nil), v...)
+	}
+	msg.Header.Set(HeaderErrorCode, string(code))
+	msg.Header.Set(HeaderErrorMessage, w.scrub(j, reason))
+	msg.Header.Set(HeaderAttempts, strconv.Itoa(j.attempts))
+	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(j.meta.NumDelivered, 10))
+	msg.Header.Set(HeaderStreamSequence, strconv.FormatUint(j.meta.Sequence.Stream, 10))
+	msg.Header.Set(HeaderSubject, j.msg.Subject())
+	msg.Data = j.msg.Data()
+	id := "deadletter-" + j.id
+	if j.id == "" {
+		id = "deadletter-seq-" + strconv.FormatUint(j.meta.Sequence.Stream, 10)
+	}
+	return w.publish(ctx, msg, id)
+}

@@ -1,0 +1,143 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+const tracerName = "github.com/oauthsync/oauthsync/worker"
+
+// Worker consumes commands for its connections. Create it with New and run
+// it with Run; a Worker runs once.
+type Worker struct {
+	cfg     Config
+	tracer  trace.Tracer
+	conns   map[string]*Connection
+	source  string
+	secrets []string
+
+	ready   atomic.Bool
+	started atomic.Bool
+
+	// stopping is cancelled when Run's context is: it interrupts retry
+	// waits and makes workers hand back messages they have not started.
+	stopping context.Context
+	// work bounds in-flight work; cancelled DrainTimeout after stopping.
+	work context.Context
+
+	inflight inflight
+}
+
+// New validates cfg and returns a Worker.
+func New(cfg Config) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	w := &Worker{
+		cfg:    cfg,
+		tracer: cfg.TracerProvider.Tracer(tracerName),
+		conns:  make(map[string]*Connection, len(cfg.Connections)),
+		source: "/syncworker/" + cfg.Instance,
+	}
+	for i := range cfg.Connections {
+		c := &cfg.Connections[i]
+		w.conns[c.Name] = c
+		w.secrets = append(w.secrets, c.Secrets...)
+	}
+	return w, nil
+}
+
+// Ready reports whether the worker has provisioned and is consuming.
+func (w *Worker) Ready() bool { return w.ready.Load() }
+
+// Run provisions (unless Config.NoProvision) and consumes until ctx is
+// cancelled. Then it stops fetching, hands back what it has not started,
+// lets in-flight commands finish for up to Config.DrainTimeout (then
+// cancels and hands them back), and returns nil. It returns an error if
+// provisioning or consuming fails.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("worker: Run called twice")
+	}
+	if !w.cfg.NoProvision {
+		if err := w.provision(ctx); err != nil {
+			return err
+		}
+	}
+	stopping, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	w.stopping, w.work = stopping, work
+
+	var loops []*consumeLoop
+	for _, c := range w.cfg.Connections {
+		loops = append(loops, &consumeLoop{w: w, consumer: consumerName(c.Name), workers: c.MaxInFlight})
+	}
+	if *w.cfg.RejectUnknownConnections {
+		loops = append(loops, &consumeLoop{w: w, consumer: unroutedConsumer, workers: 1, unrouted: true})
+	}
+	for _, l := range loops {
+		if err := l.start(ctx); err != nil {
+			return err
+		}
+	}
+	w.ready.Store(true)
+	w.cfg.Logger.Info("worker running", "instance", w.cfg.Instance, "connections", len(w.cfg.Connections))
+
+	hbCtx, stopHeartbeat := context.WithCancel(work)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); w.heartbeat(hbCtx) }()
+
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	for _, l := range loops {
+		g.Go(func() error { return l.run(gctx) })
+	}
+
+	// Soft stop: on ctx cancellation or when a loop fails.
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	w.ready.Store(false)
+	w.cfg.Logger.Info("worker stopping: no more fetching, draining in-flight commands", "drainTimeout", w.cfg.DrainTimeout)
+	stop()
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	var err error
+	drain := time.NewTimer(w.cfg.DrainTimeout)
+	defer drain.Stop()
+	select {
+	case err = <-done:
+	case <-drain.C:
+		w.cfg.Logger.Warn("drain timeout: cancelling in-flight commands; they are handed back for redelivery")
+		cancelWork()
+		err = <-done
+	}
+	stopHeartbeat()
+	<-hbDone
+	w.cfg.Logger.Info("worker stopped")
+	return err
+}
+
+// subjects is a shorthand.
+func (w *Worker) subjects() messages.Subjects { return w.cfg.Subjects }
+
+// consumer returns the durable consumer named name on the commands stream.
+func (w *Worker) consumer(ctx context.Context, name string) (jetstream.Consumer, error) {
+	c, err := w.cfg.JetStream.Consumer(ctx, w.cfg.Streams.Commands, name)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", name, w.cfg.Streams.Commands, err)
+	}
+	return c, nil
+}
