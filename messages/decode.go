@@ -86,17 +86,18 @@ func DecodeCommand(subject string, body []byte, opts DecodeOptions) (*Command, e
 	if len(body) > limit {
 		return nil, refuse(invalidf("body", "is %d bytes long, over the limit of %d bytes", len(body), limit), "")
 	}
-	id := lenientID(body)
+	// The lenient id pass runs only on refusal: a valid command (the hot
+	// path) is parsed once.
 	if subjectErr != nil {
 		ie := invalid("subject", subjectErr.Error())
 		if se := (*InvalidError)(nil); errors.As(subjectErr, &se) {
 			ie = invalid(se.Field, se.Reason)
 		}
-		return nil, refuse(ie, id)
+		return nil, refuse(ie, lenientID(body))
 	}
 	cmd, ie := decodeCommand(body, connection, resource)
 	if ie != nil {
-		return nil, refuse(ie, id)
+		return nil, refuse(ie, lenientID(body))
 	}
 	return cmd, nil
 }

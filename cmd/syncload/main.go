@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -51,6 +52,8 @@ type options struct {
 	maxInFlight int
 	timeout     time.Duration
 	keep        bool
+	profile     string
+	noUnrouted  bool
 }
 
 func run() error {
@@ -63,6 +66,8 @@ func run() error {
 	flag.IntVar(&o.maxInFlight, "max-in-flight", 64, "the connection's maxInFlight")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the streams and Redis keys afterwards")
+	flag.BoolVar(&o.noUnrouted, "no-unrouted", false, "run the worker without the catch-all consumer for unknown connections")
+	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file")
 	flag.Parse()
 	if o.commands < 1 || o.resources < 1 {
 		return errors.New("-commands and -resources must be positive")
@@ -102,13 +107,14 @@ func run() error {
 	cfg := fmt.Sprintf(`nats: {url: %q, subjectPrefix: %q}
 redis: {url: %q, keyPrefix: %q}
 streams: {names: {commands: %q, results: %q, deadLetter: %q}}
+worker: {rejectUnknownConnections: %t}
 connections:
   rc-load:
     provider: rocketchat
     baseURL: http://%s
     auth: {userId: loadUser000000001, authToken: load-token}
     maxInFlight: %d
-`, o.natsURL, prefix, o.redisURL, prefix, streams[0], streams[1], streams[2], simLn.Addr(), o.maxInFlight)
+`, o.natsURL, prefix, o.redisURL, prefix, streams[0], streams[1], streams[2], !o.noUnrouted, simLn.Addr(), o.maxInFlight)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -132,7 +138,11 @@ connections:
 		return err
 	}
 	defer logFile.Close()
-	worker := exec.Command(o.workerBin, "--config", cfgPath, "--http-addr", healthAddr, "--log-level", "warn", "--log-format", "json")
+	args := []string{"--config", cfgPath, "--http-addr", healthAddr, "--log-level", "warn", "--log-format", "json"}
+	if o.profile != "" {
+		args = append(args, "--pprof")
+	}
+	worker := exec.Command(o.workerBin, args...)
 	worker.Stdout, worker.Stderr = logFile, logFile
 	if err := worker.Start(); err != nil {
 		return fmt.Errorf("start %s (build it: go build -o bin/syncworker ./cmd/syncworker): %w", o.workerBin, err)
@@ -185,6 +195,10 @@ connections:
 	defer sub.Unsubscribe()
 	_ = sub.SetPendingLimits(-1, -1)
 
+	profileDone := make(chan error, 1)
+	if o.profile != "" {
+		go func() { profileDone <- fetchProfile(healthAddr, o.profile) }()
+	}
 	fmt.Printf("publishing %d commands over %d resources (worker maxInFlight %d)...\n", o.commands, o.resources, o.maxInFlight)
 	start := time.Now()
 	for i := range o.commands {
@@ -229,6 +243,11 @@ wait:
 		}
 	}
 	elapsed := lastResult.Sub(start)
+	if o.profile != "" {
+		if err := <-profileDone; err != nil {
+			fmt.Printf("cpu profile: %v\n", err)
+		}
+	}
 
 	stopWorker()
 	if err := worker.Wait(); err != nil {
@@ -248,6 +267,22 @@ wait:
 	}
 	fmt.Printf("  statuses              %v\n", statuses)
 	return nil
+}
+
+// fetchProfile records the worker's CPU for 10 seconds.
+func fetchProfile(addr, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=10")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 func ptr[T any](v T) *T { return &v }

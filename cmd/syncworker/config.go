@@ -54,6 +54,10 @@ type fileConfig struct {
 		DrainTimeout    duration `yaml:"drainTimeout"`
 		MaxCommandBytes int      `yaml:"maxCommandBytes"`
 		FetchBatch      int      `yaml:"fetchBatch"`
+		// RejectUnknownConnections answers commands for unconfigured
+		// connections with a rejected result (default true). It costs a
+		// second delivery of every command to a catch-all consumer.
+		RejectUnknownConnections *bool `yaml:"rejectUnknownConnections"`
 	} `yaml:"worker"`
 	Connections map[string]connectionConfig `yaml:"connections"`
 }

@@ -37,6 +37,7 @@ type options struct {
 	logLevel    string
 	logFormat   string
 	noProvision bool
+	pprof       bool
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*options, *flag.FlagSet, error) {
@@ -58,6 +59,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, *flag.F
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (env SYNCWORKER_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("LOG_FORMAT", "auto"), "json, text, or auto: text on a terminal (env SYNCWORKER_LOG_FORMAT)")
 	fs.BoolVar(&o.noProvision, "no-provision", env("NO_PROVISION", "") == "true", "do not create or update streams and consumers (env SYNCWORKER_NO_PROVISION=true)")
+	fs.BoolVar(&o.pprof, "pprof", env("PPROF", "") == "true", "serve net/http/pprof under /debug/pprof/ on --http-addr (env SYNCWORKER_PPROF=true)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  syncworker --config FILE [flags]   run the worker\n  syncworker dev [flags]             embedded NATS, dedup and provider simulators, with a sample batch\n\nFlags:\n")
 		fs.PrintDefaults()

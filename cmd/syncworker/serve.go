@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"time"
@@ -127,13 +128,20 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 		DrainTimeout:    time.Duration(cfg.Worker.DrainTimeout),
 		MaxCommandBytes: cfg.Worker.MaxCommandBytes,
 		FetchBatch:      cfg.Worker.FetchBatch,
+
+		RejectUnknownConnections: cfg.Worker.RejectUnknownConnections,
 	})
 	if err != nil {
 		return err
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	srv, httpAddr, err := startHTTP(o.httpAddr, healthHandler(nc, w, store), logger)
+	mux := healthHandler(nc, w, store)
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
+	srv, httpAddr, err := startHTTP(o.httpAddr, mux, logger)
 	if err != nil {
 		return err
 	}
@@ -259,7 +267,7 @@ func startHTTP(addr string, h http.Handler, logger *slog.Logger) (*http.Server, 
 
 // healthHandler serves /healthz (the process is alive) and /readyz (NATS
 // connected, worker consuming, dedup store answering), with reasons.
-func healthHandler(nc *nats.Conn, w *worker.Worker, store dedup.Store) http.Handler {
+func healthHandler(nc *nats.Conn, w *worker.Worker, store dedup.Store) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		_, _ = rw.Write([]byte("ok\n"))

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
 )
 
@@ -28,7 +29,18 @@ func exporterConfigured() bool {
 // setupTracing builds the tracer provider from OpenTelemetry's standard
 // environment (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
 // OTEL_TRACES_SAMPLER, OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_*).
+//
+// With no exporter configured it returns a no-op provider: spans that no one
+// exports are not recorded at all, while the W3C context a command carries
+// still flows into its result's headers (a non-recording span keeps its
+// parent's trace and span ids).
 func setupTracing(ctx context.Context) (trace.TracerProvider, func(context.Context) error, error) {
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	if !exporterConfigured() {
+		tp := noop.NewTracerProvider()
+		otel.SetTracerProvider(tp)
+		return tp, func(context.Context) error { return nil }, nil
+	}
 	res, err := resource.New(ctx,
 		resource.WithAttributes(attribute.String("service.name", "syncworker")),
 		resource.WithFromEnv(), // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
@@ -37,17 +49,12 @@ func setupTracing(ctx context.Context) (trace.TracerProvider, func(context.Conte
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if exporterConfigured() {
-		exp, err := autoexport.NewSpanExporter(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
+	exp, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	tp := sdktrace.NewTracerProvider(opts...)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return tp, tp.Shutdown, nil
 }
 
