@@ -49,6 +49,10 @@ func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logg
 	cfg.Connections = map[string]connectionConfig{devConnection: {
 		Provider: "rocketchat", BaseURL: simURL,
 		Auth: map[string]string{"userId": devRCUserID, "authToken": devRCAuthToken},
+		// One at a time, so the sample reads the same on every run: with
+		// more in flight, which of two commands on one resource runs first
+		// (and so which one is reported superseded) varies.
+		MaxInFlight: 1,
 	}}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says
 	return serve(ctx, o, cfg, logger, func(ctx context.Context, r *running) error {
