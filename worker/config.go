@@ -172,10 +172,10 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if c.JetStream == nil {
-		errs = append(errs, errors.New("JetStream is required"))
+		errs = append(errs, errors.New("a JetStream context is required"))
 	}
 	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("a dedup store is required"))
 	}
 	if len(c.Connections) == 0 {
 		errs = append(errs, errors.New("at least one connection is required"))
