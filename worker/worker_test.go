@@ -399,11 +399,18 @@ func TestNoSecretLeavesTheWorker(t *testing.T) {
 	const commandSecret = "CANARY-command-client-secret"
 	b.publish(command("leak-1", res1, nil, messages.Changes{Name: ptr("leak")}), true)                                 // the read echoes the app secret
 	b.publish(command("leak-2", res1, nil, messages.Changes{ClientSecret: ptr(messages.Secret(commandSecret))}), true) // refused
-	b.sim.Fail(rocketchatsim.Fault{Status: 500})
 	b.publish(command("leak-3", res2, nil, messages.Changes{Name: ptr("leak3")}), true) // fails: dead letter
-	for _, id := range []string{"leak-1", "leak-2", "leak-3"} {
+	for _, id := range []string{"leak-1", "leak-2"} {
 		b.result(id)
 	}
+	for range 50 { // the provider fails for good, quoting the credential back
+		b.sim.Fail(rocketchatsim.Fault{Status: 500, Error: "upstream rejected token " + canaryAuthToken})
+	}
+	b.publish(command("leak-4", res2, nil, messages.Changes{Name: ptr("leak4"), RedirectURI: ptr("https://x.example.com/cb")}), true)
+	if r := b.result("leak-4").Data; r.Status != messages.StatusFailed {
+		t.Fatalf("leak-4 ended %s, want failed (dead-lettered)", r.Status)
+	}
+	b.result("leak-3")
 	var haystack strings.Builder
 	haystack.WriteString(b.logs.String())
 	for _, m := range b.allResults() {
@@ -413,6 +420,15 @@ func TestNoSecretLeavesTheWorker(t *testing.T) {
 	for _, s := range b.spans.GetSpans() {
 		fmt.Fprint(&haystack, s.Name, s.Attributes, s.Events, s.Status)
 	}
+	dl, err := b.js.OrderedConsumer(context.Background(), b.streams.DeadLetter, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dl.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatalf("no dead letter to search: %v", err)
+	}
+	fmt.Fprint(&haystack, m.Headers())
 	for _, canary := range []string{canaryAuthToken, canaryAppSecret, commandSecret} {
 		if strings.Contains(haystack.String(), canary) {
 			t.Errorf("secret canary %q leaked into logs, results or spans", canary)
