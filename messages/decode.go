@@ -139,15 +139,8 @@ func lenientID(body []byte) string {
 
 // decodeCommand is DecodeCommand once the subject and size are known good.
 func decodeCommand(body []byte, connection, resource string) (*Command, *InvalidError) {
-	raw, ie := readValue(body)
+	top, ie := parseTop(body, commandKeys...)
 	if ie != nil {
-		return nil, ie
-	}
-	top, ie := parseObject(raw, "")
-	if ie != nil {
-		return nil, ie
-	}
-	if ie := top.only(commandKeys...); ie != nil {
 		return nil, ie
 	}
 	c := &Command{}

@@ -61,15 +61,8 @@ func DecodeResultEvent(body []byte) (*ResultEvent, error) {
 }
 
 func decodeResultEvent(body []byte) (*ResultEvent, *InvalidError) {
-	raw, ie := readValue(body)
+	top, ie := parseTop(body, resultEventKeys...)
 	if ie != nil {
-		return nil, ie
-	}
-	top, ie := parseObject(raw, "")
-	if ie != nil {
-		return nil, ie
-	}
-	if ie := top.only(resultEventKeys...); ie != nil {
 		return nil, ie
 	}
 	ev := &ResultEvent{}

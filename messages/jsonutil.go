@@ -173,6 +173,23 @@ func parseObject(raw json.RawMessage, path string) (*object, *InvalidError) {
 func (o *object) at(key string) string { return joinPath(o.path, key) }
 
 // only refuses the first key (in body order) that is not allowed.
+// parseTop reads body as one top-level JSON object whose keys are all in
+// allowed.
+func parseTop(body []byte, allowed ...string) (*object, *InvalidError) {
+	raw, ie := readValue(body)
+	if ie != nil {
+		return nil, ie
+	}
+	top, ie := parseObject(raw, "")
+	if ie != nil {
+		return nil, ie
+	}
+	if ie := top.only(allowed...); ie != nil {
+		return nil, ie
+	}
+	return top, nil
+}
+
 func (o *object) only(allowed ...string) *InvalidError {
 	for _, k := range o.keys {
 		if !slices.Contains(allowed, k) {
