@@ -68,7 +68,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 			j.id, j.connection, j.resource = inv.ID, inv.Connection, inv.Resource
 			j.hash = bodyHash(msg.Data())
 			w.annotate(j)
-			w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: err.Error()})
+			w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: w.scrub(j, err.Error())})
 			return
 		}
 		if errors.As(err, &inv) {
@@ -110,7 +110,7 @@ func (w *Worker) annotate(j *job) {
 
 // routed reports whether a connection consumer of this worker receives subject.
 func (w *Worker) routed(subject string) bool {
-	rest, ok := strings.CutPrefix(subject, w.cfg.Subjects.Commands()[:len(w.cfg.Subjects.Commands())-1])
+	rest, ok := strings.CutPrefix(subject, strings.TrimSuffix(w.cfg.Subjects.Commands(), ">"))
 	if !ok {
 		return false
 	}
