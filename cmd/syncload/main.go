@@ -31,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/messages"
@@ -54,6 +55,7 @@ type options struct {
 	keep        bool
 	profile     string
 	noUnrouted  bool
+	rate        float64
 }
 
 func run() error {
@@ -67,6 +69,7 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the streams and Redis keys afterwards")
 	flag.BoolVar(&o.noUnrouted, "no-unrouted", false, "run the worker without the catch-all consumer for unknown connections")
+	flag.Float64Var(&o.rate, "rate", 0, "publish at most this many commands per second (0: as fast as possible); below the worker's capacity, latency is the pipeline's own, not queueing")
 	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file")
 	flag.Parse()
 	if o.commands < 1 || o.resources < 1 {
@@ -200,8 +203,17 @@ connections:
 		go func() { profileDone <- fetchProfile(healthAddr, o.profile) }()
 	}
 	fmt.Printf("publishing %d commands over %d resources (worker maxInFlight %d)...\n", o.commands, o.resources, o.maxInFlight)
+	var limiter *rate.Limiter
+	if o.rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(o.rate), max(1, int(o.rate/100)))
+	}
 	start := time.Now()
 	for i := range o.commands {
+		if limiter != nil {
+			if err := limiter.Wait(ctx); err != nil {
+				return err
+			}
+		}
 		seq := int64(i)
 		cmd := messages.NewCommand("load-"+strconv.Itoa(i), "/syncload", "rc-load", ids[i%o.resources],
 			messages.Data{Sequence: &seq, Changes: messages.Changes{Name: ptr("n" + strconv.Itoa(i))}})
@@ -257,7 +269,11 @@ wait:
 	slices.Sort(latency)
 	pct := func(p float64) time.Duration { return latency[min(len(latency)-1, int(p*float64(len(latency))))] }
 
-	fmt.Printf("\nsyncworker end to end: %d commands over %d resources, Rocket.Chat simulator answering at once\n", o.commands, o.resources)
+	pace := "as fast as possible"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("at %.0f/s", o.rate)
+	}
+	fmt.Printf("\nsyncworker end to end: %d commands over %d resources published %s, Rocket.Chat simulator answering at once\n", o.commands, o.resources, pace)
 	fmt.Printf("  throughput            %.0f commands/s (first publish to last result: %s)\n", float64(o.commands)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	fmt.Printf("  latency publish→result p50 %s  p99 %s  max %s\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), latency[len(latency)-1].Round(time.Millisecond))
 	if ru != nil {
