@@ -144,6 +144,10 @@ type Harness struct {
 	// NewUnauthorized builds the adapter with credentials the simulator
 	// refuses.
 	NewUnauthorized func(t *testing.T, baseURL string, client *http.Client) adapters.Adapter
+	// CheckWrite, if set, is called at the end of every case for each
+	// write (any request but GET) the simulator received, to validate it
+	// against the provider's official spec.
+	CheckWrite func(t *testing.T, r Request)
 }
 
 // ClientTimeout is the http.Client timeout the slow-answer case builds the
@@ -264,6 +268,15 @@ type bundle struct {
 func (h *Harness) setup(t *testing.T, timeout time.Duration) *bundle {
 	t.Helper()
 	sim := h.Start(t)
+	if h.CheckWrite != nil {
+		t.Cleanup(func() {
+			for _, r := range sim.Requests() {
+				if r.Method != http.MethodGet {
+					h.CheckWrite(t, r)
+				}
+			}
+		})
+	}
 	sim.Seed(t, h.Fixtures.Resource, maps.Clone(h.Fixtures.Initial))
 	client := newClient(t, timeout)
 	return &bundle{sim: sim, client: client, adapter: h.New(t, sim.URL(), client)}
@@ -410,6 +423,15 @@ func (h *Harness) testNotFound(t *testing.T) {
 
 func (h *Harness) testUnauthorized(t *testing.T) {
 	sim := h.Start(t)
+	if h.CheckWrite != nil {
+		t.Cleanup(func() {
+			for _, r := range sim.Requests() {
+				if r.Method != http.MethodGet {
+					h.CheckWrite(t, r)
+				}
+			}
+		})
+	}
 	sim.Seed(t, h.Fixtures.Resource, maps.Clone(h.Fixtures.Initial))
 	a := h.NewUnauthorized(t, sim.URL(), newClient(t, 0))
 	_, err := a.Apply(context.Background(), h.update(h.Fixtures.Resource))
