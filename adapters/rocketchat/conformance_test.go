@@ -146,5 +146,37 @@ func TestConformance(t *testing.T) {
 		NewUnauthorized: func(t *testing.T, baseURL string, client *http.Client) adapters.Adapter {
 			return newAdapter(t, baseURL, client, canaryUserID, "wrong-token")
 		},
+		CheckWrite: adaptertest.CheckWith(specValidator(t)),
 	})
+}
+
+// specValidator checks update bodies against the official Rocket.Chat
+// OpenAPI document, closed to undeclared properties as the server's own
+// validator is (additionalProperties: false, providers/NOTES.md §3.2).
+func specValidator(t testing.TB) func(adaptertest.Request) error {
+	return adaptertest.SpecBodyValidator(t, adaptertest.SpecFile(t, "rocketchat-integrations.yaml"), adaptertest.Operation{
+		Method:  http.MethodPost,
+		Path:    "/api/v1/oauth-apps.update",
+		Matches: func(p string) bool { return p == rocketchatsim.PathUpdate },
+		Adjust:  adaptertest.Closed,
+	})
+}
+
+func TestSpecValidatorRefusesWhatTheServerRefuses(t *testing.T) {
+	validate := specValidator(t)
+	req := func(body string) adaptertest.Request {
+		return adaptertest.Request{Method: http.MethodPost, Path: rocketchatsim.PathUpdate, Body: []byte(body)}
+	}
+	if err := validate(req(`{"appId":"a","name":"n","active":true,"redirectUri":"https://x"}`)); err != nil {
+		t.Fatalf("a valid body was refused: %v", err)
+	}
+	for _, bad := range []string{
+		`{"appId":"a","name":"n","active":true}`,                                          // required redirectUri missing
+		`{"appId":"a","name":"n","active":"yes","redirectUri":"https://x"}`,               // wrong type
+		`{"appId":"a","name":"n","active":true,"redirectUri":"https://x","clientId":"c"}`, // extra key
+	} {
+		if err := validate(req(bad)); err == nil {
+			t.Errorf("%s passed the spec check", bad)
+		}
+	}
 }
