@@ -399,7 +399,7 @@ func TestNoSecretLeavesTheWorker(t *testing.T) {
 	const commandSecret = "CANARY-command-client-secret"
 	b.publish(command("leak-1", res1, nil, messages.Changes{Name: ptr("leak")}), true)                                 // the read echoes the app secret
 	b.publish(command("leak-2", res1, nil, messages.Changes{ClientSecret: ptr(messages.Secret(commandSecret))}), true) // refused
-	b.publish(command("leak-3", res2, nil, messages.Changes{Name: ptr("leak3")}), true) // fails: dead letter
+	b.publish(command("leak-3", res2, nil, messages.Changes{Name: ptr("leak3")}), true)                                // fails: dead letter
 	for _, id := range []string{"leak-1", "leak-2"} {
 		b.result(id)
 	}
