@@ -1,0 +1,317 @@
+package jframework
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/adapters/httpx"
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+// Provider is the provider's name in config and results.
+const Provider = "jframework"
+
+// The connection's auth keys.
+const (
+	// AuthBrandURL is the key of the brand URL sent as Brand-URL.
+	AuthBrandURL = "brandURL"
+	// AuthKey is the key of the Auth-Key (from POST /api/v1/users/auth)
+	// sent as Auth-Key.
+	AuthKey = "authKey"
+)
+
+// The values of jframework's status enum (NOTES §4.2: the SDK's
+// AppIntegrationAuthenticationStatus).
+const (
+	StatusActive   = "Active"
+	StatusInactive = "Inactive"
+)
+
+// ResourcePattern is what an app integration authentication id may look
+// like. The provider document says only "id string Required" (its examples,
+// sApKpllz4sAplsmzha and the SDK's Kd12AnplKdMd5s, are alphanumeric), so this
+// is the contract's own resource pattern (CONTRACT §2): an id that is one
+// plain path segment and nothing else.
+var ResourcePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// The endpoint, as path segments under the base URL; the id is appended.
+var pathAuthentication = []string{"api", "v1", "app-integrations", "authentication"}
+
+// The native names of the update body's fields.
+const (
+	fieldAppIntegrationID = "appIntegrationId"
+	fieldCode             = "code"
+	fieldName             = "name"
+	fieldProjectID        = "projectId"
+	fieldClientID         = "clientId"
+	fieldClientSecret     = "clientSecret"
+	fieldRedirectURI      = "redirectURI"
+	fieldScope            = "scope"
+	fieldAuthEndpoint     = "authEndpoint"
+	fieldTokenEndpoint    = "tokenEndpoint"
+	fieldIconURL          = "iconURL"
+	fieldTags             = "tags"
+	fieldDescription      = "description"
+	fieldStatus           = "status"
+	fieldIsDefault        = "isDefault"
+)
+
+var _ adapters.Factory = New
+
+// New builds the jframework adapter for conn. conn.Auth must hold brandURL
+// and authKey, both non-blank; errors name the key, never the value.
+func New(conn adapters.Connection) (adapters.Adapter, error) {
+	for key := range conn.Auth {
+		if key != AuthBrandURL && key != AuthKey {
+			return nil, fmt.Errorf("jframework: auth key %q is not used by jframework (it takes %q and %q)", key, AuthBrandURL, AuthKey)
+		}
+	}
+	creds := make(map[string]string, 2)
+	for _, key := range []string{AuthBrandURL, AuthKey} {
+		v, ok := conn.Auth[key]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("jframework: auth key %q is missing", key)
+		case strings.TrimSpace(v.Reveal()) == "":
+			return nil, fmt.Errorf("jframework: auth key %q is empty", key)
+		case !validHeaderValue(v.Reveal()):
+			return nil, fmt.Errorf("jframework: auth key %q holds a character not allowed in an HTTP header", key)
+		}
+		creds[key] = v.Reveal()
+	}
+	client, err := httpx.New(httpx.Config{
+		BaseURL:    conn.BaseURL,
+		HTTPClient: conn.HTTPClient,
+		Secrets:    []string{creds[AuthBrandURL], creds[AuthKey]},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jframework: %w", err)
+	}
+	return &adapter{client: client, brandURL: creds[AuthBrandURL], authKey: creds[AuthKey], now: time.Now}, nil
+}
+
+func validHeaderValue(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+type adapter struct {
+	client            *httpx.Client
+	brandURL, authKey string
+	now               func() time.Time
+}
+
+func (a *adapter) Provider() string { return Provider }
+
+// Validate implements adapters.Adapter.
+func (a *adapter) Validate(u adapters.Update) error {
+	_, err := validate(u)
+	return err
+}
+
+// Apply implements adapters.Adapter.
+func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcome, error) {
+	nf, err := validate(u)
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	// The command's own secret is scrubbed too: the provider may echo the
+	// body it refuses.
+	var secrets []string
+	if u.Changes.ClientSecret != nil {
+		secrets = append(secrets, u.Changes.ClientSecret.Reveal())
+	}
+	path := append(slices.Clone(pathAuthentication), u.Resource)
+
+	resp, err := a.client.Do(ctx, httpx.Request{Path: path, Header: a.header()})
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	cur, err := a.parseRead(resp, u.Resource, secrets...)
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	if cur.ClientSecret != nil {
+		secrets = append(secrets, *cur.ClientSecret)
+	}
+	if inPlace(cur, u.Changes, nf) {
+		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+	}
+	body, merr := merge(cur, u.Changes, nf)
+	if merr != nil {
+		merr.HTTPStatus = resp.Status
+		return adapters.Outcome{}, merr
+	}
+
+	resp, err = a.client.Do(ctx, httpx.Request{
+		Method: http.MethodPut,
+		Path:   path,
+		Header: a.header(),
+		JSON:   body,
+	})
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	if err := a.parseWrite(resp, secrets...); err != nil {
+		return adapters.Outcome{}, err
+	}
+	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+}
+
+// header is every request's header. The overview asks for Content-Type and
+// Accept application/json on every call, the read included.
+func (a *adapter) header() http.Header {
+	h := make(http.Header, 4)
+	h.Set("Brand-URL", a.brandURL)
+	h.Set("Auth-Key", a.authKey)
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	return h
+}
+
+// updateBody is the PUT body: every field of the provider document, in its
+// order. The nullable optional fields are always sent (null when there is
+// no value), because the PUT replaces the whole object; status and
+// isDefault, which are not nullable, are sent whenever a value is known.
+type updateBody struct {
+	AppIntegrationID string  `json:"appIntegrationId"`
+	Code             string  `json:"code"`
+	Name             string  `json:"name"`
+	ProjectID        string  `json:"projectId"`
+	ClientID         string  `json:"clientId"`
+	ClientSecret     string  `json:"clientSecret"`
+	RedirectURI      string  `json:"redirectURI"`
+	Scope            string  `json:"scope"`
+	AuthEndpoint     *string `json:"authEndpoint"`
+	TokenEndpoint    *string `json:"tokenEndpoint"`
+	IconURL          *string `json:"iconURL"`
+	Tags             *string `json:"tags"`
+	Description      *string `json:"description"`
+	Status           *string `json:"status,omitempty"`
+	IsDefault        *bool   `json:"isDefault,omitempty"`
+}
+
+// statusOf maps canonical active to jframework's status.
+func statusOf(active bool) string {
+	if active {
+		return StatusActive
+	}
+	return StatusInactive
+}
+
+// joinScopes is the native scope for canonical scopes.
+func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
+
+// inPlace reports whether cur already holds every value the update sets.
+func inPlace(cur *authentication, c messages.Changes, nf nativeFields) bool {
+	eq := func(have *string, want string) bool { return have != nil && *have == want }
+	switch {
+	case c.Name != nil && !eq(cur.Name, *c.Name),
+		c.Description != nil && !eq(cur.Description, *c.Description),
+		c.ClientID != nil && !eq(cur.ClientID, *c.ClientID),
+		c.ClientSecret != nil && !eq(cur.ClientSecret, c.ClientSecret.Reveal()),
+		c.RedirectURI != nil && !eq(cur.RedirectURI, *c.RedirectURI),
+		c.Scopes != nil && (cur.Scope == nil || !slices.Equal(strings.Fields(*cur.Scope), *c.Scopes)),
+		c.AuthorizeURL != nil && !eq(cur.AuthEndpoint, *c.AuthorizeURL),
+		c.TokenURL != nil && !eq(cur.TokenEndpoint, *c.TokenURL),
+		c.Active != nil && !eq(cur.Status, statusOf(*c.Active)),
+		nf.AppIntegrationID != nil && !eq(cur.appIntegrationID(), *nf.AppIntegrationID),
+		nf.Code != nil && !eq(cur.Code, *nf.Code),
+		nf.ProjectID != nil && !eq(cur.ProjectID, *nf.ProjectID),
+		nf.IconURL.set && !sameNullable(cur.IconURL, nf.IconURL.v),
+		nf.Tags.set && !sameNullable(cur.Tags, nf.Tags.v),
+		nf.Status != nil && !eq(cur.Status, *nf.Status),
+		nf.IsDefault != nil && (cur.IsDefault == nil || *cur.IsDefault != *nf.IsDefault):
+		return false
+	}
+	return true
+}
+
+// sameNullable compares two nullable strings (nil is null or absent).
+func sameNullable(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// merge overlays the update on the current object: the whole body the PUT
+// must send. A required field that the read did not return (or returned
+// empty) and the update does not set is an error: the PUT cannot be built
+// without it.
+func merge(cur *authentication, c messages.Changes, nf nativeFields) (*updateBody, *adapters.Error) {
+	var missing *adapters.Error
+	required := func(field, native string, set *string, have *string) string {
+		switch {
+		case set != nil:
+			return *set
+		case have != nil && *have != "":
+			return *have
+		}
+		if missing == nil {
+			missing = &adapters.Error{Kind: adapters.KindRejected, Field: field, Message: fmt.Sprintf(
+				"the read did not return %s and the command does not set %q; jframework's update replaces the whole object and requires it",
+				native, field)}
+		}
+		return ""
+	}
+	var secret *string
+	if c.ClientSecret != nil {
+		s := c.ClientSecret.Reveal()
+		secret = &s
+	}
+	var scope *string
+	if c.Scopes != nil {
+		s := joinScopes(*c.Scopes)
+		scope = &s
+	}
+	pf := func(name string) string { return messages.ProviderFieldPrefix + name }
+	b := &updateBody{
+		AppIntegrationID: required(pf(fieldAppIntegrationID), "appIntegration.id", nf.AppIntegrationID, cur.appIntegrationID()),
+		Code:             required(pf(fieldCode), fieldCode, nf.Code, cur.Code),
+		Name:             required(messages.FieldName, fieldName, c.Name, cur.Name),
+		ProjectID:        required(pf(fieldProjectID), fieldProjectID, nf.ProjectID, cur.ProjectID),
+		ClientID:         required(messages.FieldClientID, fieldClientID, c.ClientID, cur.ClientID),
+		ClientSecret:     required(messages.FieldClientSecret, fieldClientSecret, secret, cur.ClientSecret),
+		RedirectURI:      required(messages.FieldRedirectURI, fieldRedirectURI, c.RedirectURI, cur.RedirectURI),
+		Scope:            required(messages.FieldScopes, fieldScope, scope, cur.Scope),
+		AuthEndpoint:     cmp.Or(c.AuthorizeURL, cur.AuthEndpoint),
+		TokenEndpoint:    cmp.Or(c.TokenURL, cur.TokenEndpoint),
+		IconURL:          cur.IconURL,
+		Tags:             cur.Tags,
+		Description:      cmp.Or(c.Description, cur.Description),
+		Status:           cur.Status,
+		IsDefault:        cur.IsDefault,
+	}
+	if missing != nil {
+		return nil, missing
+	}
+	if nf.IconURL.set {
+		b.IconURL = nf.IconURL.v
+	}
+	if nf.Tags.set {
+		b.Tags = nf.Tags.v
+	}
+	switch {
+	case c.Active != nil:
+		s := statusOf(*c.Active)
+		b.Status = &s
+	case nf.Status != nil:
+		b.Status = nf.Status
+	}
+	if nf.IsDefault != nil {
+		b.IsDefault = nf.IsDefault
+	}
+	return b, nil
+}
