@@ -58,6 +58,9 @@ type bundle struct {
 	spans    *tracetest.InMemoryExporter
 	tp       *sdktrace.TracerProvider
 
+	// extra are connections besides connName (other providers).
+	extra []worker.Connection
+
 	mu      sync.Mutex
 	results map[string][]*nats.Msg
 	arrived chan struct{}
@@ -134,7 +137,7 @@ func (b *bundle) adapter(authToken string) adapters.Adapter {
 	b.t.Helper()
 	a, err := rocketchat.New(adapters.Connection{Name: connName, BaseURL: b.simURL,
 		Auth:       map[string]messages.Secret{"userId": canaryUserID, "authToken": messages.Secret(authToken)},
-		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(b.tp))}})
+		HTTPClient: b.tracedClient()})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func (b *bundle) config() worker.Config {
 	return worker.Config{
 		JetStream:      b.js,
 		Store:          b.store,
-		Connections:    []worker.Connection{{Name: connName, Adapter: b.adapter(canaryAuthToken), MaxInFlight: 4, Secrets: []string{canaryAuthToken}}},
+		Connections:    append([]worker.Connection{{Name: connName, Adapter: b.adapter(canaryAuthToken), MaxInFlight: 4, Secrets: []string{canaryAuthToken}}}, b.extra...),
 		Subjects:       b.subjects,
 		Streams:        b.streams,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -204,6 +207,11 @@ func (b *bundle) start(cfg worker.Config) (stop func()) {
 // command builds a command for connName.
 func command(id, resource string, seq *int64, changes messages.Changes) *messages.Command {
 	return messages.NewCommand(id, "/test", connName, resource, messages.Data{Sequence: seq, Changes: changes})
+}
+
+// tracedClient is an HTTP client whose requests become spans of the bundle.
+func (b *bundle) tracedClient() *http.Client {
+	return &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(b.tp))}
 }
 
 // publish publishes cmd on its subject; msgID sets Nats-Msg-Id.

@@ -10,27 +10,36 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// SpecFile finds a provider's official spec by name: in OAUTHSYNC_SPECS_DIR
-// if set, else in the first shared/providers/specs/ above the working
-// directory (the steering repo's shared/ sits beside this repository). A
+// SpecFile finds a provider's official spec by name (see FindSpec). A
 // missing spec fails the test; it never skips.
 func SpecFile(t testing.TB, name string) string {
 	t.Helper()
+	p, err := FindSpec(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// FindSpec finds a provider's official spec by name: in OAUTHSYNC_SPECS_DIR
+// if set, else in the first shared/providers/specs/ above the working
+// directory (the steering repo's shared/ sits beside this repository).
+func FindSpec(name string) (string, error) {
 	if dir := os.Getenv("OAUTHSYNC_SPECS_DIR"); dir != "" {
-		return filepath.Join(dir, name)
+		return filepath.Join(dir, name), nil
 	}
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		p := filepath.Join(dir, "shared", "providers", "specs", name)
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("adaptertest: spec %s not found in any shared/providers/specs above the working directory; set OAUTHSYNC_SPECS_DIR", name)
+			return "", fmt.Errorf("adaptertest: spec %s not found in any shared/providers/specs above the working directory; set OAUTHSYNC_SPECS_DIR", name)
 		}
 		dir = parent
 	}
