@@ -13,6 +13,8 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline/hdpsim"
 	"github.com/oauthsync/oauthsync/adapters/jframework"
 	"github.com/oauthsync/oauthsync/adapters/jframework/jframeworksim"
+	"github.com/oauthsync/oauthsync/adapters/reelevant"
+	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
 )
@@ -37,6 +39,9 @@ type providerCase struct {
 	badNative   map[string]json.RawMessage
 	// secrets must never show in logs, results or spans.
 	secrets []string
+	// partial: the provider takes partial updates, so nothing is read and
+	// a repeat is written again rather than found unchanged.
+	partial bool
 }
 
 type providerSim struct {
@@ -52,6 +57,36 @@ type providerSim struct {
 func providerCases() []providerCase {
 	const hdpSecret, jfSecret = "CANARY-hdp-stored-secret", "CANARY-jf-stored-secret"
 	return []providerCase{
+		{
+			provider: reelevant.Provider, connection: "reelevant-test", partial: true,
+			resource: "65a7d77142a7e12453052d59", badResource: "not-24-hex",
+			start: func(t *testing.T) providerSim {
+				sim := reelevantsim.New(reelevantsim.Options{Token: "CANARY-reelevant-token"})
+				srv := httptest.NewServer(sim)
+				t.Cleanup(srv.Close)
+				sim.Seed("65a7d77142a7e12453052d59", map[string]any{"mode": "refresh_token", "clientId": "old-client",
+					"tokenUrl": "https://login.example.com/token", "scopes": []string{"a"}, "accessTokenHeader": "authorization"})
+				return providerSim{url: srv.URL, factory: reelevant.New,
+					auth: map[string]messages.Secret{"bearerToken": "CANARY-reelevant-token"},
+					read: func() map[string]any {
+						c, _ := sim.Client("65a7d77142a7e12453052d59")
+						return c
+					},
+					requests: func() int { return len(sim.Requests()) },
+					fail5xx:  func() { sim.Fail(reelevantsim.Fault{Status: 502}) },
+					fail429:  func(d time.Duration) { sim.Fail(reelevantsim.Fault{Status: 429, RetryAfter: d}) },
+				}
+			},
+			update: messages.Data{Changes: messages.Changes{ClientSecret: ptr(messages.Secret("CANARY-reelevant-new-secret")),
+				Scopes: &[]string{"read", "write"}, AuthorizeURL: ptr("https://login.example.com/authorize")},
+				ProviderFields: map[string]json.RawMessage{"mode": json.RawMessage(`"client_credentials"`), "tokenExpiration": json.RawMessage(`3600`)}},
+			want: map[string]any{"clientSecret": "CANARY-reelevant-new-secret", "scopes": []any{"read", "write"},
+				"authorizeUrl": "https://login.example.com/authorize", "mode": "client_credentials", "tokenExpiration": 3600},
+			kept:        map[string]any{"clientId": "old-client", "tokenUrl": "https://login.example.com/token", "accessTokenHeader": "authorization"},
+			unsupported: &messages.Changes{Name: ptr("names are not Reelevant's")},
+			badNative:   map[string]json.RawMessage{"mode": json.RawMessage(`"telepathy"`)},
+			secrets:     []string{"CANARY-reelevant-token", "CANARY-reelevant-new-secret"},
+		},
 		{
 			provider: hybriddatapipeline.Provider, connection: "hdp-test",
 			resource: "93", badResource: "09x",
@@ -188,11 +223,16 @@ func TestEveryProviderThroughTheWorker(t *testing.T) {
 				}
 			}
 
-			// The same values again: unchanged, nothing written.
+			// The same values again: unchanged after one read, nothing
+			// written; a partial-update provider (no read) is written again.
 			writes := sim.requests()
 			b.publish(cmd(pc.provider+"-again", pc.resource, pc.update), true)
-			if r := b.result(pc.provider + "-again").Data; r.Status != messages.StatusUnchanged || sim.requests()-writes != 1 {
-				t.Errorf("same values again: %s with %d requests, want unchanged after one read", r.Status, sim.requests()-writes)
+			want := messages.StatusUnchanged
+			if pc.partial {
+				want = messages.StatusApplied
+			}
+			if r := b.result(pc.provider + "-again").Data; r.Status != want || sim.requests()-writes != 1 {
+				t.Errorf("same values again: %s with %d requests, want %s after one request", r.Status, sim.requests()-writes, want)
 			}
 
 			// No secret in logs, results or spans, including the one the
