@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,8 +173,8 @@ func TestExamples(t *testing.T) {
 	}
 
 	lines := devBatch(t)
-	if len(lines) != 8 {
-		t.Fatalf("dev-batch.ndjson has %d commands, want 8", len(lines))
+	if len(lines) != 12 {
+		t.Fatalf("dev-batch.ndjson has %d commands, want 12", len(lines))
 	}
 	var (
 		ids       = map[string]*messages.Command{}
@@ -189,7 +190,7 @@ func TestExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := mustDecode(t, messages.Subjects{}.Command(probe.Connection, probe.Resource), line)
-		if c.Connection != "rc-dev" || c.Batch != "dev-sample" || c.Source != "/syncworker-dev" {
+		if !slices.Contains([]string{"rc-dev", "reelevant-dev", "hdp-dev", "jf-dev"}, c.Connection) || c.Batch != "dev-sample" || c.Source != "/syncworker-dev" {
 			t.Errorf("%s: connection %q batch %q source %q", c.ID, c.Connection, c.Batch, c.Source)
 		}
 		if prev, ok := ids[c.ID]; ok {

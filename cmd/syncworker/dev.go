@@ -18,51 +18,80 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline"
+	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline/hdpsim"
+	"github.com/oauthsync/oauthsync/adapters/jframework"
+	"github.com/oauthsync/oauthsync/adapters/jframework/jframeworksim"
+	"github.com/oauthsync/oauthsync/adapters/reelevant"
+	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
+	"github.com/oauthsync/oauthsync/adapters/rocketchat"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/examples"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// Credentials of the dev simulators: not secrets, but handled as if they were.
-const (
-	devRCUserID    = "devUser0000000001"
-	devRCAuthToken = "dev-rocketchat-token"
-	devConnection  = "rc-dev"
-)
+// devProvider is one provider simulator of `syncworker dev` with the
+// connection that points at it. Its credentials are not secrets, but the
+// worker handles them as if they were.
+type devProvider struct {
+	connection, provider, title string
+	sim                         http.Handler
+	auth                        map[string]string
+}
 
-// runDev runs the whole product on one machine: embedded NATS, the KV dedup
-// store, the provider simulators, a worker, and a sample batch.
-func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logger) error {
-	sim := rocketchatsim.New(rocketchatsim.Options{UserID: devRCUserID, AuthToken: devRCAuthToken, RateLimit: 1000})
+// devProviders returns the four providers' simulators, seeded with the
+// objects the sample batch updates.
+func devProviders() []devProvider {
+	rc := rocketchatsim.New(rocketchatsim.Options{UserID: "devUser0000000001", AuthToken: "dev-rocketchat-token", RateLimit: 1000})
 	for i, id := range []string{"65a7d77142a7e12453052d59", "65a7d77142a7e12453052d5a", "65a7d77142a7e12453052d5b"} {
-		sim.Seed(rocketchatsim.App{ID: id, Name: fmt.Sprintf("sample-app-%d", i+1), Active: true,
+		rc.Seed(rocketchatsim.App{ID: id, Name: fmt.Sprintf("sample-app-%d", i+1), Active: true,
 			RedirectURI: "https://old.example.com/cb", ClientID: fmt.Sprintf("devClient%08d", i+1),
 			ClientSecret: fmt.Sprintf("dev-client-secret-%d", i+1)})
 	}
-	simURL, stopSim, err := serveLoopback(sim, logger)
-	if err != nil {
-		return err
+	rl := reelevantsim.New(reelevantsim.Options{Token: "dev-reelevant-token"})
+	rl.Seed("65a7d77142a7e12453052d60", map[string]any{"mode": "refresh_token", "clientId": "dev-reelevant-client",
+		"tokenUrl": "https://login.old.example.com/token", "scopes": []string{"read"}})
+	hdp := hdpsim.New(hdpsim.Options{Username: "dev-hdp-user", Password: "dev-hdp-password"})
+	hdp.Seed(hdpsim.App{ID: 93, Name: "Salesforce", DataStore: 54, TenantID: 1, ClientID: "dev-hdp-client",
+		ClientSecret: "dev-hdp-client-secret", AuthorizeURI: "https://login.salesforce.com/services/oauth2/authorize",
+		TokenURI: "https://login.salesforce.com/services/oauth2/token", Scope: "api"})
+	jf := jframeworksim.New(jframeworksim.Options{BrandURL: "dev.brand.example.com", AuthKey: "dev-jframework-key"})
+	jf.Seed(jframeworksim.Integration{ID: "auth-dev-1", Code: "google", Name: "Google sign-in", ProjectID: "dev-project",
+		ClientID: "dev-jf-client", ClientSecret: "dev-jf-client-secret", RedirectURI: "https://jf.old.example.com/cb", Scope: "openid email"})
+	return []devProvider{
+		{"rc-dev", rocketchat.Provider, "Rocket.Chat", rc, map[string]string{"userId": "devUser0000000001", "authToken": "dev-rocketchat-token"}},
+		{"reelevant-dev", reelevant.Provider, "Reelevant", rl, map[string]string{"bearerToken": "dev-reelevant-token"}},
+		{"hdp-dev", hybriddatapipeline.Provider, "Hybrid Data Pipeline", hdp, map[string]string{"username": "dev-hdp-user", "password": "dev-hdp-password"}},
+		{"jf-dev", jframework.Provider, "jframework", jf, map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"}},
 	}
-	defer stopSim()
+}
 
-	cfg := &fileConfig{}
-	cfg.Connections = map[string]connectionConfig{devConnection: {
-		Provider: "rocketchat", BaseURL: simURL,
-		Auth: map[string]string{"userId": devRCUserID, "authToken": devRCAuthToken},
-		// One at a time, so the sample reads the same on every run: with
-		// more in flight, which of two commands on one resource runs first
-		// (and so which one is reported superseded) varies.
-		MaxInFlight: 1,
-	}}
+// runDev runs the whole product on one machine: embedded NATS, the KV dedup
+// store, the four provider simulators, a worker, and a sample batch.
+func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logger) error {
+	cfg := &fileConfig{Connections: map[string]connectionConfig{}}
+	var sims []string
+	for _, p := range devProviders() {
+		url, stop, err := serveLoopback(p.sim, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		// One command at a time, so the sample reads the same on every
+		// run: with more in flight, which of two commands on one resource
+		// runs first (and so which one is reported superseded) varies.
+		cfg.Connections[p.connection] = connectionConfig{Provider: p.provider, BaseURL: url, Auth: p.auth, MaxInFlight: 1}
+		sims = append(sims, fmt.Sprintf("  %-21s %s (connection %s)", p.title, url, p.connection))
+	}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says
 	return serve(ctx, o, cfg, logger, func(ctx context.Context, r *running) error {
-		return devSample(ctx, r, simURL, stdout)
+		return devSample(ctx, r, strings.Join(sims, "\n"), stdout)
 	})
 }
 
 // devSample publishes examples/dev-batch.ndjson, prints the results as a
 // table, then tells the user how to publish more, and waits.
-func devSample(ctx context.Context, r *running, simURL string, out io.Writer) error {
+func devSample(ctx context.Context, r *running, sims string, out io.Writer) error {
 	results, err := r.js.OrderedConsumer(ctx, "SYNC_RESULTS", jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{r.subjects.Results()}, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
@@ -101,13 +130,14 @@ func devSample(ctx context.Context, r *running, simURL string, out io.Writer) er
 	fmt.Fprintf(out, `
 The worker keeps running. Publish more commands (install the NATS CLI: go install github.com/nats-io/natscli/nats@latest):
 
-  nats --server %s pub sync.commands.%s.65a7d77142a7e12453052d59 \
-    -H Nats-Msg-Id:my-cmd-1 '{"specversion":"1.0","id":"my-cmd-1","source":"/me","type":"%s","connection":"%s","resource":"65a7d77142a7e12453052d59","data":{"changes":{"redirectUri":"https://new.example.com/cb"}}}'
+  nats --server %s pub sync.commands.rc-dev.65a7d77142a7e12453052d59 \
+    -H Nats-Msg-Id:my-cmd-1 '{"specversion":"1.0","id":"my-cmd-1","source":"/me","type":"%s","connection":"rc-dev","resource":"65a7d77142a7e12453052d59","data":{"changes":{"redirectUri":"https://new.example.com/cb"}}}'
 
 Follow results:   nats --server %s sub 'sync.results.>'
-Rocket.Chat simulator: %s (user %s)
+Provider simulators:
+%s
 Health: /healthz and /readyz on %s. Stop with Ctrl-C.
-`, r.natsURL, devConnection, messages.CommandType, devConnection, r.natsURL, simURL, devRCUserID, r.httpAddr)
+`, r.natsURL, messages.CommandType, r.natsURL, sims, r.httpAddr)
 	<-ctx.Done()
 	return nil
 }
@@ -149,18 +179,18 @@ func publishBatch(ctx context.Context, r *running, batch []byte, out io.Writer) 
 
 func printResults(out io.Writer, ids []string, got map[string]messages.Result) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMMAND\tRESOURCE\tSTATUS\tAPPLIED\tSKIPPED\tATTEMPTS\tERROR")
+	fmt.Fprintln(tw, "COMMAND\tCONNECTION\tRESOURCE\tSTATUS\tAPPLIED\tSKIPPED\tATTEMPTS\tERROR")
 	for _, id := range ids {
 		r, ok := got[id]
 		if !ok {
-			fmt.Fprintf(tw, "%s\t\t(no result yet)\t\t\t\t\n", id)
+			fmt.Fprintf(tw, "%s\t\t\t(no result yet)\t\t\t\t\n", id)
 			continue
 		}
 		errText := ""
 		if r.Error != nil {
 			errText = string(r.Error.Code) + ": " + r.Error.Message
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", id, r.Resource, r.Status,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", id, r.Connection, r.Resource, r.Status,
 			strings.Join(r.AppliedFields, ","), strings.Join(r.SkippedFields, ","), r.Attempts, errText)
 	}
 	_ = tw.Flush()

@@ -11,8 +11,8 @@ import (
 )
 
 // TestDevRunsTheSampleBatchEndToEnd runs `syncworker dev`'s own code path:
-// embedded NATS, the JetStream KV dedup store, the Rocket.Chat simulator, a
-// worker and the sample batch, and reads the results table it prints.
+// embedded NATS, the JetStream KV dedup store, the four provider simulators,
+// a worker and the sample batch, and reads the results table it prints.
 func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -51,6 +51,10 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 		"dev-0006": {"rejected", "provider_not_found"},
 		"dev-0002": {"applied"},
 		"dev-0007": {"applied"},
+		"dev-0008": {"reelevant-dev", "applied", "scopes,tokenUrl,providerFields.mode"},
+		"dev-0009": {"reelevant-dev", "rejected", "invalid_command", "providerFields.mode"},
+		"dev-0010": {"hdp-dev", "applied", "name,scopes"},
+		"dev-0011": {"jf-dev", "applied", "redirectUri,active"},
 	}
 	for id, words := range want {
 		row, ok := rows[id]
@@ -63,7 +67,7 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if len(rows) != 7 {
-		t.Fatalf("%d result rows, want one per distinct command id (7): %v", len(rows), rows)
+	if len(rows) != len(want) {
+		t.Fatalf("%d result rows, want one per distinct command id (%d): %v", len(rows), len(want), rows)
 	}
 }

@@ -21,6 +21,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline"
+	"github.com/oauthsync/oauthsync/adapters/jframework"
+	"github.com/oauthsync/oauthsync/adapters/reelevant"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
@@ -32,7 +35,10 @@ import (
 // newRegistry is the explicit list of providers this binary supports.
 func newRegistry() *adapters.Registry {
 	r := adapters.NewRegistry()
-	r.Register("rocketchat", rocketchat.New)
+	r.Register(hybriddatapipeline.Provider, hybriddatapipeline.New)
+	r.Register(jframework.Provider, jframework.New)
+	r.Register(reelevant.Provider, reelevant.New)
+	r.Register(rocketchat.Provider, rocketchat.New)
 	return r
 }
 
