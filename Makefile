@@ -32,9 +32,9 @@ fuzz: ## run each fuzzer for FUZZTIME (default 20s)
 	done
 
 .PHONY: bench
-bench: servers ## end-to-end load (100k commands over 1k resources) beside `nats bench`, then go benchmarks
+bench: servers ## end-to-end load per provider (100k commands over 1k resources each) beside `nats bench`, then go benchmarks
 	$(GO) build -o bin/syncworker ./cmd/syncworker
-	$(GO) run ./cmd/syncload -worker-bin bin/syncworker -commands $${COMMANDS:-100000} -resources $${RESOURCES:-1000}
+	$(GO) run ./cmd/syncload -worker-bin bin/syncworker -provider $${PROVIDER:-all} -commands $${COMMANDS:-100000} -resources $${RESOURCES:-1000}
 	@./deploy/nats-bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
