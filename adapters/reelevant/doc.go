@@ -2,8 +2,9 @@
 // name "reelevant"), following ../shared/providers/reelevant.txt, the spec it
 // is rendered from (reelevant-tech/product-documentation:
 // api-reference/openapi/datasources-api.json, operation update-oauth-client;
-// a copy of the OAuth subset is in testdata/) and providers/NOTES.md §1 and
-// §6.
+// its OAuth subset is shared/providers/specs/reelevant-oauth-subset.json,
+// against which the conformance test validates every request) and
+// providers/NOTES.md §1 and §6.
 //
 // Apply is one call, a true partial update with no read:
 //
