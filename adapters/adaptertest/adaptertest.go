@@ -59,6 +59,10 @@ const (
 	// whose error text quotes every string in Fault.Echo, the way a
 	// provider might echo a request's values back.
 	FaultRejectEchoing
+	// FaultConflict refuses the next write as a conflict, in the
+	// provider's own terms (409 where the provider documents one). It must
+	// be a permanent KindRejected carrying the provider's text.
+	FaultConflict
 )
 
 // Fault scripts one failure.
@@ -253,6 +257,7 @@ func Run(t *testing.T, h Harness) {
 		})
 	}
 	t.Run("SecretsNeverInErrors", func(t *testing.T) { t.Parallel(); h.testSecretsEchoed(t) })
+	t.Run("Conflict", func(t *testing.T) { t.Parallel(); h.testConflict(t) })
 }
 
 // bundle is one case's simulator, client and adapter.
@@ -579,6 +584,17 @@ func (h *Harness) testRefused(t *testing.T, u adapters.Update, kind adapters.Kin
 	if n := len(b.sim.Requests()); n != 0 {
 		t.Errorf("Apply sent %d requests for a refused update", n)
 	}
+}
+
+func (h *Harness) testConflict(t *testing.T) {
+	b := h.setup(t, 0)
+	b.sim.Fail(Fault{Kind: FaultConflict})
+	_, err := b.adapter.Apply(context.Background(), h.update(h.Fixtures.Resource))
+	e := h.wantError(t, err, adapters.KindRejected)
+	if e.HTTPStatus < 400 || e.HTTPStatus > 499 || e.Message == "" {
+		t.Errorf("conflict: HTTPStatus = %d, message %q; want a 4xx with the provider's text", e.HTTPStatus, e.Message)
+	}
+	h.wantState(t, b.sim, nil)
 }
 
 func (h *Harness) testSecretsEchoed(t *testing.T) {

@@ -113,6 +113,10 @@ func (s *conformanceSim) Fail(f adaptertest.Fault) {
 			Method: http.MethodPut, Status: http.StatusBadRequest,
 			Message: hdpsim.ErrInvalidJSON + ": " + strings.Join(f.Echo, ", "),
 		})
+	case adaptertest.FaultConflict:
+		// HDP documents no 409; one (from a proxy or a later version)
+		// must still be a permanent refusal.
+		s.sim.Fail(hdpsim.Fault{Method: http.MethodPut, Status: http.StatusConflict, Message: "An OAuth application with this name already exists"})
 	default:
 		panic("unknown fault kind")
 	}

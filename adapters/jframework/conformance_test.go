@@ -156,6 +156,9 @@ func (s *conformanceSim) Fail(f adaptertest.Fault) {
 			Method: http.MethodPut, Status: http.StatusBadRequest, Code: jframeworksim.CodeInvalidRequest,
 			Error: "The values are invalid: " + strings.Join(f.Echo, ", "),
 		})
+	case adaptertest.FaultConflict:
+		s.sim.Fail(jframeworksim.Fault{Method: http.MethodPut, Status: http.StatusConflict, Code: jframeworksim.CodeConflictSetting,
+			Error: "The app integration setting conflicts with an existing one."})
 	default:
 		panic("unknown fault kind")
 	}

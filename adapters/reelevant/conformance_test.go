@@ -79,6 +79,8 @@ func (s *conformanceSim) Fail(f adaptertest.Fault) {
 		echo := strings.Join(f.Echo, ", ")
 		s.sim.Fail(reelevantsim.Fault{Status: http.StatusBadRequest, ErrorCode: 4001,
 			Message: "Invalid OAuth client configuration: " + echo, Data: map[string]any{"err": echo}})
+	case adaptertest.FaultConflict:
+		s.sim.Fail(reelevantsim.Fault{Status: http.StatusConflict, Message: "OAuth client is being updated"})
 	default:
 		panic("unknown fault kind")
 	}

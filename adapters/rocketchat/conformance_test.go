@@ -84,6 +84,11 @@ func (s *conformanceSim) Fail(f adaptertest.Fault) {
 			Path: rocketchatsim.PathUpdate, Status: http.StatusBadRequest, ErrorType: "error-invalid-arguments",
 			Error: "Invalid arguments: " + strings.Join(f.Echo, ", ") + " [error-invalid-arguments]",
 		})
+	case adaptertest.FaultConflict:
+		// Rocket.Chat has no conflict status: the nearest is a business
+		// refusal of the update, a 400 with its errorType.
+		s.sim.Fail(rocketchatsim.Fault{Path: rocketchatsim.PathUpdate, Status: http.StatusBadRequest,
+			ErrorType: "error-invalid-redirectUri", Error: "Invalid redirectUri [error-invalid-redirectUri]"})
 	default:
 		panic("unknown fault kind")
 	}
