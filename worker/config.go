@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -48,6 +49,9 @@ type Config struct {
 	Logger *slog.Logger
 	// TracerProvider creates the worker's spans. Default: otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
+	// MeterProvider creates the worker's metric instruments (see
+	// deploy/METRICS.md). Default: otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 	// Propagator reads and writes trace context in NATS headers.
 	// Default: W3C trace context and baggage.
 	Propagator propagation.TextMapPropagator
@@ -91,6 +95,10 @@ type Config struct {
 	MaxCommandBytes int
 	// FetchBatch is the number of messages pulled per request. Default 64.
 	FetchBatch int
+	// JetStreamInfoTTL is how long what JetStream said about the streams
+	// and consumers is reused by CheckReady and the consumer pending
+	// gauges. Default 5s.
+	JetStreamInfoTTL time.Duration
 
 	// now is the clock; tests may replace it.
 	now func() time.Time
@@ -142,6 +150,9 @@ func (c Config) withDefaults() Config {
 	if c.TracerProvider == nil {
 		c.TracerProvider = otel.GetTracerProvider()
 	}
+	if c.MeterProvider == nil {
+		c.MeterProvider = otel.GetMeterProvider()
+	}
 	if c.Propagator == nil {
 		c.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
@@ -160,6 +171,7 @@ func (c Config) withDefaults() Config {
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, 10*time.Second)
 	c.MaxCommandBytes = cmp.Or(c.MaxCommandBytes, messages.DefaultMaxCommandBytes)
 	c.FetchBatch = cmp.Or(c.FetchBatch, 64)
+	c.JetStreamInfoTTL = cmp.Or(c.JetStreamInfoTTL, 5*time.Second)
 	for i := range c.Connections {
 		c.Connections[i].MaxInFlight = cmp.Or(c.Connections[i].MaxInFlight, 8)
 	}

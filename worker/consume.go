@@ -26,8 +26,17 @@ type consumeLoop struct {
 	consumer string
 	workers  int
 	unrouted bool
+	// filter is the consumer's filter subject: the destination template
+	// of its process spans, named "process <filter>".
+	filter, spanName string
+	metrics          *connMetrics
 
 	cons jetstream.Consumer
+}
+
+func (w *Worker) newConsumeLoop(consumer, filter string, workers int, unrouted bool) *consumeLoop {
+	return &consumeLoop{w: w, consumer: consumer, workers: workers, unrouted: unrouted,
+		filter: filter, spanName: "process " + filter, metrics: w.consumerMetrics[consumer]}
 }
 
 func (l *consumeLoop) start(ctx context.Context) error {

@@ -21,5 +21,32 @@
 //   - Adapters classify errors; only this package retries, with
 //     cenkalti/backoff/v4, inside a budget below the ack wait.
 //   - Nothing a command carries decides which host is called, and no secret
-//     reaches a log line, a span, a result or a dead-letter header.
+//     reaches a log line, a span, a metric, a result or a dead-letter header.
+//
+// Telemetry (STYLE habit 12: at the boundaries only):
+//   - Metrics, through Config.MeterProvider, are those of deploy/METRICS.md
+//     (metrics.go names them; the provider request counter lives in the
+//     providers' HTTP client, worker/providerhttp). Labels are bounded:
+//     configured connection and provider names, the closed sets of
+//     statuses, error codes and store operations; never an id. Attribute
+//     sets are built once per consumer, not per command. A command counts
+//     once, when its result is published (a duplicate republishing a stored
+//     result counts as a duplicate, not a command; an id_conflict counts as
+//     both a conflict and a rejected command, since it gets a result of its
+//     own). The consumer pending gauges and CheckReady share one view of
+//     the streams and consumers, asked of JetStream at most once per
+//     Config.JetStreamInfoTTL and for at most 2s.
+//   - Traces: one consumer span per delivery, "process <filter subject>"
+//     with the messaging conventions' attributes, child of the command's
+//     traceparent; children for the dedup calls, each provider attempt
+//     ("apply <provider>", its attempt number and, when it failed
+//     transiently, the wait chosen before the next one) with its HTTP
+//     requests, and each publish. Events: deduplicated, superseded,
+//     id_conflict, dead_lettered, handed_back. A delivery that hands its
+//     command back records its span's context in the store; the next
+//     delivery's span links to it. Only hand-backs and redeliveries pay for
+//     that, and only when spans are recorded.
+//   - Logs: one "command finished" line per outcome, with the command id,
+//     connection, resource, batch, status, attempts, duration, trace and
+//     span ids (an unreadable, dead-lettered message included).
 package worker

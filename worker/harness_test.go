@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+	"github.com/oauthsync/oauthsync/worker/providerhttp"
 )
 
 // Canary credentials: they must never show up in logs, results or spans.
@@ -57,6 +58,8 @@ type bundle struct {
 	logs     *syncBuffer
 	spans    *tracetest.InMemoryExporter
 	tp       *sdktrace.TracerProvider
+	metrics  *sdkmetric.ManualReader
+	mp       *sdkmetric.MeterProvider
 
 	// extra are connections besides connName (other providers).
 	extra []worker.Connection
@@ -85,6 +88,9 @@ func newBundle(t *testing.T) *bundle {
 		arrived: make(chan struct{}, 1),
 	}
 	b.tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(b.spans))
+	b.metrics = sdkmetric.NewManualReader()
+	b.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(b.metrics))
+	t.Cleanup(func() { _ = b.mp.Shutdown(context.Background()) })
 	rc := testenv.Redis(t)
 	prefix := "oauthsync-test-" + u
 	b.store = redisdedup.New(rc, redisdedup.Config{Prefix: prefix})
@@ -137,7 +143,7 @@ func (b *bundle) adapter(authToken string) adapters.Adapter {
 	b.t.Helper()
 	a, err := rocketchat.New(adapters.Connection{Name: connName, BaseURL: b.simURL,
 		Auth:       map[string]messages.Secret{"userId": canaryUserID, "authToken": messages.Secret(authToken)},
-		HTTPClient: b.tracedClient()})
+		HTTPClient: b.providerClient(connName, rocketchat.Provider)})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -154,6 +160,7 @@ func (b *bundle) config() worker.Config {
 		Streams:        b.streams,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		TracerProvider: b.tp,
+		MeterProvider:  b.mp,
 		AckWait:        10 * time.Second,
 		RetryBudget:    3 * time.Second,
 		InitialBackoff: 10 * time.Millisecond,
@@ -209,9 +216,10 @@ func command(id, resource string, seq *int64, changes messages.Changes) *message
 	return messages.NewCommand(id, "/test", connName, resource, messages.Data{Sequence: seq, Changes: changes})
 }
 
-// tracedClient is an HTTP client whose requests become spans of the bundle.
-func (b *bundle) tracedClient() *http.Client {
-	return &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(b.tp))}
+// providerClient is a connection's provider client, as syncworker builds
+// it: its requests are spans and counted metrics of the bundle.
+func (b *bundle) providerClient(connection, provider string) *http.Client {
+	return providerhttp.New(providerhttp.Config{Connection: connection, Provider: provider, TracerProvider: b.tp, MeterProvider: b.mp})
 }
 
 // publish publishes cmd on its subject; msgID sets Nats-Msg-Id.

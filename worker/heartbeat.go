@@ -76,7 +76,9 @@ func (w *Worker) heartbeat(ctx context.Context) {
 				w.cfg.Logger.Warn("in-progress ack failed", "commandId", j.renew.CommandID, "error", err)
 			}
 			sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
+			start := time.Now()
 			err := w.cfg.Store.Renew(sctx, j.renew)
+			w.storeDone(sctx, opRenew, start)
 			cancel()
 			switch {
 			case errors.Is(err, dedup.ErrLeaseLost):

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/adapters"
@@ -29,6 +31,7 @@ type job struct {
 	consumer string
 	started  time.Time
 	span     trace.Span
+	metrics  *connMetrics
 
 	// Known once the command is decoded (or its ids could be read).
 	cmd                      *messages.Command
@@ -56,9 +59,19 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		_ = msg.Ack() // a connection consumer owns it
 		return
 	}
-	ctx, span := w.startProcessSpan(msg, meta, l.consumer)
-	defer span.End()
-	j := &job{msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span,
+	m := l.metrics
+	w.inst.inFlight.Add(context.Background(), 1, m.conn)
+	if meta.NumDelivered > 1 {
+		w.inst.redeliveries.Add(context.Background(), 1, m.conn)
+	}
+	ctx, span := w.startProcessSpan(msg, meta, l)
+	defer func() {
+		// Not in flight any more before the span ends: whoever sees the
+		// span ended sees the gauge down.
+		w.inst.inFlight.Add(context.Background(), -1, m.conn)
+		span.End()
+	}()
+	j := &job{msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
 		owner: w.cfg.Instance + ":" + randomToken()}
 
 	cmd, err := messages.DecodeCommand(msg.Subject(), msg.Data(), messages.DecodeOptions{MaxBytes: w.cfg.MaxCommandBytes, Subjects: w.cfg.Subjects})
@@ -67,7 +80,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		if errors.As(err, &inv) && inv.Identified() {
 			j.id, j.connection, j.resource = inv.ID, inv.Connection, inv.Resource
 			j.hash = bodyHash(msg.Data())
-			w.annotate(j)
+			w.annotate(ctx, j)
 			w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: w.scrub(j, err.Error())})
 			return
 		}
@@ -82,7 +95,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 	if s := cmd.Data.Changes.ClientSecret; s != nil {
 		j.secret = s.Reveal()
 	}
-	w.annotate(j)
+	w.annotate(ctx, j)
 
 	conn := w.conns[cmd.Connection]
 	if conn == nil {
@@ -100,12 +113,14 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 	w.apply(ctx, j, conn, update)
 }
 
-// annotate puts the command's identity on its span.
-func (w *Worker) annotate(j *job) {
+// annotate puts the command's identity on its span and, on a redelivery,
+// links the span to the previous delivery's.
+func (w *Worker) annotate(ctx context.Context, j *job) {
 	j.span.SetAttributes(attrCommandID.String(j.id), attrConnection.String(j.connection), attrResource.String(j.resource))
 	if j.batch != "" {
 		j.span.SetAttributes(attrBatch.String(j.batch))
 	}
+	w.linkPreviousDelivery(ctx, j)
 }
 
 // routed reports whether a connection consumer of this worker receives subject.
@@ -164,22 +179,37 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	w.inflight.add(t)
 	defer w.inflight.remove(t)
 
+	// One span per attempt. A transiently failed attempt's span stays open
+	// until the retry loop has chosen the wait before the next attempt, so
+	// that the wait is on the span; the last attempt's span ends after the
+	// loop.
+	var attemptSpan trace.Span
 	res := applyWithRetry(trace.ContextWithSpan(work, j.span), w.stopping, w.cfg,
 		func(ctx context.Context, attempt int) (adapters.Outcome, error) {
-			ctx, span := w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(attempt), attrProvider.String(j.provider))
+			ctx, attemptSpan = w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(attempt), attrProvider.String(j.provider))
 			out, err := conn.Adapter.Apply(ctx, update)
-			endSpan(span, err, "provider call failed")
+			if err != nil {
+				attemptSpan.SetAttributes(semconv.ErrorTypeKey.String(string(classify(ctx, err).Kind.Code())))
+				attemptSpan.SetStatus(codes.Error, "provider call failed")
+			}
 			return out, err
 		},
 		func(err *adapters.Error, wait time.Duration) {
+			attemptSpan.SetAttributes(attrRetryWait.Int64(wait.Milliseconds()))
+			attemptSpan.End()
+			attemptSpan = nil
+			w.inst.retries.Add(ctx, 1, j.metrics.connProvider)
 			w.cfg.Logger.Info("transient provider failure; retrying", w.logAttrs(j, slog.String("error", w.scrub(j, err.Error())), slog.Duration("wait", wait))...)
 		})
+	if attemptSpan != nil {
+		attemptSpan.End()
+	}
 	j.attempts = res.attempts
 
 	switch {
 	case t.lost.Load():
 		// Another owner has the lease now: it will finish the command.
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
 	case res.err == nil:
 		status := messages.StatusApplied
 		if res.outcome.Status == adapters.Unchanged {
@@ -196,12 +226,12 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		w.finish(ctx, j, w.result(j, messages.StatusRejected, w.resultError(j, res.err)), nil)
 	case res.interrupted || w.work.Err() != nil:
 		w.release(j)
-		w.handBack(j.msg, 0)
+		w.handBackJob(ctx, j, 0, "stopping")
 	case int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
 		w.fail(ctx, j, res.err)
 	default:
 		w.release(j)
-		w.handBack(j.msg, max(w.nakDelay(j), res.retryAfter))
+		w.handBackJob(ctx, j, max(w.nakDelay(j), res.retryAfter), "retry_budget_spent")
 	}
 }
 
@@ -215,14 +245,14 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 		br, err := w.storeBegin(ctx, req)
 		if err != nil {
 			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBack(j.msg, w.nakDelay(j))
+			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
 		}
 		if br.State != dedup.LeaseBusy {
 			return br, true
 		}
 		if w.cfg.now().Add(wait).After(deadline) || w.stopping.Err() != nil {
-			w.handBack(j.msg, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait))
+			w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "lease_busy")
 			return br, false
 		}
 		select {
@@ -237,7 +267,9 @@ func (w *Worker) storeBegin(ctx context.Context, req dedup.BeginRequest) (dedup.
 	ctx, span := w.childSpan(ctx, "dedup begin", trace.SpanKindClient)
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
 	defer cancel()
+	start := time.Now()
 	br, err := w.cfg.Store.Begin(ctx, req)
+	w.storeDone(ctx, opBegin, start)
 	span.SetAttributes(attribute.String("oauthsync.dedup.state", br.State.String()))
 	endSpan(span, err, "dedup begin failed")
 	return br, err
@@ -253,14 +285,15 @@ func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) 
 		ev, err := messages.DecodeResultEvent(br.Result)
 		if err != nil {
 			w.cfg.Logger.Error("stored result unreadable; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBack(j.msg, w.nakDelay(j))
+			w.handBackJob(ctx, j, w.nakDelay(j), "stored_result_unreadable")
 			return
 		}
 		if err := w.publishResult(ctx, ev.Data.Connection, ev.Data.Resource, ev.ID, ev.Data.Status, br.Result); err != nil {
 			w.cfg.Logger.Warn("republishing a duplicate's result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBack(j.msg, w.nakDelay(j))
+			w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 			return
 		}
+		w.inst.duplicates.Add(ctx, 1, j.metrics.conn)
 		w.ack(ctx, j, ev.Data.Status, "duplicate: stored result republished")
 	case dedup.Conflict:
 		j.span.AddEvent("id_conflict")
@@ -274,12 +307,14 @@ func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) 
 		}
 		if err != nil {
 			w.cfg.Logger.Warn("publishing an id_conflict result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBack(j.msg, w.nakDelay(j))
+			w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 			return
 		}
+		w.inst.idConflicts.Add(ctx, 1, j.metrics.conn)
+		w.finished(ctx, j, r.Status)
 		w.ack(ctx, j, r.Status, "id_conflict")
 	case dedup.InProgress, dedup.LeaseBusy:
-		w.handBack(j.msg, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait))
+		w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "in_progress_elsewhere")
 	}
 }
 
@@ -293,9 +328,10 @@ func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKey
 	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
 		// The result is stored: the redelivery republishes it.
 		w.cfg.Logger.Warn("publishing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
+	w.finished(ctx, j, r.Status)
 	w.ack(ctx, j, r.Status, "")
 }
 
@@ -305,21 +341,25 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 	if err != nil {
 		w.cfg.Logger.Error("encoding a result failed", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.release(j)
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
 	sctx, span := w.childSpan(ctx, "dedup complete", trace.SpanKindClient)
 	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
+	start := time.Now()
 	err = w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
 		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL})
+	w.storeDone(sctx, opComplete, start)
 	cancel()
 	endSpan(span, err, "dedup complete failed")
 	if err != nil {
 		w.cfg.Logger.Warn("storing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+		reason := "lease_lost"
 		if !errors.Is(err, dedup.ErrLeaseLost) {
 			w.release(j)
+			reason = reasonStoreUnavailable
 		}
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), reason)
 		return nil, false
 	}
 	return body, true
@@ -332,10 +372,10 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 	if err := w.deadLetter(ctx, j, rerr.Code, rerr.Message); err != nil {
 		w.cfg.Logger.Warn("dead-lettering failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.release(j)
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
-	j.span.AddEvent("dead_lettered")
+	j.span.AddEvent("dead_lettered", trace.WithAttributes(attrErrorCode.String(string(rerr.Code))))
 	r := w.result(j, messages.StatusFailed, rerr)
 	body, ok := w.complete(ctx, j, r, nil)
 	if !ok {
@@ -343,9 +383,11 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 	}
 	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
 		w.cfg.Logger.Warn("publishing the failed result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-		w.handBack(j.msg, w.nakDelay(j))
+		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
+	w.inst.deadLetters.Add(ctx, 1, j.metrics.code(rerr.Code))
+	w.finished(ctx, j, r.Status)
 	if err := j.msg.Term(); err != nil {
 		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
 	}
@@ -356,14 +398,19 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 // no result can be addressed to it, and terminates it.
 func (w *Worker) deadLetterUnreadable(ctx context.Context, j *job, cause error) {
 	if err := w.deadLetter(ctx, j, messages.CodeInvalidCommand, cause.Error()); err != nil {
-		w.cfg.Logger.Warn("dead-lettering an unreadable command failed; handing back", "subject", j.msg.Subject(), "error", err)
-		w.handBack(j.msg, w.nakDelay(j))
+		w.cfg.Logger.Warn("dead-lettering an unreadable command failed; handing back", w.logAttrs(j, slog.String("subject", j.msg.Subject()), slog.String("error", err.Error()))...)
+		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
-	j.span.AddEvent("dead_lettered")
-	_ = j.msg.Term()
-	w.cfg.Logger.Info("unreadable command dead-lettered", "subject", j.msg.Subject(),
-		"streamSequence", j.meta.Sequence.Stream, "error", w.scrub(j, cause.Error()))
+	j.span.AddEvent("dead_lettered", trace.WithAttributes(attrErrorCode.String(string(messages.CodeInvalidCommand))))
+	w.inst.deadLetters.Add(ctx, 1, j.metrics.code(messages.CodeInvalidCommand))
+	if err := j.msg.Term(); err != nil {
+		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
+	// No result can be addressed to it: the outcome line says so, with the
+	// subject and what made it unreadable.
+	w.logOutcome(j, statusDeadLettered, "unreadable: dead-lettered without a result",
+		slog.String("subject", j.msg.Subject()), slog.String("error", w.scrub(j, cause.Error())))
 }
 
 // ack double-acks the command and logs its outcome.
@@ -377,23 +424,54 @@ func (w *Worker) ack(ctx context.Context, j *job, status messages.Status, note s
 	w.logOutcome(j, status, note)
 }
 
-func (w *Worker) logOutcome(j *job, status messages.Status, note string) {
+// statusDeadLettered is the status of the outcome line of a command that
+// could not be read: it has no result, so no result status.
+const statusDeadLettered messages.Status = "dead_lettered"
+
+// logOutcome writes the one line of a command's outcome.
+func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra ...any) {
 	j.span.SetAttributes(attrStatus.String(string(status)))
 	attrs := w.logAttrs(j, slog.String("status", string(status)), slog.Int("attempts", j.attempts),
 		slog.Duration("duration", w.cfg.now().Sub(j.started)))
 	if note != "" {
 		attrs = append(attrs, slog.String("note", note))
 	}
-	w.cfg.Logger.Info("command finished", attrs...)
+	w.cfg.Logger.Info("command finished", append(attrs, extra...)...)
 }
 
 // release gives up the claim and lease after a transient failure.
 func (w *Worker) release(j *job) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
 	defer cancel()
-	if err := w.cfg.Store.Release(ctx, dedup.ReleaseRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey}); err != nil {
+	start := time.Now()
+	err := w.cfg.Store.Release(ctx, dedup.ReleaseRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey})
+	w.storeDone(ctx, opRelease, start)
+	if err != nil {
 		w.cfg.Logger.Warn("releasing claim failed; it expires with its TTL", w.logAttrs(j, slog.String("error", err.Error()))...)
 	}
+}
+
+// Reasons a delivery is handed back, on its handed_back span event.
+const (
+	reasonStoreUnavailable = "store_unavailable"
+	reasonPublishFailed    = "publish_failed"
+)
+
+// handBackJob hands a started delivery back for redelivery after delay:
+// its span gets a handed_back event with the reason and the delay, and
+// (unless the store is what failed) the store records its trace context
+// for the next delivery to link to.
+func (w *Worker) handBackJob(ctx context.Context, j *job, delay time.Duration, reason string) {
+	j.span.AddEvent("handed_back", trace.WithAttributes(attribute.String("oauthsync.reason", reason), attrNakDelay.Int64(delay.Milliseconds())))
+	if reason != reasonStoreUnavailable {
+		w.noteHandBack(ctx, j)
+	}
+	w.handBack(j.msg, delay)
+}
+
+// storeDone records the duration of a store round trip begun at start.
+func (w *Worker) storeDone(ctx context.Context, op storeOp, start time.Time) {
+	w.inst.store.Record(ctx, time.Since(start).Seconds(), w.inst.storeOps[op])
 }
 
 // handBack naks msg for redelivery after delay (0: at once).

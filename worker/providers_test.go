@@ -163,7 +163,7 @@ func TestEveryProviderThroughTheWorker(t *testing.T) {
 		t.Run(pc.provider, func(t *testing.T) {
 			b := newBundle(t)
 			sim := pc.start(t)
-			a, err := pc.factory(sim)(adapters.Connection{Name: pc.connection, BaseURL: sim.url, Auth: sim.auth, HTTPClient: b.tracedClient()})
+			a, err := pc.factory(sim)(adapters.Connection{Name: pc.connection, BaseURL: sim.url, Auth: sim.auth, HTTPClient: b.providerClient(pc.connection, pc.provider)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,6 +244,14 @@ func TestEveryProviderThroughTheWorker(t *testing.T) {
 			}
 			for _, s := range b.spans.GetSpans() {
 				fmt.Fprint(&haystack, s.Name, s.Attributes, s.Events, s.Status)
+			}
+			rm := b.collect()
+			for _, v := range labelValues(rm) {
+				fmt.Fprintln(&haystack, v)
+			}
+			wantNoIDsInLabels(t, rm, pc.resource, pc.provider+"-apply", pc.provider+"-again")
+			if n := count(rm, mRequests, labels{"connection": pc.connection, "provider": pc.provider}); n < 4 {
+				t.Errorf("provider requests counted %d, want at least 4 (429, 5xx, then the update)", n)
 			}
 			for _, s := range pc.secrets {
 				if strings.Contains(haystack.String(), s) {

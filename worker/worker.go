@@ -35,6 +35,11 @@ type Worker struct {
 	work context.Context
 
 	inflight inflight
+
+	inst *instruments
+	// consumerMetrics are the attribute sets of each consumer, by durable name.
+	consumerMetrics map[string]*connMetrics
+	topo            topologyCache
 }
 
 // New validates cfg and returns a Worker.
@@ -43,17 +48,25 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
+	inst, err := newInstruments(cfg.MeterProvider.Meter(meterName))
+	if err != nil {
+		return nil, fmt.Errorf("worker metrics: %w", err)
+	}
 	w := &Worker{
-		cfg:    cfg,
-		tracer: cfg.TracerProvider.Tracer(tracerName),
-		conns:  make(map[string]*Connection, len(cfg.Connections)),
-		source: "/syncworker/" + cfg.Instance,
+		cfg:             cfg,
+		tracer:          cfg.TracerProvider.Tracer(tracerName),
+		conns:           make(map[string]*Connection, len(cfg.Connections)),
+		source:          "/syncworker/" + cfg.Instance,
+		inst:            inst,
+		consumerMetrics: make(map[string]*connMetrics, len(cfg.Connections)+1),
 	}
 	for i := range cfg.Connections {
 		c := &cfg.Connections[i]
 		w.conns[c.Name] = c
 		w.secrets = append(w.secrets, c.Secrets...)
+		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
 	}
+	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
 	return w, nil
 }
 
@@ -82,16 +95,21 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var loops []*consumeLoop
 	for _, c := range w.cfg.Connections {
-		loops = append(loops, &consumeLoop{w: w, consumer: consumerName(c.Name), workers: c.MaxInFlight})
+		loops = append(loops, w.newConsumeLoop(consumerName(c.Name), w.cfg.Subjects.ConnectionCommands(c.Name), c.MaxInFlight, false))
 	}
 	if *w.cfg.RejectUnknownConnections {
-		loops = append(loops, &consumeLoop{w: w, consumer: unroutedConsumer, workers: 1, unrouted: true})
+		loops = append(loops, w.newConsumeLoop(unroutedConsumer, w.cfg.Subjects.Commands(), 1, true))
 	}
 	for _, l := range loops {
 		if err := l.start(ctx); err != nil {
 			return err
 		}
 	}
+	reg, err := w.cfg.MeterProvider.Meter(meterName).RegisterCallback(w.observeConsumers, w.inst.pending, w.inst.ackPending)
+	if err != nil {
+		return fmt.Errorf("worker metrics: %w", err)
+	}
+	defer func() { _ = reg.Unregister() }()
 	w.ready.Store(true)
 	w.cfg.Logger.Info("worker running", "instance", w.cfg.Instance, "connections", len(w.cfg.Connections))
 
@@ -114,7 +132,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	stop()
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
-	var err error
 	drain := time.NewTimer(w.cfg.DrainTimeout)
 	defer drain.Stop()
 	select {

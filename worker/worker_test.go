@@ -429,10 +429,18 @@ func TestNoSecretLeavesTheWorker(t *testing.T) {
 		t.Fatalf("no dead letter to search: %v", err)
 	}
 	fmt.Fprint(&haystack, m.Headers())
+	rm := b.collect()
+	for _, v := range labelValues(rm) {
+		fmt.Fprintln(&haystack, v)
+	}
 	for _, canary := range []string{canaryAuthToken, canaryAppSecret, commandSecret} {
 		if strings.Contains(haystack.String(), canary) {
-			t.Errorf("secret canary %q leaked into logs, results or spans", canary)
+			t.Errorf("secret canary %q leaked into logs, results, spans or metrics", canary)
 		}
+	}
+	wantNoIDsInLabels(t, rm, "leak-1", "leak-2", "leak-3", "leak-4", res1, res2)
+	if count(rm, mCommands, labels{}) == 0 {
+		t.Fatal("the metrics saw nothing: the test would prove nothing")
 	}
 	if !strings.Contains(b.logs.String(), "leak-1") {
 		t.Fatal("the log capture saw nothing: the test would prove nothing")

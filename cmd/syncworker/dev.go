@@ -136,7 +136,7 @@ The worker keeps running. Publish more commands (install the NATS CLI: go instal
 Follow results:   nats --server %s sub 'sync.results.>'
 Provider simulators:
 %s
-Health: /healthz and /readyz on %s. Stop with Ctrl-C.
+Health: /healthz and /readyz, metrics: /metrics on http://%s. Stop with Ctrl-C.
 `, r.natsURL, messages.CommandType, r.natsURL, sims, r.httpAddr)
 	<-ctx.Done()
 	return nil

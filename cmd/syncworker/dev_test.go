@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 	}()
 
 	rows := map[string]string{}
+	var httpAddr string
 	sc := bufio.NewScanner(pr)
 	timeout := time.AfterFunc(2*time.Minute, func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
 	defer timeout.Stop()
@@ -33,10 +36,19 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 		if f := strings.Fields(line); len(f) > 2 && strings.HasPrefix(f[0], "dev-") {
 			rows[f[0]] = line
 		}
-		if strings.HasPrefix(line, "The worker keeps running") {
+		// "Health: /healthz and /readyz, metrics: /metrics on http://ADDR. Stop with Ctrl-C."
+		if rest, ok := strings.CutPrefix(line, "Health: "); ok {
+			_, after, _ := strings.Cut(rest, " on ")
+			httpAddr, _, _ = strings.Cut(strings.TrimPrefix(after, "http://"), ". ")
 			break
 		}
 	}
+	if httpAddr == "" {
+		cancel()
+		t.Fatalf("dev printed no health and metrics address; rows: %v", rows)
+	}
+	metrics := get(t, httpAddr+"/metrics", http.StatusOK)
+	ready := get(t, httpAddr+"/readyz", http.StatusOK)
 	cancel()
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if err := <-done; err != nil {
@@ -70,4 +82,58 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 	if len(rows) != len(want) {
 		t.Fatalf("%d result rows, want one per distinct command id (%d): %v", len(rows), len(want), rows)
 	}
+
+	// The counters moved, in Prometheus text, with no id in a label.
+	if ready != "ready\n" {
+		t.Errorf("/readyz = %q", ready)
+	}
+	applied := 0.0
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "oauthsync_commands_total{") && strings.Contains(line, `status="applied"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			applied += v
+		}
+	}
+	if applied <= 0 {
+		t.Errorf("oauthsync_commands_total{status=\"applied\"} = %v in /metrics, want > 0:\n%s", applied, metrics)
+	}
+	for _, name := range []string{"oauthsync_provider_requests_total{", "oauthsync_command_end_to_end_duration_seconds_bucket{",
+		"oauthsync_dedup_store_duration_seconds_count{", "oauthsync_commands_in_flight{", "oauthsync_consumer_pending{",
+		"oauthsync_consumer_ack_pending{", "oauthsync_duplicates_total{"} {
+		if !strings.Contains(metrics, "\n"+name) {
+			t.Errorf("/metrics has no %s...}", name)
+		}
+	}
+	for id := range want {
+		if strings.Contains(metrics, id) {
+			t.Errorf("/metrics mentions the command id %s", id)
+		}
+	}
+	for _, res := range []string{"65a7d77142a7e12453052d59", "65a7d77142a7e12453052d60", "auth-dev-1"} {
+		if strings.Contains(metrics, res) {
+			t.Errorf("/metrics mentions the resource id %s", res)
+		}
+	}
+}
+
+// get GETs http://addr/path and requires the status; it returns the body.
+func get(t *testing.T, url string, status int) string {
+	t.Helper()
+	resp, err := http.Get("http://" + url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d %s, want %d", url, resp.StatusCode, body, status)
+	}
+	return string(body)
 }

@@ -51,7 +51,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*options, *flag.F
 		return def
 	}
 	fs.StringVar(&o.config, "config", env("CONFIG", ""), "YAML config `file` (env SYNCWORKER_CONFIG)")
-	fs.StringVar(&o.httpAddr, "http-addr", env("HTTP_ADDR", ":9090"), "address of /healthz and /readyz (env SYNCWORKER_HTTP_ADDR)")
+	fs.StringVar(&o.httpAddr, "http-addr", env("HTTP_ADDR", ":9090"), "address of /healthz, /readyz and /metrics (env SYNCWORKER_HTTP_ADDR)")
 	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", ""), "data `dir` of the embedded NATS server when nats.url is empty (env SYNCWORKER_DATA_DIR; default a temporary dir)")
 	fs.StringVar(&o.natsURL, "nats-url", env("NATS_URL", ""), "NATS `url`, overrides nats.url (env SYNCWORKER_NATS_URL)")
 	fs.StringVar(&o.redisURL, "redis-url", env("REDIS_URL", ""), "Redis `url`, overrides redis.url (env SYNCWORKER_REDIS_URL)")

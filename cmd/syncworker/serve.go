@@ -11,12 +11,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
@@ -58,7 +60,11 @@ type pinger interface{ Ping(context.Context) error }
 // serve runs the worker described by cfg until ctx is cancelled. With
 // afterReady, it calls it once the worker consumes; its error ends serve.
 func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger, afterReady func(context.Context, *running) error) error {
-	tp, shutdownTracing, err := setupTracing(ctx)
+	res, err := newResource(ctx)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	tp, shutdownTracing, err := setupTracing(ctx, res)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -67,6 +73,17 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 		defer cancel()
 		if err := shutdownTracing(sctx); err != nil {
 			logger.Warn("flushing traces failed", "error", err)
+		}
+	}()
+	mp, metricsHandler, shutdownMetrics, err := setupMetrics(ctx, res)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownMetrics(sctx); err != nil {
+			logger.Warn("flushing metrics failed", "error", err)
 		}
 	}()
 
@@ -105,7 +122,7 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 	}
 	defer closeStore()
 
-	conns, err := buildConnections(cfg, newRegistry(), tp)
+	conns, err := buildConnections(cfg, newRegistry(), tp, mp)
 	if err != nil {
 		return err
 	}
@@ -126,6 +143,7 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 		Instance:        cmp.Or(o.instance, cfg.Worker.Instance),
 		Logger:          logger.With("component", "worker"),
 		TracerProvider:  tp,
+		MeterProvider:   mp,
 		AckWait:         time.Duration(cfg.Worker.AckWait),
 		MaxDeliver:      cfg.Worker.MaxDeliver,
 		RetryBudget:     time.Duration(cfg.Worker.RetryBudget),
@@ -143,6 +161,7 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 
 	g, gctx := errgroup.WithContext(ctx)
 	mux := healthHandler(nc, w, store)
+	mux.Handle("GET /metrics", metricsHandler)
 	if o.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -206,7 +225,7 @@ func newStore(ctx context.Context, o *options, cfg *fileConfig, js jetstream.Jet
 }
 
 // buildConnections builds each configured connection's adapter, sorted by name.
-func buildConnections(cfg *fileConfig, reg *adapters.Registry, tp trace.TracerProvider) ([]worker.Connection, error) {
+func buildConnections(cfg *fileConfig, reg *adapters.Registry, tp trace.TracerProvider, mp metric.MeterProvider) ([]worker.Connection, error) {
 	names := make([]string, 0, len(cfg.Connections))
 	for n := range cfg.Connections {
 		names = append(names, n)
@@ -223,7 +242,7 @@ func buildConnections(cfg *fileConfig, reg *adapters.Registry, tp trace.TracerPr
 			secrets = append(secrets, v)
 		}
 		a, err := reg.New(c.Provider, adapters.Connection{Name: name, BaseURL: c.BaseURL, Auth: auth,
-			HTTPClient: providerHTTPClient(tp, c.RateLimit.PerSecond, c.RateLimit.Burst)})
+			HTTPClient: providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst)})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -267,12 +286,18 @@ func startHTTP(addr string, h http.Handler, logger *slog.Logger) (*http.Server, 
 			logger.Error("http server failed", "error", err)
 		}
 	}()
-	logger.Info("health endpoints", "addr", ln.Addr().String())
+	logger.Info("HTTP endpoints /healthz, /readyz and /metrics", "addr", ln.Addr().String())
 	return srv, ln.Addr().String(), nil
 }
 
-// healthHandler serves /healthz (the process is alive) and /readyz (NATS
-// connected, worker consuming, dedup store answering), with reasons.
+// readyTimeout bounds each of /readyz's checks.
+const readyTimeout = 2 * time.Second
+
+// healthHandler serves /healthz (the process is alive) and /readyz: NATS
+// connected, the worker consuming, its three streams and every consumer
+// present (asked of JetStream, reused for a few seconds: see
+// worker.Worker.CheckReady), and the dedup store answering. When not ready,
+// 503 with one reason per line.
 func healthHandler(nc *nats.Conn, w *worker.Worker, store dedup.Store) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
@@ -283,11 +308,13 @@ func healthHandler(nc *nats.Conn, w *worker.Worker, store dedup.Store) *http.Ser
 		if !nc.IsConnected() {
 			reasons = append(reasons, "NATS not connected")
 		}
-		if !w.Ready() {
-			reasons = append(reasons, "worker not consuming")
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := w.CheckReady(ctx); err != nil {
+			reasons = append(reasons, strings.Split(err.Error(), "\n")...)
 		}
 		if p, ok := store.(pinger); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 			defer cancel()
 			if err := p.Ping(ctx); err != nil {
 				reasons = append(reasons, "dedup store not answering: "+err.Error())

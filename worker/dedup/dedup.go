@@ -105,6 +105,17 @@ type RenewRequest struct {
 	TTL       time.Duration
 }
 
+// DeliveryTraceRequest records the trace context of a delivery that handed
+// a command back for redelivery, so that the next delivery can link its span
+// to it.
+type DeliveryTraceRequest struct {
+	CommandID string
+	// Traceparent is the W3C traceparent of the handing-back delivery's span.
+	Traceparent string
+	// TTL is how long the record is kept at least.
+	TTL time.Duration
+}
+
 // Store is the dedup, lease and order-key store. Implementations are safe
 // for concurrent use, shared by every worker process of a fleet, and must
 // pass deduptest.Run.
@@ -131,4 +142,16 @@ type Store interface {
 
 	// Release drops Owner's claim and lease, if still held; a no-op otherwise.
 	Release(ctx context.Context, req ReleaseRequest) error
+
+	// PutDeliveryTrace records the trace context of a delivery that hands
+	// CommandID back, replacing any earlier one, for at least TTL (a store
+	// that cannot expire one key keeps it as long as its command records).
+	// It is a record of its own: it never changes what Begin, Renew,
+	// Complete or Release see, nor they it. Idempotent; it never retries.
+	PutDeliveryTrace(ctx context.Context, req DeliveryTraceRequest) error
+
+	// DeliveryTrace returns the trace context last recorded for commandID
+	// by PutDeliveryTrace, or "" when there is none (never recorded, or
+	// expired). It never retries; errors are backend failures.
+	DeliveryTrace(ctx context.Context, commandID string) (string, error)
 }

@@ -1,6 +1,8 @@
 // Package dedup defines the store behind the worker's exactly-once promise:
 // a two-phase claim/done record per command id, a lease per resource, and
-// per-field order keys per resource. Implementations live in subpackages
+// per-field order keys per resource; beside them, the trace context of the
+// last delivery that handed a command back, which the next delivery's span
+// links to. Implementations live in subpackages
 // (redisdedup for production, kvdedup on JetStream key-value buckets for the
 // embedded default) and all pass deduptest.Run.
 package dedup

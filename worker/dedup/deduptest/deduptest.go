@@ -84,6 +84,8 @@ var cases = []struct {
 	{"CancelledContext", testCancelledContext},
 	{"InvalidRequests", testInvalidRequests},
 	{"KeyCharset", testKeyCharset},
+	{"DeliveryTrace", testDeliveryTrace},
+	{"DeliveryTraceIndependentOfRecords", testDeliveryTraceIndependentOfRecords},
 }
 
 // ---- harness ----
@@ -661,6 +663,15 @@ func testCancelledContext(t *testing.T, h *harness) {
 	if err := h.s.Release(ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: "conn/res"}); err == nil {
 		t.Error("Release with a cancelled context: no error")
 	}
+	if err := h.s.PutDeliveryTrace(ctx, dedup.DeliveryTraceRequest{CommandID: "cmd-1", Traceparent: traceparentA, TTL: longTTL}); err == nil {
+		t.Error("PutDeliveryTrace with a cancelled context: no error")
+	}
+	if _, err := h.s.DeliveryTrace(ctx, "cmd-1"); err == nil {
+		t.Error("DeliveryTrace with a cancelled context: no error")
+	}
+	if tp := h.deliveryTrace("cmd-1"); tp != "" {
+		t.Errorf("DeliveryTrace after a cancelled put = %q, want none", tp)
+	}
 	// Nothing was written.
 	h.claim(begin("cmd-1", "h2", "o2", "conn/res"))
 }
@@ -689,6 +700,21 @@ func testInvalidRequests(t *testing.T, h *harness) {
 	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{Owner: "o"}); err == nil {
 		t.Error("Release without CommandID: no error")
 	}
+	for _, req := range []dedup.DeliveryTraceRequest{
+		{Traceparent: traceparentA, TTL: longTTL},
+		{CommandID: "cmd-1", TTL: longTTL},
+		{CommandID: "cmd-1", Traceparent: traceparentA},
+	} {
+		if err := h.s.PutDeliveryTrace(h.ctx, req); err == nil {
+			t.Errorf("PutDeliveryTrace(%+v): no error", req)
+		}
+	}
+	if _, err := h.s.DeliveryTrace(h.ctx, ""); err == nil {
+		t.Error("DeliveryTrace without CommandID: no error")
+	}
+	if tp := h.deliveryTrace("cmd-1"); tp != "" {
+		t.Errorf("DeliveryTrace after refused puts = %q, want none", tp)
+	}
 	// Nothing was written.
 	wantNoOrderKeys(t, h.claim(begin("cmd-1", "h", "o", "conn/res")))
 }
@@ -712,5 +738,69 @@ func testKeyCharset(t *testing.T, h *harness) {
 	for i, lk := range leaseKeys {
 		res := h.claim(begin(fmt.Sprintf("lk2-%d", i), "h", "o", lk, "f"))
 		wantOrderKeys(t, res, map[string]int64{"f": int64(i)})
+	}
+}
+
+// Traceparents of the delivery trace tests.
+const (
+	traceparentA = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	traceparentB = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+)
+
+func (h *harness) putDeliveryTrace(id, tp string) {
+	h.t.Helper()
+	if err := h.s.PutDeliveryTrace(h.ctx, dedup.DeliveryTraceRequest{CommandID: id, Traceparent: tp, TTL: longTTL}); err != nil {
+		h.t.Fatalf("PutDeliveryTrace(%s): %v", id, err)
+	}
+}
+
+func (h *harness) deliveryTrace(id string) string {
+	h.t.Helper()
+	tp, err := h.s.DeliveryTrace(h.ctx, id)
+	if err != nil {
+		h.t.Fatalf("DeliveryTrace(%s): %v", id, err)
+	}
+	return tp
+}
+
+func testDeliveryTrace(t *testing.T, h *harness) {
+	if tp := h.deliveryTrace("cmd-1"); tp != "" {
+		t.Fatalf("DeliveryTrace of an unknown command = %q, want none", tp)
+	}
+	h.putDeliveryTrace("cmd-1", traceparentA)
+	if tp := h.deliveryTrace("cmd-1"); tp != traceparentA {
+		t.Fatalf("DeliveryTrace = %q, want %q", tp, traceparentA)
+	}
+	h.putDeliveryTrace("cmd-1", traceparentB) // the last hand-back wins
+	if tp := h.deliveryTrace("cmd-1"); tp != traceparentB {
+		t.Fatalf("DeliveryTrace after a second put = %q, want %q", tp, traceparentB)
+	}
+	// Ids that differ only in punctuation are distinct commands.
+	ids := []string{"x", "X", "x.y", "x:y", "x-y", "x_y", ".x", "x..y"}
+	for i, id := range ids {
+		h.putDeliveryTrace(id, fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e4736-%016x-01", i+1))
+	}
+	for i, id := range ids {
+		if tp, want := h.deliveryTrace(id), fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e4736-%016x-01", i+1); tp != want {
+			t.Errorf("DeliveryTrace(%q) = %q, want %q", id, tp, want)
+		}
+	}
+}
+
+func testDeliveryTraceIndependentOfRecords(t *testing.T, h *harness) {
+	// A trace record does not make a command known...
+	h.putDeliveryTrace("cmd-1", traceparentA)
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res", "f"))
+	h.release("cmd-1", "o1", "conn/res")
+	if tp := h.deliveryTrace("cmd-1"); tp != traceparentA {
+		t.Fatalf("DeliveryTrace after Begin and Release = %q, want %q", tp, traceparentA)
+	}
+	// ...and survives the command's completion, which it does not disturb.
+	h.claim(begin("cmd-1", "h1", "o2", "conn/res", "f"))
+	h.putDeliveryTrace("cmd-1", traceparentB)
+	h.complete(complete("cmd-1", "h1", "o2", "conn/res", result, map[string]int64{"f": 1}))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", "conn/res"), dedup.Done), result)
+	if tp := h.deliveryTrace("cmd-1"); tp != traceparentB {
+		t.Fatalf("DeliveryTrace after Complete = %q, want %q", tp, traceparentB)
 	}
 }

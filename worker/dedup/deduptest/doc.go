@@ -18,6 +18,7 @@
 // keys raised to the maximum and returned per requested field with full
 // int64 precision, Complete's ownership rule and idempotence, Release
 // touching only what the caller owns, single winners under 32-way races,
-// and refusal of cancelled contexts and malformed requests. Waits for a TTL
+// delivery trace records (last put wins, distinct per id, independent of
+// the command records), and refusal of cancelled contexts and malformed requests. Waits for a TTL
 // to pass are bounded polling, never fixed sleeps.
 package deduptest

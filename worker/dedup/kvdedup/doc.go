@@ -12,6 +12,8 @@
 //	         <base64url(command id)>          {"s":"claim","h":hash,"o":owner,"x":deadline}
 //	                                          {"s":"done","h":hash,"r":result}
 //	                                          {"s":"free"}
+//	         trace.<base64url(command id)>    W3C traceparent of the last delivery
+//	                                          that handed the command back
 //	b_state  no MaxAge: leases and order keys
 //	         lease.<connection>.<resource>    {"o":owner,"x":deadline}   ({} when free)
 //	         order.<connection>.<resource>    {"<field>":<int64>, ...}

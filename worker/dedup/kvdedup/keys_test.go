@@ -24,6 +24,7 @@ func TestKeysValidAndDistinct(t *testing.T) {
 	}
 	for _, id := range []string{"a", "A", "a.b", "a:b", "a-b", "a_b", ".", "..", "a.", ".a", "01JD8Z3Q:x.y-z_1", strings.Repeat("z", 300)} {
 		check("cmdKey", id, cmdKey(id))
+		check("traceKey", id, traceKey(id))
 	}
 	leaseKeys := []string{
 		"conn/res", "conn/res.x", "conn.res/x", "conn/res/x", "conn/res=x", "conn/=cmVz", "conn/res x",

@@ -129,6 +129,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // accepted) into the KV key charset.
 func cmdKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
+// traceKey is the key of a command's delivery trace record in the command
+// bucket: base64url never produces '.', so it is no command key.
+func traceKey(id string) string { return "trace." + cmdKey(id) }
+
 // leaseKey and orderKey map "<connection>/<resource>" to
 // "lease.<connection>.<resource>" and "order.<connection>.<resource>".
 func leaseKey(lk string) string { return "lease." + resourceTokens(lk) }
@@ -577,6 +581,35 @@ func (s *Store) raiseOrder(ctx context.Context, lk string, given map[string]int6
 		return err
 	}
 	return contended("raise order keys")
+}
+
+// PutDeliveryTrace implements dedup.Store: a plain put of
+// trace.<base64url(id)> in the command bucket, last writer wins. The
+// request's TTL is validated but not applied per record: the record ages
+// out with the bucket's MaxAge (Config.ResultTTL), like a command record.
+func (s *Store) PutDeliveryTrace(ctx context.Context, req dedup.DeliveryTraceRequest) error {
+	if err := reqcheck.DeliveryTrace(req); err != nil {
+		return err
+	}
+	if _, err := s.cmd.PutString(ctx, traceKey(req.CommandID), req.Traceparent); err != nil {
+		return fmt.Errorf("kvdedup: put delivery trace: %w", err)
+	}
+	return nil
+}
+
+// DeliveryTrace implements dedup.Store.
+func (s *Store) DeliveryTrace(ctx context.Context, commandID string) (string, error) {
+	if err := reqcheck.DeliveryTraceID(commandID); err != nil {
+		return "", err
+	}
+	e, err := s.cmd.Get(ctx, traceKey(commandID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("kvdedup: delivery trace: %w", err)
+	}
+	return string(e.Value()), nil
 }
 
 // Release implements dedup.Store. Each of claim and lease is freed by a

@@ -9,13 +9,16 @@
 //	                     done:  s=d h=<payload hash> r=<result bytes>, PEXPIRE = ResultTTL
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
 //	p:order:<lease key>  hash field -> order key (decimal int64), no expiry
+//	p:trace:<command id> string, the W3C traceparent of the last delivery that
+//	                     handed the command back, PX = the request's TTL
 //
 // # Invariants
 //
-//   - Every method is one Lua script (begin.lua, renew.lua, complete.lua,
-//     release.lua, embedded): atomic, and one round trip (EVALSHA, with
-//     go-redis falling back to EVAL once when the server's script cache is
-//     empty).
+//   - Begin, Renew, Complete and Release are each one Lua script
+//     (begin.lua, renew.lua, complete.lua, release.lua, embedded): atomic,
+//     and one round trip (EVALSHA, with go-redis falling back to EVAL once
+//     when the server's script cache is empty). The delivery trace records
+//     are a plain SET and GET of a key no script touches.
 //   - Expiry is Redis's: TTLs are PEXPIRE/PX on the keys, so only the Redis
 //     server's clock matters; an expired claim or lease is simply absent.
 //   - A claim or lease is extended, released or replaced only by its owner;

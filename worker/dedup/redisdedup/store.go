@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -37,14 +38,17 @@ const DefaultPrefix = "oauthsync"
 // Config configures a Store.
 type Config struct {
 	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
-	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>. Default
+	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
+	// <Prefix>:trace:<id>. Default
 	// DefaultPrefix ("oauthsync").
 	Prefix string
 }
 
-// Store is a dedup.Store on Redis. Every method is one Lua script run (one
-// round trip; EVALSHA, with an EVAL fallback when the server's script cache
-// was flushed). It is safe for concurrent use and does not own the client.
+// Store is a dedup.Store on Redis. Every method is one round trip: a Lua
+// script run for Begin, Renew, Complete and Release (EVALSHA, with an EVAL
+// fallback when the server's script cache was flushed), a plain SET or GET
+// for the delivery trace records. It is safe for concurrent use and does
+// not own the client.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
@@ -138,6 +142,32 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 		res.Result = []byte(r)
 	}
 	return res, nil
+}
+
+// PutDeliveryTrace implements dedup.Store: SET <prefix>:trace:<id> PX TTL.
+func (s *Store) PutDeliveryTrace(ctx context.Context, req dedup.DeliveryTraceRequest) error {
+	if err := reqcheck.DeliveryTrace(req); err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, s.prefix+":trace:"+req.CommandID, req.Traceparent, req.TTL).Err(); err != nil {
+		return fmt.Errorf("redisdedup: put delivery trace: %w", err)
+	}
+	return nil
+}
+
+// DeliveryTrace implements dedup.Store: GET <prefix>:trace:<id>.
+func (s *Store) DeliveryTrace(ctx context.Context, commandID string) (string, error) {
+	if err := reqcheck.DeliveryTraceID(commandID); err != nil {
+		return "", err
+	}
+	v, err := s.client.Get(ctx, s.prefix+":trace:"+commandID).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisdedup: delivery trace: %w", err)
+	}
+	return v, nil
 }
 
 // Renew implements dedup.Store.

@@ -65,6 +65,27 @@ func Release(r dedup.ReleaseRequest) error {
 	return common("release", r.CommandID, r.Owner)
 }
 
+// DeliveryTrace checks a DeliveryTraceRequest.
+func DeliveryTrace(r dedup.DeliveryTraceRequest) error {
+	switch {
+	case r.CommandID == "":
+		return invalid("put delivery trace", "empty CommandID")
+	case r.Traceparent == "":
+		return invalid("put delivery trace", "empty Traceparent")
+	case r.TTL <= 0:
+		return invalid("put delivery trace", "TTL must be positive")
+	}
+	return nil
+}
+
+// DeliveryTraceID checks the command id of a DeliveryTrace lookup.
+func DeliveryTraceID(commandID string) error {
+	if commandID == "" {
+		return invalid("delivery trace", "empty CommandID")
+	}
+	return nil
+}
+
 // Millis converts a positive duration to whole milliseconds, rounding up so
 // that a sub-millisecond TTL never becomes zero (which Redis would refuse or
 // treat as "expire now").

@@ -1,0 +1,178 @@
+package providerhttp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/oauthsync/oauthsync/worker/providerhttp"
+)
+
+const canary = "CANARY-provider-credential"
+
+// TestCountsByStatusClassAndRecordsNoHeader sends one request of each
+// outcome and reads the counter and the spans.
+func TestCountsByStatusClassAndRecordsNoHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			_, _ = fmt.Fprint(w, `{"secret":"`+canary+`"}`)
+		case "/moved":
+			http.Redirect(w, r, "https://elsewhere.example.com/", http.StatusFound)
+		case "/missing":
+			http.NotFound(w, r)
+		case "/down":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/reset":
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			_ = conn.Close()
+		}
+	}))
+	defer srv.Close()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	client := providerhttp.New(providerhttp.Config{Connection: "conn-a", Provider: "prov", TracerProvider: tp, MeterProvider: mp})
+	defer client.CloseIdleConnections()
+
+	for _, path := range []string{"/ok", "/ok", "/moved", "/missing", "/down", "/reset"} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path+"?_id=abc", strings.NewReader(`{"clientSecret":"`+canary+`"}`))
+		req.Header.Set("Authorization", "Bearer "+canary)
+		req.Header.Set("X-Auth-Token", canary)
+		resp, err := client.Do(req)
+		if path == "/reset" {
+			if err == nil {
+				t.Fatal("a reset connection gave no error")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		_ = resp.Body.Close()
+		if path == "/moved" && resp.StatusCode != http.StatusFound {
+			t.Fatalf("a redirect was followed: %d", resp.StatusCode)
+		}
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != providerhttp.RequestsMetric {
+				t.Errorf("unexpected metric %s (otelhttp's own metrics must be off)", m.Name)
+				continue
+			}
+			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				conn, _ := p.Attributes.Value("connection")
+				prov, _ := p.Attributes.Value("provider")
+				if conn.AsString() != "conn-a" || prov.AsString() != "prov" || p.Attributes.Len() != 3 {
+					t.Errorf("labels %v", p.Attributes.ToSlice())
+				}
+				class, _ := p.Attributes.Value("status_class")
+				got[class.AsString()] += p.Value
+			}
+		}
+	}
+	want := map[string]int64{"2xx": 2, "3xx": 1, "4xx": 1, "5xx": 1, "error": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests by class %v, want %v", got, want)
+	}
+
+	ended := spans.GetSpans()
+	if len(ended) != 6 {
+		t.Fatalf("%d spans, want one per request", len(ended))
+	}
+	for _, s := range ended {
+		text := fmt.Sprint(s.Name, s.Attributes, s.Events, s.Status)
+		if strings.Contains(text, canary) {
+			t.Errorf("span %s records a credential or a body: %s", s.Name, text)
+		}
+		for _, a := range s.Attributes {
+			if strings.HasPrefix(string(a.Key), "http.request.header") || strings.HasPrefix(string(a.Key), "http.response.header") {
+				t.Errorf("span %s records header %s", s.Name, a.Key)
+			}
+		}
+		if !hasKey(s.Attributes, "url.full") || !hasKey(s.Attributes, "http.request.method") {
+			t.Errorf("span %s lacks the HTTP conventions' attributes: %v", s.Name, s.Attributes)
+		}
+	}
+}
+
+func hasKey(attrs []attribute.KeyValue, key string) bool {
+	for _, a := range attrs {
+		if string(a.Key) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRateLimitWaitsAndUncountedWhenNeverSent checks the limiter: the
+// second request waits for its token, and a request whose context ends
+// before a token is neither sent nor counted.
+func TestRateLimitWaitsAndUncountedWhenNeverSent(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	client := providerhttp.New(providerhttp.Config{Connection: "c", Provider: "p", MeterProvider: mp, PerSecond: 5, Burst: 1})
+	defer client.CloseIdleConnections()
+
+	get := func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
+	start := time.Now()
+	if err := get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("two requests at 5/s with burst 1 took %s", waited)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := get(ctx); err == nil || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "rate") {
+		t.Fatalf("a request without a token in time: %v", err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				n += p.Value
+			}
+		}
+	}
+	if hits.Load() != 2 || n != 2 {
+		t.Errorf("server saw %d requests, counter %d; want 2 and 2", hits.Load(), n)
+	}
+}

@@ -1,0 +1,22 @@
+// Package providerhttp builds the *http.Client a connection's adapter calls
+// its provider with. Adapters never import OpenTelemetry (STYLE habit 12):
+// the instrumentation lives in this client's transport, built once per
+// connection by whoever wires the worker (cmd/syncworker, tests).
+//
+// A request goes through, in order:
+//
+//  1. the connection's rate limiter (golang.org/x/time/rate), when one is
+//     configured: it waits for a token, bounded by the request's context;
+//     a request that never got a token was not sent and is not counted;
+//  2. the request counter, oauthsync.provider.requests (Prometheus
+//     oauthsync_provider_requests_total) with the labels connection,
+//     provider and status_class (2xx, 3xx, 4xx, 5xx, or error when no
+//     response came back); its attribute sets are built once per client,
+//     so counting allocates nothing;
+//  3. otelhttp's client span (HTTP semantic conventions: method, url.full
+//     without user info, server.address and port, status code, error.type);
+//     no header, so no credential, and no body is recorded. otelhttp's own
+//     HTTP metrics are turned off: the counter above is the contract;
+//  4. the base transport (a clone of http.DefaultTransport keeping up to 64
+//     idle connections per host).
+package providerhttp
