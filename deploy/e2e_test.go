@@ -62,9 +62,6 @@ func (l *violationLog) Tracef(format string, v ...any)  {}
 // connection; each must be applied, no permission may be violated, and the
 // worker must stop cleanly on SIGTERM.
 func TestProductionConfigEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the worker binary")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "syncworker")
 	goBin, err := exec.LookPath("go")
