@@ -27,6 +27,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/rocketchat"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/examples"
+	"github.com/oauthsync/oauthsync/internal/config"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -69,7 +70,7 @@ func devProviders() []devProvider {
 // runDev runs the whole product on one machine: embedded NATS, the KV dedup
 // store, the four provider simulators, a worker, and a sample batch.
 func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logger) error {
-	cfg := &fileConfig{Connections: map[string]connectionConfig{}}
+	cfg := &config.File{Connections: map[string]config.Connection{}}
 	var sims []string
 	for _, p := range devProviders() {
 		url, stop, err := serveLoopback(p.sim, logger)
@@ -80,7 +81,7 @@ func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logg
 		// One command at a time, so the sample reads the same on every
 		// run: with more in flight, which of two commands on one resource
 		// runs first (and so which one is reported superseded) varies.
-		cfg.Connections[p.connection] = connectionConfig{Provider: p.provider, BaseURL: url, Auth: p.auth, MaxInFlight: 1}
+		cfg.Connections[p.connection] = config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth, MaxInFlight: 1}
 		sims = append(sims, fmt.Sprintf("  %-21s %s (connection %s)", p.title, url, p.connection))
 	}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/oauthsync/oauthsync/internal/config"
 	"golang.org/x/term"
 )
 
@@ -117,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("--config FILE is required (or run `syncworker dev`)")
 	}
-	cfg, err := loadConfig(o.config)
+	cfg, err := config.Load(o.config)
 	if err != nil {
 		return err
 	}

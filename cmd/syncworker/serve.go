@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,26 +22,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/oauthsync/oauthsync/adapters"
-	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline"
-	"github.com/oauthsync/oauthsync/adapters/jframework"
-	"github.com/oauthsync/oauthsync/adapters/reelevant"
-	"github.com/oauthsync/oauthsync/adapters/rocketchat"
+	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/providers"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/kvdedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
 )
-
-// newRegistry is the explicit list of providers this binary supports.
-func newRegistry() *adapters.Registry {
-	r := adapters.NewRegistry()
-	r.Register(hybriddatapipeline.Provider, hybriddatapipeline.New)
-	r.Register(jframework.Provider, jframework.New)
-	r.Register(reelevant.Provider, reelevant.New)
-	r.Register(rocketchat.Provider, rocketchat.New)
-	return r
-}
 
 // running is what serve built, handed to a dev hook once the worker is ready.
 type running struct {
@@ -59,7 +46,7 @@ type pinger interface{ Ping(context.Context) error }
 
 // serve runs the worker described by cfg until ctx is cancelled. With
 // afterReady, it calls it once the worker consumes; its error ends serve.
-func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger, afterReady func(context.Context, *running) error) error {
+func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logger, afterReady func(context.Context, *running) error) error {
 	res, err := newResource(ctx)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -122,7 +109,7 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 	}
 	defer closeStore()
 
-	conns, err := buildConnections(cfg, newRegistry(), tp, mp)
+	conns, err := buildConnections(cfg, providers.Registry(), tp, mp)
 	if err != nil {
 		return err
 	}
@@ -200,7 +187,7 @@ func serve(ctx context.Context, o *options, cfg *fileConfig, logger *slog.Logger
 
 // newStore builds the Redis store when redis.url is set, else the
 // JetStream KV store (the embedded default).
-func newStore(ctx context.Context, o *options, cfg *fileConfig, js jetstream.JetStream, logger *slog.Logger) (dedup.Store, func(), error) {
+func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.JetStream, logger *slog.Logger) (dedup.Store, func(), error) {
 	if u := cmp.Or(o.redisURL, cfg.Redis.URL); u != "" {
 		opt, err := redis.ParseURL(u)
 		if err != nil {
@@ -225,24 +212,15 @@ func newStore(ctx context.Context, o *options, cfg *fileConfig, js jetstream.Jet
 }
 
 // buildConnections builds each configured connection's adapter, sorted by name.
-func buildConnections(cfg *fileConfig, reg *adapters.Registry, tp trace.TracerProvider, mp metric.MeterProvider) ([]worker.Connection, error) {
-	names := make([]string, 0, len(cfg.Connections))
-	for n := range cfg.Connections {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+func buildConnections(cfg *config.File, reg *adapters.Registry, tp trace.TracerProvider, mp metric.MeterProvider) ([]worker.Connection, error) {
+	names := cfg.ConnectionNames()
 	var conns []worker.Connection
 	var errs []error
 	for _, name := range names {
 		c := cfg.Connections[name]
-		auth := make(map[string]messages.Secret, len(c.Auth))
-		var secrets []string
-		for k, v := range c.Auth {
-			auth[k] = messages.Secret(v)
-			secrets = append(secrets, v)
-		}
-		a, err := reg.New(c.Provider, adapters.Connection{Name: name, BaseURL: c.BaseURL, Auth: auth,
-			HTTPClient: providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst)})
+		ac, secrets := c.Adapter(name)
+		ac.HTTPClient = providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst)
+		a, err := reg.New(c.Provider, ac)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ connections:
 `
 
 func TestParseConfigExpandsEnvironment(t *testing.T) {
-	cfg, err := parseConfig([]byte(validConfig), lookup(map[string]string{
+	cfg, err := Parse([]byte(validConfig), lookup(map[string]string{
 		"REDIS_URL": "redis://127.0.0.1:6379/0", "RC_USER_ID": "u1", "RC_AUTH_TOKEN": "tok-secret"}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestParseConfigRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := parseConfig([]byte(c.yaml), env)
+			_, err := Parse([]byte(c.yaml), env)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error = %v, want one mentioning %q", err, c.want)
 			}
@@ -72,7 +72,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("connections: {a: {provider: x, baseURL: 'http://h', auth: {k: '${V}'}}}"))
 	f.Add([]byte("worker: {ackWait: 1h}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cfg, err := parseConfig(b, lookup(map[string]string{"V": "v"}))
+		cfg, err := Parse(b, lookup(map[string]string{"V": "v"}))
 		if err == nil && len(cfg.Connections) == 0 {
 			t.Fatal("a config without connections was accepted")
 		}

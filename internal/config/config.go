@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -13,11 +13,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// fileConfig is the YAML configuration of CONTRACT §6.
-type fileConfig struct {
+// File is the YAML configuration of CONTRACT §6.
+type File struct {
 	NATS struct {
 		// URL of the NATS server; empty runs an embedded server.
 		URL string `yaml:"url"`
@@ -41,17 +42,17 @@ type fileConfig struct {
 		} `yaml:"names"`
 		Storage         string   `yaml:"storage"` // file (default) or memory
 		Replicas        int      `yaml:"replicas"`
-		MaxAge          duration `yaml:"maxAge"`
-		DuplicateWindow duration `yaml:"duplicateWindow"`
+		MaxAge          Duration `yaml:"maxAge"`
+		DuplicateWindow Duration `yaml:"duplicateWindow"`
 	} `yaml:"streams"`
 	Worker struct {
 		Instance        string   `yaml:"instance"`
-		AckWait         duration `yaml:"ackWait"`
+		AckWait         Duration `yaml:"ackWait"`
 		MaxDeliver      int      `yaml:"maxDeliver"`
-		RetryBudget     duration `yaml:"retryBudget"`
-		LeaseTTL        duration `yaml:"leaseTTL"`
-		ResultTTL       duration `yaml:"resultTTL"`
-		DrainTimeout    duration `yaml:"drainTimeout"`
+		RetryBudget     Duration `yaml:"retryBudget"`
+		LeaseTTL        Duration `yaml:"leaseTTL"`
+		ResultTTL       Duration `yaml:"resultTTL"`
+		DrainTimeout    Duration `yaml:"drainTimeout"`
 		MaxCommandBytes int      `yaml:"maxCommandBytes"`
 		FetchBatch      int      `yaml:"fetchBatch"`
 		// RejectUnknownConnections answers commands for unconfigured
@@ -59,10 +60,11 @@ type fileConfig struct {
 		// second delivery of every command to a catch-all consumer.
 		RejectUnknownConnections *bool `yaml:"rejectUnknownConnections"`
 	} `yaml:"worker"`
-	Connections map[string]connectionConfig `yaml:"connections"`
+	Connections map[string]Connection `yaml:"connections"`
 }
 
-type connectionConfig struct {
+// Connection is one configured connection of a provider.
+type Connection struct {
 	Provider string            `yaml:"provider"`
 	BaseURL  string            `yaml:"baseURL"`
 	Auth     map[string]string `yaml:"auth"`
@@ -72,18 +74,19 @@ type connectionConfig struct {
 		Burst     int     `yaml:"burst"`
 	} `yaml:"rateLimit"`
 	MaxInFlight int      `yaml:"maxInFlight"`
-	Timeout     duration `yaml:"timeout"`
+	Timeout     Duration `yaml:"timeout"`
 }
 
-// duration is a time.Duration written as "30s" in YAML.
-type duration time.Duration
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
 
-func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
 	}
-	*d = duration(v)
+	*d = Duration(v)
 	return nil
 }
 
@@ -109,33 +112,35 @@ func expandEnv(b []byte, lookup func(string) (string, bool)) ([]byte, error) {
 }
 
 // parseConfig decodes YAML strictly: unknown keys are errors.
-func parseConfig(b []byte, lookup func(string) (string, bool)) (*fileConfig, error) {
+func Parse(b []byte, lookup func(string) (string, bool)) (*File, error) {
 	b, err := expandEnv(b, lookup)
 	if err != nil {
 		return nil, err
 	}
-	var cfg fileConfig
+	var cfg File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return &cfg, cfg.validate()
+	return &cfg, cfg.Validate()
 }
 
-func loadConfig(path string) (*fileConfig, error) {
+// Load reads, expands (from the process environment) and parses the file at path.
+func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := parseConfig(b, os.LookupEnv)
+	cfg, err := Parse(b, os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-func (c *fileConfig) validate() error {
+// Validate reports every problem of the configuration at once.
+func (c *File) Validate() error {
 	var errs []error
 	if len(c.Connections) == 0 {
 		errs = append(errs, errors.New("connections: at least one connection is required"))
@@ -161,4 +166,27 @@ func (c *fileConfig) validate() error {
 		errs = append(errs, fmt.Errorf("streams.storage must be file or memory, not %q", c.Streams.Storage))
 	}
 	return errors.Join(errs...)
+}
+
+// ConnectionNames returns the configured connection names, sorted.
+func (c *File) ConnectionNames() []string {
+	names := make([]string, 0, len(c.Connections))
+	for n := range c.Connections {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Adapter returns what an adapter for the connection is built from: its
+// credentials as messages.Secret (so they never print), and their values for
+// scrubbing. The HTTP client is left to the caller.
+func (c Connection) Adapter(name string) (adapters.Connection, []string) {
+	auth := make(map[string]messages.Secret, len(c.Auth))
+	secrets := make([]string, 0, len(c.Auth))
+	for k, v := range c.Auth {
+		auth[k] = messages.Secret(v)
+		secrets = append(secrets, v)
+	}
+	return adapters.Connection{Name: name, BaseURL: c.BaseURL, Auth: auth}, secrets
 }
