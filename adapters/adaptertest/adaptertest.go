@@ -25,7 +25,10 @@ import (
 // Features switch the cases that depend on what a provider can do.
 type Features struct {
 	// HasRead: Apply reads the object before writing it. An update the read
-	// shows in place must then be Unchanged with Requests 1.
+	// shows in place must then be Unchanged with Requests 1. It also says
+	// what an adapters.Planner does: with a read, Plan makes that one GET
+	// and compares each field; without, Plan makes no request and reports
+	// every field FieldUnknown.
 	HasRead bool
 	// FullReplace: the provider's update replaces the whole object, so the
 	// adapter reads first and carries untouched fields over. Requires
@@ -99,7 +102,9 @@ type Sim interface {
 	Fail(f Fault)
 }
 
-// UpdateCase is a supported update and what it must store.
+// UpdateCase is a supported update and what it must store. Every field it
+// sets must differ from Fixtures.Initial: with a read, the Plan cases expect
+// each to be FieldChanged before the Apply and FieldUnchanged after it.
 type UpdateCase struct {
 	Name string
 	// Update is applied to Fixtures.Resource (its Resource is set by the
@@ -258,6 +263,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Run("SecretsNeverInErrors", func(t *testing.T) { t.Parallel(); h.testSecretsEchoed(t) })
 	t.Run("Conflict", func(t *testing.T) { t.Parallel(); h.testConflict(t) })
+	t.Run("Plan", func(t *testing.T) { t.Parallel(); h.testPlan(t) })
 }
 
 // bundle is one case's simulator, client and adapter.

@@ -12,6 +12,17 @@
 // refused by Validate and Apply sends nothing; and no secret canary (the
 // credentials, a client secret the provider echoes) appears in any error.
 //
+// When the adapter is an adapters.Planner, the Plan cases check the plan
+// path: for each update, Plan on the seeded resource sends GET requests only
+// (one with a read, none without) and writes nothing, lists every field in
+// Update.Fields order as changed (unknown without a read), in the canonical
+// shape, secrets without values and no canary in any value; after the
+// Apply, every field is unchanged and Apply again Unchanged (with a read).
+// Plan on a missing resource fails with Apply's kind; unauthorized, 429 and
+// 5xx reads fail with their kinds after one request; a cancelled Plan sends
+// nothing; concurrent Plans agree; unsupported fields, unknown provider
+// fields and bad ids are refused without a request.
+//
 // A provider plugs in with a Sim (a small wrapper around its simulator) and
 // Fixtures; see Harness. The suite starts its own httptest servers for the
 // cases that need no provider behaviour (size cap, redirect).

@@ -15,6 +15,14 @@
 //     "authorizeURI", "tokenURI", "scope"} → 200 with the object (two
 //     requests).
 //
+// Plan (adapters.Planner) is steps 1 and 2 alone: the same read, the same
+// per-field comparison (holdsField) and, when a write would be needed, the
+// same merge, whose refusal is Plan's error too. Current is the read's value
+// in the canonical shape (scope split into scopes, ids as integers);
+// clientSecret is reported without values, FieldUnknown when the read does
+// not show it in clear. It never writes and is all unchanged exactly when
+// Apply would be Unchanged.
+//
 // Invariants:
 //
 //   - Authentication is HTTP Basic with the connection's username and

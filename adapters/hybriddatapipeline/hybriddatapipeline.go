@@ -263,69 +263,126 @@ type putBody struct {
 
 // Apply implements adapters.Adapter.
 func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcome, error) {
-	nf, err := validate(u)
+	st, err := a.read(ctx, u)
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	var secrets []string // scrubbed from every message, beside the credentials
+	if st.body == nil {
+		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+	}
+	resp, err := a.client.Do(ctx, httpx.Request{
+		Method: http.MethodPut,
+		Path:   appPath(u.Resource),
+		Header: a.header(),
+		JSON:   st.body,
+	})
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	if err := a.parseUpdate(resp, st.secrets...); err != nil {
+		return adapters.Outcome{}, err
+	}
+	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+}
+
+// state is an update checked against the current object: everything Apply
+// knows before it writes, and all Plan reports.
+type state struct {
+	cur *oauthApp
+	c   messages.Changes
+	nf  nativeFields
+	// body is the whole object to PUT; nil when the read already holds
+	// every value the update sets (Apply writes nothing).
+	body *putBody
+	// secrets are scrubbed from every message beside the credentials: the
+	// command's client secret and the read's.
+	secrets []string
+}
+
+// read validates u, reads the object (one GET) and, unless it already holds
+// every value u sets, overlays u on it. It is the path Apply and Plan share;
+// a merge that cannot be written is its error.
+func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
+	nf, err := validate(u)
+	if err != nil {
+		return nil, err
+	}
+	var secrets []string
 	if u.Changes.ClientSecret != nil {
 		secrets = append(secrets, u.Changes.ClientSecret.Reveal())
 	}
 	resp, err := a.client.Do(ctx, httpx.Request{Path: appPath(u.Resource), Header: a.header()})
 	if err != nil {
-		return adapters.Outcome{}, err
+		return nil, err
 	}
 	cur, err := a.parseRead(resp, u.Resource, secrets...)
 	if err != nil {
-		return adapters.Outcome{}, err
+		return nil, err
 	}
 	if cur.clientSecret != nil {
 		secrets = append(secrets, *cur.clientSecret)
 	}
-	if cur.holds(u.Changes, nf) {
-		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+	st := &state{cur: cur, c: u.Changes, nf: nf, secrets: secrets}
+	if cur.holds(u.Changes, nf, u.Fields()) {
+		return st, nil
 	}
 	body, merr := merge(cur, u.Changes, nf)
 	if merr != nil {
 		merr.HTTPStatus = resp.Status
-		return adapters.Outcome{}, merr
+		return nil, merr
 	}
-	resp, err = a.client.Do(ctx, httpx.Request{
-		Method: http.MethodPut,
-		Path:   appPath(u.Resource),
-		Header: a.header(),
-		JSON:   body,
-	})
-	if err != nil {
-		return adapters.Outcome{}, err
-	}
-	if err := a.parseUpdate(resp, secrets...); err != nil {
-		return adapters.Outcome{}, err
-	}
-	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+	st.body = body
+	return st, nil
 }
 
 func (a *adapter) header() http.Header {
 	return http.Header{"Authorization": {a.authorization}}
 }
 
-// holds reports whether the read already shows every value c and nf set. A
-// clientSecret the read does not show in clear never holds.
-func (o *oauthApp) holds(c messages.Changes, nf nativeFields) bool {
+// holds reports whether the read already shows every value c and nf set;
+// names are the update's fields (Update.Fields). A clientSecret the read
+// does not show in clear never holds.
+func (o *oauthApp) holds(c messages.Changes, nf nativeFields, names []string) bool {
+	for _, f := range names {
+		if !o.holdsField(f, c, nf) {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsField reports whether the read already shows the value c or nf sets
+// for field (a name as Update.Fields gives it); a field they do not set
+// holds, a name it does not know never does (so that a field added to
+// validate but not here is written, never skipped). An empty
+// description holds an absent one; scopes hold a scope string that splits
+// into them in order; a clientSecret holds only when the read shows it in
+// clear and it is equal (compared in constant time).
+func (o *oauthApp) holdsField(field string, c messages.Changes, nf nativeFields) bool {
 	eq := func(cur *string, want *string) bool { return want == nil || (cur != nil && *cur == *want) }
 	eqInt := func(cur, want *int64) bool { return want == nil || (cur != nil && *cur == *want) }
-	if c.Description != nil && !(o.description == nil && *c.Description == "") && !eq(o.description, c.Description) {
-		return false
+	switch field {
+	case messages.FieldName:
+		return eq(o.name, c.Name)
+	case messages.FieldDescription:
+		return c.Description == nil || (o.description == nil && *c.Description == "") || eq(o.description, c.Description)
+	case messages.FieldClientID:
+		return eq(o.clientID, c.ClientID)
+	case messages.FieldClientSecret:
+		return c.ClientSecret == nil || (o.secretKnown() &&
+			subtle.ConstantTimeCompare([]byte(*o.clientSecret), []byte(c.ClientSecret.Reveal())) == 1)
+	case messages.FieldScopes:
+		return c.Scopes == nil || (o.scope != nil && slices.Equal(strings.Fields(*o.scope), *c.Scopes))
+	case messages.FieldAuthorizeURL:
+		return eq(o.authorizeURI, c.AuthorizeURL)
+	case messages.FieldTokenURL:
+		return eq(o.tokenURI, c.TokenURL)
+	case messages.ProviderFieldPrefix + FieldDataStore:
+		return eqInt(o.dataStore, nf.dataStore)
+	case messages.ProviderFieldPrefix + FieldTenantID:
+		return eqInt(o.tenantID, nf.tenantID)
 	}
-	if c.ClientSecret != nil && (!o.secretKnown() ||
-		subtle.ConstantTimeCompare([]byte(*o.clientSecret), []byte(c.ClientSecret.Reveal())) != 1) {
-		return false
-	}
-	if c.Scopes != nil && (o.scope == nil || !slices.Equal(strings.Fields(*o.scope), *c.Scopes)) {
-		return false
-	}
-	return eq(o.name, c.Name) && eq(o.clientID, c.ClientID) && eq(o.authorizeURI, c.AuthorizeURL) &&
-		eq(o.tokenURI, c.TokenURL) && eqInt(o.dataStore, nf.dataStore) && eqInt(o.tenantID, nf.tenantID)
+	return false
 }
 
 // merge overlays c and nf on the current object and returns the whole object

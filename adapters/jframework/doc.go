@@ -22,6 +22,14 @@
 //     and description, null when there is no value; status and isDefault
 //     whenever the read shows them), then check success (two requests).
 //
+// Plan (adapters.Planner) is steps 1 and 2 alone: the same read, the same
+// per-field comparison (fieldInPlace) and, when a write would be needed, the
+// same merge, whose refusal is Plan's error too. Current is the read's value
+// in the canonical shape (scope split into scopes; status as active, true
+// for Active and false for Inactive); clientSecret is reported without
+// values, FieldUnknown when the read does not return it. It never writes and
+// is all unchanged exactly when Apply would be Unchanged.
+//
 // Fields. Canonical changes map to native fields: name → name, description
 // → description, clientId → clientId, clientSecret → clientSecret,
 // redirectUri → redirectURI, scopes → scope (space-joined), authorizeUrl →

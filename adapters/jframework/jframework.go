@@ -122,9 +122,52 @@ func (a *adapter) Validate(u adapters.Update) error {
 
 // Apply implements adapters.Adapter.
 func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcome, error) {
-	nf, err := validate(u)
+	st, err := a.read(ctx, u)
 	if err != nil {
 		return adapters.Outcome{}, err
+	}
+	if st.body == nil {
+		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+	}
+	resp, err := a.client.Do(ctx, httpx.Request{
+		Method: http.MethodPut,
+		Path:   authenticationPath(u.Resource),
+		Header: a.header(),
+		JSON:   st.body,
+	})
+	if err != nil {
+		return adapters.Outcome{}, err
+	}
+	if err := a.parseWrite(resp, st.secrets...); err != nil {
+		return adapters.Outcome{}, err
+	}
+	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+}
+
+// authenticationPath is the path of one app integration authentication.
+func authenticationPath(id string) []string { return append(slices.Clone(pathAuthentication), id) }
+
+// state is an update checked against the current object: everything Apply
+// knows before it writes, and all Plan reports.
+type state struct {
+	cur *authentication
+	c   messages.Changes
+	nf  nativeFields
+	// body is the whole object to PUT; nil when the read already holds
+	// every value the update sets (Apply writes nothing).
+	body *updateBody
+	// secrets are scrubbed from every message beside the credentials: the
+	// command's client secret and the read's.
+	secrets []string
+}
+
+// read validates u, reads the object (one GET) and, unless it already holds
+// every value u sets, overlays u on it. It is the path Apply and Plan share;
+// a merge that cannot be written is its error.
+func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
+	nf, err := validate(u)
+	if err != nil {
+		return nil, err
 	}
 	// The command's own secret is scrubbed too: the provider may echo the
 	// body it refuses.
@@ -132,41 +175,28 @@ func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcom
 	if u.Changes.ClientSecret != nil {
 		secrets = append(secrets, u.Changes.ClientSecret.Reveal())
 	}
-	path := append(slices.Clone(pathAuthentication), u.Resource)
-
-	resp, err := a.client.Do(ctx, httpx.Request{Path: path, Header: a.header()})
+	resp, err := a.client.Do(ctx, httpx.Request{Path: authenticationPath(u.Resource), Header: a.header()})
 	if err != nil {
-		return adapters.Outcome{}, err
+		return nil, err
 	}
 	cur, err := a.parseRead(resp, u.Resource, secrets...)
 	if err != nil {
-		return adapters.Outcome{}, err
+		return nil, err
 	}
 	if cur.ClientSecret != nil {
 		secrets = append(secrets, *cur.ClientSecret)
 	}
-	if inPlace(cur, u.Changes, nf) {
-		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+	st := &state{cur: cur, c: u.Changes, nf: nf, secrets: secrets}
+	if inPlace(cur, u.Changes, nf, u.Fields()) {
+		return st, nil
 	}
 	body, merr := merge(cur, u.Changes, nf)
 	if merr != nil {
 		merr.HTTPStatus = resp.Status
-		return adapters.Outcome{}, merr
+		return nil, merr
 	}
-
-	resp, err = a.client.Do(ctx, httpx.Request{
-		Method: http.MethodPut,
-		Path:   path,
-		Header: a.header(),
-		JSON:   body,
-	})
-	if err != nil {
-		return adapters.Outcome{}, err
-	}
-	if err := a.parseWrite(resp, secrets...); err != nil {
-		return adapters.Outcome{}, err
-	}
-	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+	st.body = body
+	return st, nil
 }
 
 // header is every request's header. The overview asks for Content-Type and
@@ -213,29 +243,60 @@ func statusOf(active bool) string {
 // joinScopes is the native scope for canonical scopes.
 func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
 
-// inPlace reports whether cur already holds every value the update sets.
-func inPlace(cur *authentication, c messages.Changes, nf nativeFields) bool {
-	eq := func(have *string, want string) bool { return have != nil && *have == want }
-	switch {
-	case c.Name != nil && !eq(cur.Name, *c.Name),
-		c.Description != nil && !eq(cur.Description, *c.Description),
-		c.ClientID != nil && !eq(cur.ClientID, *c.ClientID),
-		c.ClientSecret != nil && !eq(cur.ClientSecret, c.ClientSecret.Reveal()),
-		c.RedirectURI != nil && !eq(cur.RedirectURI, *c.RedirectURI),
-		c.Scopes != nil && (cur.Scope == nil || !slices.Equal(strings.Fields(*cur.Scope), *c.Scopes)),
-		c.AuthorizeURL != nil && !eq(cur.AuthEndpoint, *c.AuthorizeURL),
-		c.TokenURL != nil && !eq(cur.TokenEndpoint, *c.TokenURL),
-		c.Active != nil && !eq(cur.Status, statusOf(*c.Active)),
-		nf.AppIntegrationID != nil && !eq(cur.appIntegrationID(), *nf.AppIntegrationID),
-		nf.Code != nil && !eq(cur.Code, *nf.Code),
-		nf.ProjectID != nil && !eq(cur.ProjectID, *nf.ProjectID),
-		nf.IconURL.set && !sameNullable(cur.IconURL, nf.IconURL.v),
-		nf.Tags.set && !sameNullable(cur.Tags, nf.Tags.v),
-		nf.Status != nil && !eq(cur.Status, *nf.Status),
-		nf.IsDefault != nil && (cur.IsDefault == nil || *cur.IsDefault != *nf.IsDefault):
-		return false
+// inPlace reports whether cur already holds every value the update sets;
+// names are the update's fields (Update.Fields).
+func inPlace(cur *authentication, c messages.Changes, nf nativeFields, names []string) bool {
+	for _, f := range names {
+		if !fieldInPlace(cur, c, nf, f) {
+			return false
+		}
 	}
 	return true
+}
+
+// fieldInPlace reports whether cur already holds the value the update sets
+// for field (a name as Update.Fields gives it); a field the update does not
+// set is in place, a name it does not know never is (so that a field added
+// to validate but not here is written, never skipped). Scopes are in place
+// when the scope string splits into them in order; active when status is
+// its Active or Inactive.
+func fieldInPlace(cur *authentication, c messages.Changes, nf nativeFields, field string) bool {
+	eq := func(have *string, want *string) bool { return want == nil || (have != nil && *have == *want) }
+	switch field {
+	case messages.FieldName:
+		return eq(cur.Name, c.Name)
+	case messages.FieldDescription:
+		return eq(cur.Description, c.Description)
+	case messages.FieldClientID:
+		return eq(cur.ClientID, c.ClientID)
+	case messages.FieldClientSecret:
+		return c.ClientSecret == nil || (cur.ClientSecret != nil && *cur.ClientSecret == c.ClientSecret.Reveal())
+	case messages.FieldRedirectURI:
+		return eq(cur.RedirectURI, c.RedirectURI)
+	case messages.FieldScopes:
+		return c.Scopes == nil || (cur.Scope != nil && slices.Equal(strings.Fields(*cur.Scope), *c.Scopes))
+	case messages.FieldAuthorizeURL:
+		return eq(cur.AuthEndpoint, c.AuthorizeURL)
+	case messages.FieldTokenURL:
+		return eq(cur.TokenEndpoint, c.TokenURL)
+	case messages.FieldActive:
+		return c.Active == nil || (cur.Status != nil && *cur.Status == statusOf(*c.Active))
+	case messages.ProviderFieldPrefix + fieldAppIntegrationID:
+		return eq(cur.appIntegrationID(), nf.AppIntegrationID)
+	case messages.ProviderFieldPrefix + fieldCode:
+		return eq(cur.Code, nf.Code)
+	case messages.ProviderFieldPrefix + fieldProjectID:
+		return eq(cur.ProjectID, nf.ProjectID)
+	case messages.ProviderFieldPrefix + fieldIconURL:
+		return !nf.IconURL.set || sameNullable(cur.IconURL, nf.IconURL.v)
+	case messages.ProviderFieldPrefix + fieldTags:
+		return !nf.Tags.set || sameNullable(cur.Tags, nf.Tags.v)
+	case messages.ProviderFieldPrefix + fieldStatus:
+		return eq(cur.Status, nf.Status)
+	case messages.ProviderFieldPrefix + fieldIsDefault:
+		return nf.IsDefault == nil || (cur.IsDefault != nil && *cur.IsDefault == *nf.IsDefault)
+	}
+	return false
 }
 
 // sameNullable compares two nullable strings (nil is null or absent).

@@ -350,7 +350,7 @@ func FuzzParseResponse(f *testing.F) {
 			if _, merr := merge(cur, messages.Changes{}, nativeFields{}); merr != nil && (merr.Kind != adapters.KindRejected || merr.Field == "") {
 				t.Fatalf("merge error %v", merr)
 			}
-			inPlace(cur, messages.Changes{Active: new(bool)}, nativeFields{})
+			inPlace(cur, messages.Changes{Active: new(bool)}, nativeFields{}, []string{messages.FieldActive})
 		}
 		check(a.parseWrite(r, testSecret))
 	})

@@ -20,6 +20,12 @@
 // a read could not show every value anyway. Applying the same update twice
 // sends the same PATCH twice, which leaves the same state (idempotent).
 //
+// Plan (adapters.Planner) cannot read either: it validates the update as
+// Apply does, makes no request, and reports every field FieldUnknown with
+// Desired, the value the PATCH would carry (clientSecret and a configuration
+// holding a clientSecret as secrets, without it). It cannot tell that the
+// resource is missing or the token refused; only the PATCH can.
+//
 // # Fields
 //
 // Canonical changes map to the body's own names: clientId, clientSecret,

@@ -77,6 +77,9 @@ func (a *adapter) Validate(u adapters.Update) error {
 type patch struct {
 	body    map[string]any
 	secrets []string
+	// secret names the body's keys whose value is or holds a secret
+	// (clientSecret, a configuration with a clientSecret).
+	secret map[string]bool
 }
 
 // prepare validates u and builds the PATCH body from it: exactly the fields
@@ -86,7 +89,7 @@ func prepare(u adapters.Update) (*patch, error) {
 		return nil, err
 	}
 	c := u.Changes
-	p := &patch{body: make(map[string]any, len(c.Fields())+len(u.ProviderFields))}
+	p := &patch{body: make(map[string]any, len(c.Fields())+len(u.ProviderFields)), secret: map[string]bool{}}
 	for _, f := range c.Fields() {
 		switch f {
 		case messages.FieldClientID:
@@ -94,6 +97,7 @@ func prepare(u adapters.Update) (*patch, error) {
 		case messages.FieldClientSecret:
 			p.body[f] = c.ClientSecret.Reveal()
 			p.secrets = append(p.secrets, c.ClientSecret.Reveal())
+			p.secret[f] = true
 		case messages.FieldScopes:
 			p.body[f] = nonNil(*c.Scopes)
 		case messages.FieldAuthorizeURL:
@@ -119,6 +123,7 @@ func prepare(u adapters.Update) (*patch, error) {
 		if name == "configuration" {
 			if s, ok := v.(map[string]any)["clientSecret"].(string); ok {
 				p.secrets = append(p.secrets, s)
+				p.secret[name] = true
 			}
 		}
 	}

@@ -12,6 +12,12 @@
 //     {"appId", "name", "active", "redirectUri"} (the server refuses any other
 //     key) → the flat updated document with success:true (two requests).
 //
+// Plan (adapters.Planner) is steps 1 and 2 alone: the same read and
+// overlay, then per field the comparison Apply makes (redirectUri in the
+// normalized form, so a stored "a, b" holds "a,b"), with the stored value as
+// Current and the value Apply would send as Desired; it never writes and is
+// all unchanged exactly when Apply would be Unchanged.
+//
 // Invariants:
 //
 //   - Canonical fields name, redirectUri and active are supported; clientId

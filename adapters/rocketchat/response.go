@@ -30,10 +30,6 @@ type oauthApp struct {
 	ClientSecret string  `json:"clientSecret"`
 }
 
-func (o *oauthApp) complete() bool {
-	return o.Name != nil && o.Active != nil && o.RedirectURI != nil
-}
-
 // parseRead turns the read's answer into the current app, or an error.
 func (a *adapter) parseRead(resp *httpx.Response, resource string) (*oauthApp, error) {
 	if !resp.OK() {

@@ -155,34 +155,17 @@ type updateBody struct {
 
 // Apply implements adapters.Adapter.
 func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcome, error) {
-	if err := validate(u); err != nil {
-		return adapters.Outcome{}, err
-	}
-	resp, err := a.client.Do(ctx, httpx.Request{
-		Path:   pathGet,
-		Query:  url.Values{"_id": {u.Resource}},
-		Header: a.header(),
-	})
+	st, err := a.read(ctx, u)
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	cur, err := a.parseRead(resp, u.Resource)
-	if err != nil {
-		return adapters.Outcome{}, err
-	}
-
-	want, merr := merge(cur, u.Changes)
-	if merr != nil {
-		merr.HTTPStatus = resp.Status
-		return adapters.Outcome{}, merr
-	}
-	if cur.complete() && *cur.Name == want.Name && *cur.Active == want.Active &&
-		normalizeURIs(*cur.RedirectURI) == normalizeURIs(want.RedirectURI) {
+	if st.unchanged() {
 		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
 	}
+	want := st.want
 	want.AppID = u.Resource
 
-	resp, err = a.client.Do(ctx, httpx.Request{
+	resp, err := a.client.Do(ctx, httpx.Request{
 		Method: http.MethodPost,
 		Path:   pathUpdate,
 		Header: a.header(),
@@ -191,10 +174,64 @@ func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcom
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	if err := a.parseUpdate(resp, cur.ClientSecret); err != nil {
+	if err := a.parseUpdate(resp, st.cur.ClientSecret); err != nil {
 		return adapters.Outcome{}, err
 	}
 	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+}
+
+// state is an update overlaid on the app's current state: everything Apply
+// knows before it decides whether to write, and all Plan reports.
+type state struct {
+	cur  *oauthApp
+	want updateBody // the update body, AppID aside
+}
+
+// read validates u, reads the app (one GET) and overlays u on it. It is the
+// path Apply and Plan share.
+func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
+	if err := validate(u); err != nil {
+		return nil, err
+	}
+	resp, err := a.client.Do(ctx, httpx.Request{
+		Path:   pathGet,
+		Query:  url.Values{"_id": {u.Resource}},
+		Header: a.header(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.parseRead(resp, u.Resource)
+	if err != nil {
+		return nil, err
+	}
+	want, merr := merge(cur, u.Changes)
+	if merr != nil {
+		merr.HTTPStatus = resp.Status
+		return nil, merr
+	}
+	return &state{cur: cur, want: want}, nil
+}
+
+// holds reports whether the app already holds the update body's value of
+// field (name, active or redirectUri). redirectUri lists are compared in
+// the form Rocket.Chat stores them (normalizeURIs): "a, b" holds "a,b".
+func (s *state) holds(field string) bool {
+	switch field {
+	case messages.FieldName:
+		return s.cur.Name != nil && *s.cur.Name == s.want.Name
+	case messages.FieldActive:
+		return s.cur.Active != nil && *s.cur.Active == s.want.Active
+	case messages.FieldRedirectURI:
+		return s.cur.RedirectURI != nil && normalizeURIs(*s.cur.RedirectURI) == normalizeURIs(s.want.RedirectURI)
+	}
+	return false
+}
+
+// unchanged reports whether the app already holds the whole update body:
+// Apply then writes nothing.
+func (s *state) unchanged() bool {
+	return s.holds(messages.FieldName) && s.holds(messages.FieldActive) && s.holds(messages.FieldRedirectURI)
 }
 
 func (a *adapter) header() http.Header {
