@@ -35,6 +35,8 @@ var (
 	resultFieldPattern = regexp.MustCompile(`^(name|description|clientId|clientSecret|redirectUri|scopes|authorizeUrl|tokenUrl|active|providerFields\.[A-Za-z][A-Za-z0-9_]{0,63})$`)
 	// conflictSuffixPattern ends the id of an id_conflict result.
 	conflictSuffixPattern = regexp.MustCompile(`^-conflict-[0-9a-f]{16}$`)
+	// replaySuffixPattern ends the id of a replayed command's result.
+	replaySuffixPattern = regexp.MustCompile(`^-replay-[0-9]{1,20}$`)
 )
 
 var (
@@ -50,8 +52,8 @@ var (
 // DecodeResultEvent decodes and validates a result event strictly: a single
 // JSON object, no unknown or duplicate key at any level, no null but for
 // data.error, type ResultType, a known status and, when error is set, a known
-// error code; the id must derive from data.commandId (ResultEventID or
-// ConflictEventID). On refusal it returns an *InvalidError.
+// error code; the id must derive from data.commandId (ResultEventID,
+// ConflictEventID or ReplayResultEventID). On refusal it returns an *InvalidError.
 func DecodeResultEvent(body []byte) (*ResultEvent, error) {
 	ev, ie := decodeResultEvent(body)
 	if ie != nil {
@@ -287,8 +289,9 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 	case r.Deliveries < 0 || r.Deliveries > math.MaxInt32:
 		return invalidf("data.deliveries", "must be an integer between 0 and %d", math.MaxInt32)
 	}
-	if id, ok := strings.CutPrefix(ev.ID, ResultEventID(r.CommandID)); !ok || (id != "" && !conflictSuffixPattern.MatchString(id)) {
-		return invalidf("id", "must be %q, or that followed by -conflict- and 16 hex digits of the payload hash", ResultEventID(r.CommandID))
+	if id, ok := strings.CutPrefix(ev.ID, ResultEventID(r.CommandID)); !ok ||
+		(id != "" && !conflictSuffixPattern.MatchString(id) && !replaySuffixPattern.MatchString(id)) {
+		return invalidf("id", "must be %q, or that followed by -conflict- and 16 hex digits of the payload hash, or by -replay- and 1 to 20 digits", ResultEventID(r.CommandID))
 	}
 	for _, f := range []struct {
 		name   string

@@ -83,7 +83,9 @@ func FuzzDecodeResultEvent(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, broken := range []string{``, `{`, `null`, `{"data":null}`, `{"specversion":"1.0","id":"result-a","id":"result-a"}`} {
+	for _, broken := range []string{``, `{`, `null`, `{"data":null}`, `{"specversion":"1.0","id":"result-a","id":"result-a"}`,
+		`{"specversion":"1.0","id":"result-a-replay-","source":"/w","type":"oauthsync.client.update.result.v1","time":"2026-11-22T10:00:00Z","datacontenttype":"application/json","data":{"commandId":"a","connection":"c","provider":"p","resource":"r","status":"applied","appliedFields":[],"skippedFields":[],"attempts":0,"deliveries":0,"commandStreamSequence":0,"startedAt":"2026-11-22T10:00:00Z","finishedAt":"2026-11-22T10:00:00Z","error":null}}`,
+	} {
 		f.Add([]byte(broken))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

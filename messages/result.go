@@ -90,11 +90,21 @@ func ConflictEventID(commandID, payloadHash string) string {
 	return ResultEventID(commandID) + "-conflict-" + payloadHash
 }
 
+// ReplayResultEventID is the id of the result published for a replay of a
+// dead-lettered command commandID: ResultEventID(commandID) followed by
+// "-replay-" and replay, the replay's token (1 to 20 digits: the dead
+// letter's stream sequence). A replay gets an id of its own so that its
+// result is not dropped by JetStream's duplicate window as a repeat of the
+// failed result; it still derives from the command id only (and the token).
+func ReplayResultEventID(commandID, replay string) string {
+	return ResultEventID(commandID) + "-replay-" + replay
+}
+
 // NewResultEvent wraps r in a result event from source ("/syncworker/<instance>"):
 // id ResultEventID(r.CommandID), time r.FinishedAt, subject r.Resource. Nil
 // AppliedFields and SkippedFields become empty lists, so that they encode as
 // [] rather than null. For an id conflict, set the event's ID to
-// ConflictEventID afterwards.
+// ConflictEventID afterwards; for a replay, to ReplayResultEventID.
 func NewResultEvent(source string, r Result) ResultEvent {
 	if r.AppliedFields == nil {
 		r.AppliedFields = []string{}

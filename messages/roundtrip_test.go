@@ -97,6 +97,9 @@ func TestResultEventIDs(t *testing.T) {
 	if got := messages.ConflictEventID("cmd-1", h); got != "result-cmd-1-conflict-0123456789abcdef" {
 		t.Errorf("ConflictEventID = %q", got)
 	}
+	if got := messages.ReplayResultEventID("cmd-1", "42"); got != "result-cmd-1-replay-42" {
+		t.Errorf("ReplayResultEventID = %q", got)
+	}
 }
 
 func TestNewResultEvent(t *testing.T) {
@@ -126,7 +129,8 @@ func TestNewResultEvent(t *testing.T) {
 	}
 }
 
-// resultEvents returns one valid event per status, and an id conflict.
+// resultEvents returns one valid event per status, an id conflict and the
+// results of replays.
 func resultEvents() []messages.ResultEvent {
 	var evs []messages.ResultEvent
 	for _, st := range []messages.Status{messages.StatusApplied, messages.StatusUnchanged, messages.StatusSuperseded, messages.StatusRejected, messages.StatusFailed} {
@@ -152,6 +156,19 @@ func resultEvents() []messages.ResultEvent {
 	ev := messages.NewResultEvent("/syncworker/w1", r)
 	ev.ID = messages.ConflictEventID(r.CommandID, "fedcba98765432100123456789abcdef0123456789abcdef0123456789abcdef")
 	ev.Time = time.Date(2026, 11, 22, 11, 0, 0, 0, time.FixedZone("", -5*3600))
+	evs = append(evs, ev)
+
+	// A replay of a dead letter, applied; and one failed again, with the
+	// longest token (the 20 digits of the largest stream sequence).
+	r = sampleResult()
+	ev = messages.NewResultEvent("/syncworker/w1", r)
+	ev.ID = messages.ReplayResultEventID(r.CommandID, "17")
+	evs = append(evs, ev)
+	r = sampleResult()
+	r.Status, r.AppliedFields, r.Attempts, r.Deliveries = messages.StatusFailed, nil, 3, 5
+	r.Error = &messages.ResultError{Code: messages.CodeTimeout, Message: "no answer after 3 attempts", Retryable: true}
+	ev = messages.NewResultEvent("/syncworker/w1", r)
+	ev.ID = messages.ReplayResultEventID(r.CommandID, "18446744073709551615")
 	return append(evs, ev)
 }
 
@@ -183,6 +200,7 @@ func TestEncodeResultEventRefusesInvalid(t *testing.T) {
 		},
 		"type":         func(ev *messages.ResultEvent) { ev.Type = messages.CommandType },
 		"command id":   func(ev *messages.ResultEvent) { ev.Data.CommandID = ""; ev.ID = "result-" },
+		"replay token": func(ev *messages.ResultEvent) { ev.ID = messages.ReplayResultEventID(ev.Data.CommandID, "x1") },
 		"empty source": func(ev *messages.ResultEvent) { ev.Source = "" },
 	} {
 		ev := messages.NewResultEvent("/syncworker/w1", sampleResult())
@@ -235,6 +253,12 @@ func TestDecodeResultEventRefusals(t *testing.T) {
 		{"sequence negative", set([]string{"data", "commandStreamSequence"}, -1), "data.commandStreamSequence"},
 		{"startedAt bad", set([]string{"data", "startedAt"}, "yesterday"), "data.startedAt"},
 		{"id not derived", set([]string{"id"}, "result-other"), "id"},
+		{"replay id of another command", set([]string{"id"}, "result-other-replay-1"), "id"},
+		{"replay token empty", set([]string{"id"}, "result-cmd-2026-11-22-000123-replay-"), "id"},
+		{"replay token not digits", set([]string{"id"}, "result-cmd-2026-11-22-000123-replay-1a"), "id"},
+		{"replay token too long", set([]string{"id"}, "result-cmd-2026-11-22-000123-replay-123456789012345678901"), "id"},
+		{"replay token signed", set([]string{"id"}, "result-cmd-2026-11-22-000123-replay--1"), "id"},
+		{"replay and conflict", set([]string{"id"}, "result-cmd-2026-11-22-000123-replay-1-conflict-0123456789abcdef"), "id"},
 		{"subject empty", set([]string{"subject"}, ""), "subject"},
 		{"datacontenttype", set([]string{"datacontenttype"}, "text/plain"), "datacontenttype"},
 		{"httpStatus", set([]string{"data", "error"}, map[string]any{"code": "timeout", "message": "m", "retryable": true, "httpStatus": 99}), "data.error.httpStatus"},

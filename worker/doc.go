@@ -1,7 +1,8 @@
 // Package worker is the syncworker pipeline of CONTRACT §5: it consumes
 // update commands from JetStream, deduplicates and orders them through a
 // dedup.Store, applies them through provider adapters with backoff, and
-// publishes one result event per command id.
+// publishes one result event per command id (and one per replay of its
+// dead letter).
 //
 // Lifecycle: New validates a Config; Run provisions streams and consumers,
 // consumes until its context is cancelled, then stops fetching, hands back
@@ -18,6 +19,12 @@
 //     work and hands the message back.
 //   - A field is written only when the command's order key is not lower than
 //     the field's stored order key.
+//   - A replay of a dead letter (header Sync-Replay, see replay.go) retries
+//     a failed command and nothing else: only a failed outcome is stored
+//     Reopenable, so once a replay is applied or rejected every later replay
+//     is a duplicate. Its result has an id of its own
+//     (messages.ReplayResultEventID), and its order key is the original
+//     command's.
 //   - Adapters classify errors; only this package retries, with
 //     cenkalti/backoff/v4, inside a budget below the ack wait.
 //   - Nothing a command carries decides which host is called, and no secret
@@ -42,7 +49,8 @@
 //     ("apply <provider>", its attempt number and, when it failed
 //     transiently, the wait chosen before the next one) with its HTTP
 //     requests, and each publish. Events: deduplicated, superseded,
-//     id_conflict, dead_lettered, handed_back. A delivery that hands its
+//     id_conflict, dead_lettered, handed_back, reopened (a replay claimed a
+//     failed command again); a replay's span has oauthsync.replay. A delivery that hands its
 //     command back records its span's context in the store; the next
 //     delivery's span links to it. Only hand-backs and redeliveries pay for
 //     that, and only when spans are recorded.

@@ -41,6 +41,13 @@ type job struct {
 	attempts                 int
 	applied, skipped         []string
 	secret                   string
+
+	// replay is the token of a replayed dead letter (HeaderReplay), ""
+	// when the delivery is no replay. seq is the command's stream
+	// sequence: the delivery's own, or for a replay the original's (see
+	// readReplay). It is the order key of a command without data.sequence.
+	replay string
+	seq    uint64
 }
 
 // handle processes one delivery to its single acknowledgement.
@@ -73,6 +80,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 	}()
 	j := &job{msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
 		owner: w.cfg.Instance + ":" + randomToken()}
+	w.readReplay(j)
 
 	cmd, err := messages.DecodeCommand(msg.Subject(), msg.Data(), messages.DecodeOptions{MaxBytes: w.cfg.MaxCommandBytes, Subjects: w.cfg.Subjects})
 	if err != nil {
@@ -160,7 +168,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		return
 	}
 
-	key := j.cmd.OrderKey(j.meta.Sequence.Stream)
+	key := j.cmd.OrderKey(j.seq)
 	for _, f := range fields {
 		if stored, ok := br.OrderKeys[f]; ok && stored > key {
 			j.skipped = append(j.skipped, f)
@@ -238,7 +246,8 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 // begin calls Store.Begin, waiting in process (up to LeaseWait) while the
 // resource lease is busy. ok is false when the message was handed back.
 func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
-	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL}
+	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
+		Replay: j.replay != ""}
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
@@ -247,6 +256,9 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
+		}
+		if br.State == dedup.Claimed && br.Result != nil {
+			return w.reopened(ctx, j, br)
 		}
 		if br.State != dedup.LeaseBusy {
 			return br, true
@@ -325,7 +337,7 @@ func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKey
 	if !ok {
 		return
 	}
-	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
+	if err := w.publishResult(ctx, j.connection, j.resource, j.resultEventID(), r.Status, body); err != nil {
 		// The result is stored: the redelivery republishes it.
 		w.cfg.Logger.Warn("publishing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
@@ -335,31 +347,21 @@ func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKey
 	w.ack(ctx, j, r.Status, "")
 }
 
-// complete encodes r and stores it as the command's done record.
+// complete encodes r as j's result event (id j.resultEventID()) and stores
+// it as the command's done record. A failed outcome is stored Reopenable,
+// so that a replay of its dead letter may retry it; every other outcome is
+// final.
 func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderKeys map[string]int64) ([]byte, bool) {
-	body, err := messages.EncodeResultEvent(messages.NewResultEvent(w.source, r))
+	ev := messages.NewResultEvent(w.source, r)
+	ev.ID = j.resultEventID()
+	body, err := messages.EncodeResultEvent(ev)
 	if err != nil {
 		w.cfg.Logger.Error("encoding a result failed", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.release(j)
 		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
-	sctx, span := w.childSpan(ctx, "dedup complete", trace.SpanKindClient)
-	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
-	start := time.Now()
-	err = w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
-		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL})
-	w.storeDone(sctx, opComplete, start)
-	cancel()
-	endSpan(span, err, "dedup complete failed")
-	if err != nil {
-		w.cfg.Logger.Warn("storing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-		reason := "lease_lost"
-		if !errors.Is(err, dedup.ErrLeaseLost) {
-			w.release(j)
-			reason = reasonStoreUnavailable
-		}
-		w.handBackJob(ctx, j, w.nakDelay(j), reason)
+	if !w.storeResult(ctx, j, body, orderKeys, r.Status == messages.StatusFailed) {
 		return nil, false
 	}
 	return body, true
@@ -381,7 +383,7 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 	if !ok {
 		return
 	}
-	if err := w.publishResult(ctx, j.connection, j.resource, messages.ResultEventID(j.id), r.Status, body); err != nil {
+	if err := w.publishResult(ctx, j.connection, j.resource, j.resultEventID(), r.Status, body); err != nil {
 		w.cfg.Logger.Warn("publishing the failed result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
@@ -508,7 +510,7 @@ func (w *Worker) result(j *job, status messages.Status, rerr *messages.ResultErr
 		SkippedFields:         slices.Clone(j.skipped),
 		Attempts:              j.attempts,
 		Deliveries:            int(j.meta.NumDelivered),
-		CommandStreamSequence: j.meta.Sequence.Stream,
+		CommandStreamSequence: j.seq,
 		StartedAt:             j.started.UTC(),
 		FinishedAt:            w.cfg.now().UTC(),
 		Error:                 rerr,
@@ -544,6 +546,9 @@ func (w *Worker) logAttrs(j *job, extra ...any) []any {
 		slog.Uint64("streamSequence", j.meta.Sequence.Stream), slog.Uint64("delivery", j.meta.NumDelivered)}
 	if j.batch != "" {
 		attrs = append(attrs, slog.String("batch", j.batch))
+	}
+	if j.replay != "" {
+		attrs = append(attrs, slog.String("replay", j.replay))
 	}
 	if sc := j.span.SpanContext(); sc.IsValid() {
 		attrs = append(attrs, slog.String("traceId", sc.TraceID().String()), slog.String("spanId", sc.SpanID().String()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +24,13 @@ const (
 	HeaderStreamSequence = "Sync-Stream-Sequence"
 	HeaderSubject        = "Sync-Subject"
 )
+
+// HeaderReplay marks a command delivery as a replay of a dead letter: its
+// value, 1 to 20 digits, is the replay's token (the dead letter's stream
+// sequence), which names the replay's result (messages.ReplayResultEventID).
+// The worker reads it; it never writes it, and drops it from the headers
+// of a dead letter.
+const HeaderReplay = "Sync-Replay"
 
 // publish publishes msg asynchronously and waits for its ack, bounded by
 // PublishTimeout, inside a producer span.
@@ -65,7 +73,13 @@ func (w *Worker) publishResult(ctx context.Context, connection, resource, eventI
 }
 
 // deadLetter publishes the command verbatim, with its original headers and
-// the reason it failed, to the dead-letter stream.
+// the reason it failed, to the dead-letter stream. The Sync-* headers
+// describe this failure (a replay's copies of an earlier dead letter's are
+// replaced, its HeaderReplay dropped); HeaderStreamSequence is the
+// command's stream sequence, for a replay the original command's, so that
+// replaying this dead letter keeps the command's order key. Its Nats-Msg-Id
+// is deadletter-<id>, and deadletter-<id>-replay-<token> for a replay, which
+// JetStream's duplicate window must not take for the first dead letter.
 func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode, reason string) error {
 	conn, res := j.connection, j.resource
 	if conn == "" || res == "" {
@@ -77,16 +91,30 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode
 	for k, v := range j.msg.Headers() {
 		msg.Header[k] = append([]string(nil), v...)
 	}
+	deleteHeader(msg.Header, HeaderReplay)
 	msg.Header.Set(HeaderErrorCode, string(code))
 	msg.Header.Set(HeaderErrorMessage, w.scrub(j, reason))
 	msg.Header.Set(HeaderAttempts, strconv.Itoa(j.attempts))
 	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(j.meta.NumDelivered, 10))
-	msg.Header.Set(HeaderStreamSequence, strconv.FormatUint(j.meta.Sequence.Stream, 10))
+	msg.Header.Set(HeaderStreamSequence, strconv.FormatUint(j.seq, 10))
 	msg.Header.Set(HeaderSubject, j.msg.Subject())
 	msg.Data = j.msg.Data()
 	id := "deadletter-" + j.id
-	if j.id == "" {
+	switch {
+	case j.id == "":
 		id = "deadletter-seq-" + strconv.FormatUint(j.meta.Sequence.Stream, 10)
+	case j.replay != "":
+		id += "-replay-" + j.replay
 	}
 	return w.publish(ctx, msg, id)
+}
+
+// deleteHeader deletes key from h in any letter case, as headerCarrier
+// reads it.
+func deleteHeader(h nats.Header, key string) {
+	for k := range h {
+		if strings.EqualFold(k, key) {
+			delete(h, k)
+		}
+	}
 }

@@ -64,6 +64,8 @@ const (
 	// attrNakDelay is set on the handed_back event: the redelivery delay.
 	attrNakDelay  = attribute.Key("oauthsync.redelivery.delay_ms")
 	attrErrorCode = attribute.Key("oauthsync.error.code")
+	// attrReplay is the replay token of a replayed dead letter.
+	attrReplay = attribute.Key("oauthsync.replay")
 )
 
 // messagingNATS is messaging.system for NATS (not a well-known value of the

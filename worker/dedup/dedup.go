@@ -61,13 +61,20 @@ type BeginRequest struct {
 	Fields []string
 	// TTL bounds the claim and the lease; Renew extends them.
 	TTL time.Duration
+	// Replay marks a delivery that replays a dead-lettered command (the
+	// worker's Sync-Replay header). It lets Begin reopen a done record
+	// that Complete marked Reopenable (see Store.Begin); it changes
+	// nothing else.
+	Replay bool
 }
 
 // BeginResult is what Begin found and took.
 type BeginResult struct {
 	State State
-	// Result is the stored result: non-nil on Done, and on Conflict when
-	// the other payload finished; nil otherwise.
+	// Result is the stored result: non-nil on Done, on Conflict when the
+	// other payload finished, and on Claimed when Begin reopened a done
+	// record for a replay (the result that record held, which the claim
+	// replaced); nil otherwise.
 	Result []byte
 	// OrderKeys are the current order keys of the requested fields (State
 	// Claimed); a field with no key yet is absent.
@@ -87,6 +94,12 @@ type CompleteRequest struct {
 	// ResultTTL is how long the done record is kept; duplicates later than
 	// that are processed as new commands.
 	ResultTTL time.Duration
+	// Reopenable marks an outcome that a replay may retry: a Begin with
+	// Replay (and the same payload hash) claims the done record again
+	// instead of answering Done. The worker sets it for a failed command
+	// (dead-lettered) only; an applied, unchanged, superseded or rejected
+	// outcome is final.
+	Reopenable bool
 }
 
 // ReleaseRequest gives up a claim and a lease after a transient failure, so
@@ -125,6 +138,16 @@ type Store interface {
 	// reads the order keys of Fields: one round trip where the backend
 	// allows. A claim or lease whose TTL passed counts as free. It never
 	// retries; errors are backend failures.
+	//
+	// A done record is answered Done (same payload hash) or Conflict
+	// (another hash), with its result, with one exception: a record
+	// completed Reopenable, met by a Begin with Replay and the same hash,
+	// is claimed like a new command (claim, lease and order keys; state
+	// Claimed, Result the reopened record's result). The claim replaces
+	// the done record: a Complete stores the new outcome (reopenable or
+	// not), a Release or an expired claim leaves the id unknown, as for
+	// any claim. A busy lease leaves the done record as it was. A record
+	// completed without Reopenable is never reopened.
 	Begin(ctx context.Context, req BeginRequest) (BeginResult, error)
 
 	// Renew extends the claim and lease held by Owner. ErrLeaseLost if

@@ -2,7 +2,9 @@
 // a two-phase claim/done record per command id, a lease per resource, and
 // per-field order keys per resource; beside them, the trace context of the
 // last delivery that handed a command back, which the next delivery's span
-// links to. Implementations live in subpackages
+// links to. A done record is final, except one completed Reopenable (a
+// failed, dead-lettered command), which a replay of the dead letter may
+// claim again. Implementations live in subpackages
 // (redisdedup for production, kvdedup on JetStream key-value buckets for the
 // embedded default) and all pass deduptest.Run.
 package dedup

@@ -86,6 +86,14 @@ var cases = []struct {
 	{"KeyCharset", testKeyCharset},
 	{"DeliveryTrace", testDeliveryTrace},
 	{"DeliveryTraceIndependentOfRecords", testDeliveryTraceIndependentOfRecords},
+	{"ReplayReopensReopenable", testReplayReopensReopenable},
+	{"ReopenableWithoutReplayIsDone", testReopenableWithoutReplayIsDone},
+	{"ReplayOfFinalOutcomeIsDone", testReplayOfFinalOutcomeIsDone},
+	{"ReplayAppliedOnce", testReplayAppliedOnce},
+	{"ReplayWithOtherHashConflicts", testReplayWithOtherHashConflicts},
+	{"ReplayLeaseBusyKeepsDone", testReplayLeaseBusyKeepsDone},
+	{"ReopenedClaimRules", testReopenedClaimRules},
+	{"ConcurrentReplay", testConcurrentReplay},
 }
 
 // ---- harness ----
@@ -104,6 +112,20 @@ func begin(id, hash, owner, leaseKey string, fields ...string) dedup.BeginReques
 
 func complete(id, hash, owner, leaseKey string, result []byte, keys map[string]int64) dedup.CompleteRequest {
 	return dedup.CompleteRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Result: result, OrderKeys: keys, ResultTTL: resultTTL}
+}
+
+// replay returns a BeginRequest of a replay (Replay set) with a long TTL.
+func replay(id, hash, owner, leaseKey string, fields ...string) dedup.BeginRequest {
+	req := begin(id, hash, owner, leaseKey, fields...)
+	req.Replay = true
+	return req
+}
+
+// failed returns a CompleteRequest of an outcome a replay may reopen.
+func failed(id, hash, owner, leaseKey string, result []byte, keys map[string]int64) dedup.CompleteRequest {
+	req := complete(id, hash, owner, leaseKey, result, keys)
+	req.Reopenable = true
+	return req
 }
 
 func (h *harness) begin(req dedup.BeginRequest) dedup.BeginResult {
@@ -803,4 +825,187 @@ func testDeliveryTraceIndependentOfRecords(t *testing.T, h *harness) {
 	if tp := h.deliveryTrace("cmd-1"); tp != traceparentB {
 		t.Fatalf("DeliveryTrace after Complete = %q, want %q", tp, traceparentB)
 	}
+}
+
+// Results of the replay tests: a failed outcome (reopenable) and the
+// outcome of its replay.
+var (
+	failedResult  = []byte(`{"status":"failed"}`)
+	appliedResult = []byte(`{"status":"applied"}`)
+)
+
+func testReplayReopensReopenable(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-0", "h0", "o0", lk, "a"))
+	h.complete(complete("cmd-0", "h0", "o0", lk, result, map[string]int64{"a": 3}))
+	h.claim(begin("cmd-1", "h1", "o1", lk, "a"))
+	h.complete(failed("cmd-1", "h1", "o1", lk, failedResult, nil))
+
+	// Claimed like a new command: order keys read, the reopened result
+	// returned, the claim and the lease taken.
+	res := h.claim(replay("cmd-1", "h1", "o2", lk, "a", "b"))
+	wantOrderKeys(t, res, map[string]int64{"a": 3})
+	wantResult(t, res, failedResult)
+	h.expect(begin("cmd-1", "h1", "o3", lk), dedup.InProgress)
+	h.expect(replay("cmd-1", "h1", "o3", lk), dedup.InProgress)
+	h.expect(begin("cmd-2", "h2", "o3", lk), dedup.LeaseBusy)
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o2", LeaseKey: lk, TTL: longTTL}); err != nil {
+		t.Fatalf("Renew of a reopened claim: %v", err)
+	}
+	h.complete(complete("cmd-1", "h1", "o2", lk, appliedResult, map[string]int64{"a": 4}))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", lk), dedup.Done), appliedResult)
+	wantOrderKeys(t, h.claim(begin("cmd-2", "h2", "o3", lk, "a")), map[string]int64{"a": 4})
+
+	// Without a lease key too (a replay that will be rejected).
+	h.claim(begin("cmd-3", "h3", "o1", ""))
+	h.complete(failed("cmd-3", "h3", "o1", "", failedResult, nil))
+	res = h.claim(replay("cmd-3", "h3", "o2", "", "a"))
+	wantNoOrderKeys(t, res)
+	wantResult(t, res, failedResult)
+
+	// Replay of an id never seen: an ordinary claim, no result.
+	res = h.claim(replay("cmd-4", "h4", "o1", "conn/res4"))
+	if res.Result != nil {
+		t.Fatalf("Result = %q, want nil for a replay of an unknown id", res.Result)
+	}
+}
+
+func testReopenableWithoutReplayIsDone(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(failed("cmd-1", "h1", "o1", "conn/res", failedResult, nil))
+	// A plain duplicate: the stored failed result, nothing taken.
+	res := h.expect(begin("cmd-1", "h1", "o2", "conn/res", "a"), dedup.Done)
+	wantResult(t, res, failedResult)
+	wantNoOrderKeys(t, res)
+	h.expect(begin("cmd-1", "h1", "o2", ""), dedup.Done)
+	h.claim(begin("cmd-2", "h2", "o3", "conn/res"))
+	h.release("cmd-2", "o3", "conn/res")
+	// The record is still reopenable afterwards.
+	wantResult(t, h.claim(replay("cmd-1", "h1", "o4", "conn/res")), failedResult)
+}
+
+func testReplayOfFinalOutcomeIsDone(t *testing.T, h *harness) {
+	// Complete without Reopenable (applied, unchanged, superseded,
+	// rejected): never reopened.
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, map[string]int64{"a": 1}))
+	res := h.expect(replay("cmd-1", "h1", "o2", "conn/res", "a"), dedup.Done)
+	wantResult(t, res, result)
+	wantNoOrderKeys(t, res)
+	h.expect(replay("cmd-1", "h1", "o2", ""), dedup.Done)
+	// Nothing taken.
+	h.claim(begin("cmd-2", "h2", "o3", "conn/res"))
+
+	// A repeated Complete of a done command never makes it reopenable.
+	h.complete(failed("cmd-1", "h1", "o1", "conn/res", failedResult, nil))
+	wantResult(t, h.expect(replay("cmd-1", "h1", "o4", ""), dedup.Done), result)
+}
+
+func testReplayAppliedOnce(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	h.complete(failed("cmd-1", "h1", "o1", lk, failedResult, nil))
+
+	// A replay that fails again leaves a reopenable record, which the next
+	// replay reopens.
+	h.claim(replay("cmd-1", "h1", "o2", lk))
+	h.complete(failed("cmd-1", "h1", "o2", lk, []byte("failed again"), nil))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", lk), dedup.Done), []byte("failed again"))
+	wantResult(t, h.claim(replay("cmd-1", "h1", "o3", lk)), []byte("failed again"))
+
+	// Applied: every later replay, and every duplicate, is Done with the
+	// new result.
+	h.complete(complete("cmd-1", "h1", "o3", lk, appliedResult, nil))
+	for _, owner := range []string{"o2", "o3", "o4"} {
+		wantResult(t, h.expect(replay("cmd-1", "h1", owner, lk), dedup.Done), appliedResult)
+	}
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o5", lk), dedup.Done), appliedResult)
+	// A late Complete of the first failure changes nothing.
+	h.complete(failed("cmd-1", "h1", "o1", lk, failedResult, nil))
+	wantResult(t, h.expect(replay("cmd-1", "h1", "o6", lk), dedup.Done), appliedResult)
+	// And the lease is free.
+	h.claim(begin("cmd-2", "h2", "o7", lk))
+}
+
+func testReplayWithOtherHashConflicts(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(failed("cmd-1", "h1", "o1", "conn/res", failedResult, nil))
+	wantResult(t, h.expect(replay("cmd-1", "h2", "o2", "conn/res"), dedup.Conflict), failedResult)
+	h.expect(replay("cmd-1", "h2", "o2", ""), dedup.Conflict)
+	// Nothing taken, the record unchanged.
+	h.claim(begin("cmd-2", "h2", "o3", "conn/res"))
+	h.release("cmd-2", "o3", "conn/res")
+	wantResult(t, h.claim(replay("cmd-1", "h1", "o4", "conn/res")), failedResult)
+	// A reopened claim meets another hash as any claim does.
+	res := h.expect(replay("cmd-1", "h2", "o5", "conn/res"), dedup.Conflict)
+	if res.Result != nil {
+		t.Fatalf("Result = %q, want nil for a conflict with a claim", res.Result)
+	}
+}
+
+func testReplayLeaseBusyKeepsDone(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	h.complete(failed("cmd-1", "h1", "o1", lk, failedResult, nil))
+	h.claim(begin("cmd-2", "h2", "o2", lk))
+	// The lease is busy: nothing taken, the done record as it was.
+	res := h.expect(replay("cmd-1", "h1", "o3", lk, "a"), dedup.LeaseBusy)
+	if res.Result != nil || len(res.OrderKeys) != 0 {
+		t.Fatalf("LeaseBusy result = %+v, want empty", res)
+	}
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o4", lk), dedup.Done), failedResult)
+	h.release("cmd-2", "o2", lk)
+	wantResult(t, h.claim(replay("cmd-1", "h1", "o3", lk)), failedResult)
+}
+
+func testReopenedClaimRules(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	h.complete(failed("cmd-1", "h1", "o1", lk, failedResult, nil))
+
+	// The reopened claim is an ordinary claim: a Complete by another
+	// owner is refused...
+	h.claim(replay("cmd-1", "h1", "o2", lk))
+	if err := h.s.Complete(h.ctx, complete("cmd-1", "h1", "o3", lk, []byte("other"), nil)); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Complete of a reopened claim by another owner = %v, want ErrLeaseLost", err)
+	}
+	// ...and a Release drops it: the failed record is gone and the id is
+	// unknown again, so the next delivery of the replay (or of the
+	// command) claims it like a new command.
+	h.release("cmd-1", "o2", lk)
+	res := h.claim(begin("cmd-1", "h1", "o3", lk))
+	if res.Result != nil {
+		t.Fatalf("Result = %q after the reopened claim was released, want nil", res.Result)
+	}
+	h.complete(complete("cmd-1", "h1", "o3", lk, appliedResult, nil))
+	wantResult(t, h.expect(replay("cmd-1", "h1", "o4", lk), dedup.Done), appliedResult)
+
+	// A reopened claim expires like any other.
+	h.claim(begin("cmd-2", "h2", "o1", "conn/res2"))
+	h.complete(failed("cmd-2", "h2", "o1", "conn/res2", failedResult, nil))
+	req := replay("cmd-2", "h2", "o2", "conn/res2")
+	req.TTL = shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(replay("cmd-2", "h2", "o3", "conn/res2"), dedup.InProgress)
+}
+
+func testConcurrentReplay(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o", "conn/res"))
+	h.complete(failed("cmd-1", "h1", "o", "conn/res", failedResult, nil))
+	results := race(t, func(i int) (dedup.BeginResult, error) {
+		return h.s.Begin(h.ctx, replay("cmd-1", "h1", fmt.Sprintf("o%d", i), "conn/res"))
+	})
+	n := countStates(results)
+	if n[dedup.Claimed] != 1 || n[dedup.InProgress] != concurrency-1 {
+		t.Fatalf("states = %v, want 1 claimed and %d in progress", n, concurrency-1)
+	}
+	var winner string
+	for i, r := range results {
+		if r.State == dedup.Claimed {
+			winner = fmt.Sprintf("o%d", i)
+			wantResult(t, r, failedResult)
+		}
+	}
+	h.complete(complete("cmd-1", "h1", winner, "conn/res", appliedResult, nil))
+	wantResult(t, h.expect(replay("cmd-1", "h1", "late", "conn/res"), dedup.Done), appliedResult)
 }

@@ -19,6 +19,9 @@
 // int64 precision, Complete's ownership rule and idempotence, Release
 // touching only what the caller owns, single winners under 32-way races,
 // delivery trace records (last put wins, distinct per id, independent of
-// the command records), and refusal of cancelled contexts and malformed requests. Waits for a TTL
+// the command records), replays (a Reopenable done record claimed again
+// by a Begin with Replay and the same hash, and only then; a busy lease
+// leaving it as it was; one winner among racing replays), and refusal of
+// cancelled contexts and malformed requests. Waits for a TTL
 // to pass are bounded polling, never fixed sleeps.
 package deduptest

@@ -11,6 +11,7 @@
 //	b_cmd    MaxAge = Config.ResultTTL (default 72h): command records
 //	         <base64url(command id)>          {"s":"claim","h":hash,"o":owner,"x":deadline}
 //	                                          {"s":"done","h":hash,"r":result}
+//	                                          ("f":true as well when Reopenable)
 //	                                          {"s":"free"}
 //	         trace.<base64url(command id)>    W3C traceparent of the last delivery
 //	                                          that handed the command back
@@ -55,7 +56,11 @@
 //     claim is put back as it was and LeaseBusy returned. Between the claim
 //     and the lease write, a concurrent Begin of the same command sees
 //     InProgress, as it would a moment later. A crash there leaves a claim
-//     without a lease, which expires with its TTL.
+//     without a lease, which expires with its TTL. A reopenable done record
+//     met by a replay (same hash) is claimed the same way, by
+//     compare-and-set on the done record's revision; when the lease then
+//     turns out busy (or the order keys cannot be read), the done record
+//     is put back as it was.
 //   - Renew checks claim and lease, extends the lease, then the claim; if
 //     the claim changed in between, the lease extension is undone (best
 //     effort) and the check repeated (ErrLeaseLost once it fails).

@@ -180,6 +180,15 @@ type cmdRecord struct {
 	// Expires is a claim's deadline in unix milliseconds of the writer's clock.
 	Expires int64  `json:"x,omitempty"`
 	Result  []byte `json:"r,omitempty"`
+	// Reopenable marks a done record that a Begin with Replay may claim
+	// again (CompleteRequest.Reopenable).
+	Reopenable bool `json:"f,omitempty"`
+}
+
+// reopenedBy reports whether a Begin of req claims the done record r again:
+// a reopenable outcome of the same payload, met by a replay.
+func (r cmdRecord) reopenedBy(req dedup.BeginRequest) bool {
+	return r.State == stateDone && r.Reopenable && req.Replay && r.Hash == req.PayloadHash
 }
 
 // liveClaim reports whether r is a claim whose deadline has not passed.
@@ -312,7 +321,10 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			return dedup.BeginResult{}, err
 		}
 		now := s.nowMs()
+		reopen := cur.val.reopenedBy(req)
 		switch {
+		case reopen:
+			// A replay of a failed command: claimed like a new one, below.
 		case cur.val.State == stateDone:
 			res := nonNil(cur.val.Result)
 			if cur.val.Hash == req.PayloadHash {
@@ -356,8 +368,12 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 		if err != nil {
 			return dedup.BeginResult{}, err
 		}
+		var reopened []byte // the result of a reopened done record
+		if reopen {
+			reopened = nonNil(cur.val.Result)
+		}
 		if req.LeaseKey == "" {
-			return dedup.BeginResult{State: dedup.Claimed, OrderKeys: map[string]int64{}}, nil
+			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, OrderKeys: map[string]int64{}}, nil
 		}
 
 		took, err := s.takeLease(ctx, req.LeaseKey, req.Owner, deadline, lease)
@@ -371,12 +387,20 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 
 		keys, err := s.readOrder(ctx, req.LeaseKey, req.Fields)
 		if err != nil {
+			if reopen {
+				// Put the done record back rather than leave the id unknown.
+				s.undoClaim(ctx, ck, cur, claimRev)
+				uctx, cancel := undoCtx(ctx)
+				_ = s.releaseLease(uctx, req.LeaseKey, req.Owner)
+				cancel()
+				return dedup.BeginResult{}, err
+			}
 			uctx, cancel := undoCtx(ctx)
 			_ = s.Release(uctx, dedup.ReleaseRequest{CommandID: req.CommandID, Owner: req.Owner, LeaseKey: req.LeaseKey})
 			cancel()
 			return dedup.BeginResult{}, err
 		}
-		return dedup.BeginResult{State: dedup.Claimed, OrderKeys: keys}, nil
+		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, OrderKeys: keys}, nil
 	}
 	return dedup.BeginResult{}, contended("begin")
 }
@@ -536,7 +560,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			raised = true
 		}
 		_, err = put(ctx, s.cmd, ck, cmdRecord{
-			State: stateDone, Hash: req.PayloadHash, Result: req.Result,
+			State: stateDone, Hash: req.PayloadHash, Result: req.Result, Reopenable: req.Reopenable,
 		}, cur.rev)
 		if errors.Is(err, errRace) {
 			continue

@@ -1,24 +1,32 @@
 -- begin.lua: look up a command, claim it, take the resource lease and read
 -- the order keys, atomically.
 --
--- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r)
+-- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f)
 -- KEYS[2]  resource lease (string: owner)           } only when a lease
 -- KEYS[3]  resource order keys (hash: field -> int) } key was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  TTL in milliseconds
--- ARGV[4..] fields whose order keys to return
+-- ARGV[4]  '1' when the delivery is a replay, '0' otherwise
+-- ARGV[5..] fields whose order keys to return
 --
 -- Reply: {state, result|nil, field1, key1, field2, key2, ...}; the pairs are
--- present only for state 'claimed' and only for fields that have a key.
-local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r')
-local state, hash, owner, result = rec[1], rec[2], rec[3], rec[4]
+-- present only for state 'claimed' and only for fields that have a key. The
+-- result is that of the done record for 'done' and 'conflict', and for
+-- 'claimed' when a reopenable done record (f = '1') was reopened by a replay.
+local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r', 'f')
+local state, hash, owner, result, reopenable = rec[1], rec[2], rec[3], rec[4], rec[5]
 
+local reopened = false
 if state == 'd' then
-  if hash == ARGV[1] then
+  if hash ~= ARGV[1] then
+    return {'conflict', result}
+  end
+  if reopenable ~= '1' or ARGV[4] ~= '1' then
     return {'done', result}
   end
-  return {'conflict', result}
+  -- A replay of a failed command: claimed like a new one, below.
+  reopened = true
 end
 
 -- An expired claim is gone (PEXPIRE), so any claim seen here is live.
@@ -37,15 +45,22 @@ if leased then
   end
 end
 
+if reopened then
+  -- The claim replaces the done record, result and flag included.
+  redis.call('DEL', KEYS[1])
+end
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 
 local reply = {'claimed', false}
+if reopened then
+  reply[2] = result
+end
 if leased then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  if #ARGV >= 4 then
+  if #ARGV >= 5 then
     local fields = {}
-    for i = 4, #ARGV do
+    for i = 5, #ARGV do
       fields[#fields + 1] = ARGV[i]
     end
     local vals = redis.call('HMGET', KEYS[3], unpack(fields))

@@ -8,7 +8,8 @@
 -- ARGV[2]  owner
 -- ARGV[3]  result bytes
 -- ARGV[4]  result TTL in milliseconds
--- ARGV[5..] field, order key pairs (canonical decimal int64, as Go's
+-- ARGV[5]  '1' when a replay may reopen the done record, '0' otherwise
+-- ARGV[6..] field, order key pairs (canonical decimal int64, as Go's
 --           strconv.FormatInt writes them)
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
@@ -55,11 +56,15 @@ if rec[1] == 'c' and rec[3] ~= ARGV[2] then
 end
 
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3], 'f', '1')
+else
+  redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 
 if leased then
-  for i = 5, #ARGV - 1, 2 do
+  for i = 6, #ARGV - 1, 2 do
     local cur = redis.call('HGET', KEYS[3], ARGV[i])
     if (not cur) or greater(ARGV[i + 1], cur) then
       redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])

@@ -6,7 +6,8 @@
 //
 //	p:cmd:<command id>   hash, the command record
 //	                     claim: s=c h=<payload hash> o=<owner>, PEXPIRE = claim TTL
-//	                     done:  s=d h=<payload hash> r=<result bytes>, PEXPIRE = ResultTTL
+//	                     done:  s=d h=<payload hash> r=<result bytes> [f=1 when
+//	                            Reopenable], PEXPIRE = ResultTTL
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
 //	p:order:<lease key>  hash field -> order key (decimal int64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that
@@ -24,8 +25,11 @@
 //   - A claim or lease is extended, released or replaced only by its owner;
 //     another owner can take it only once it has expired.
 //   - A done record is written once (Complete with the same hash leaves it
-//     as it is) and never turned back into a claim; it lives for the
-//     request's ResultTTL, after which the id is new again.
+//     as it is) and never turned back into a claim, except one with f=1
+//     (Reopenable) by a Begin with Replay and the same hash, which
+//     replaces it with a claim (the lease taken first, so a busy lease
+//     leaves the record as it was); it lives for the request's ResultTTL,
+//     after which the id is new again.
 //   - Order keys never decrease. They are compared as decimal strings in
 //     Lua, never as Lua numbers (doubles), so all of int64 is exact. They
 //     are kept forever: one small hash per resource that ever completed a

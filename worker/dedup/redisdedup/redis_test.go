@@ -106,6 +106,16 @@ func TestOneRoundTripEach(t *testing.T) {
 		{"Release", func() error {
 			return s.Release(ctx, dedup.ReleaseRequest{CommandID: "c1", Owner: "o", LeaseKey: "c/r"})
 		}},
+		{"Complete reopenable", func() error {
+			return s.Complete(ctx, dedup.CompleteRequest{CommandID: "c2", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Result: []byte("failed"), ResultTTL: time.Minute, Reopenable: true})
+		}},
+		{"Begin reopening", func() error {
+			br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c2", PayloadHash: "h", Owner: "o2", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute, Replay: true})
+			if err == nil && br.State != dedup.Claimed {
+				t.Errorf("replay Begin: %v, want claimed", br.State)
+			}
+			return err
+		}},
 	}
 	for _, st := range steps {
 		before := hook.n.Load()
@@ -155,6 +165,38 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	}
 	// Order keys never expire.
 	wantPTTL(prefix+":order:conn/res", -1*time.Nanosecond, -1*time.Nanosecond)
+}
+
+func TestReopenKeyLayout(t *testing.T) {
+	client := testenv.Redis(t)
+	s, prefix := newStore(t, client)
+	ctx := t.Context()
+	key := prefix + ":cmd:cmd-1"
+
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("failed"), ResultTTL: 2 * time.Hour, Reopenable: true}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := client.HGetAll(ctx, key).Result(); err != nil || len(rec) != 4 || rec["s"] != "d" || rec["f"] != "1" || rec["r"] != "failed" {
+		t.Fatalf("reopenable done record = %v, %v; want s=d h r f=1", rec, err)
+	}
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o2", LeaseKey: "conn/res", TTL: 30 * time.Second, Replay: true})
+	if err != nil || br.State != dedup.Claimed || string(br.Result) != "failed" {
+		t.Fatalf("replay Begin = %+v, %v; want claimed with the failed result", br, err)
+	}
+	// The claim replaced the done record: no result, no flag, the claim's TTL.
+	if rec, err := client.HGetAll(ctx, key).Result(); err != nil || len(rec) != 3 || rec["s"] != "c" || rec["o"] != "o2" {
+		t.Fatalf("reopened record = %v, %v; want the claim s=c h o=o2 only", rec, err)
+	}
+	if d, err := client.PTTL(ctx, key).Result(); err != nil || d > 30*time.Second || d < 25*time.Second {
+		t.Fatalf("PTTL of the reopened claim = %v, %v; want the claim TTL", d, err)
+	}
+	// A final outcome has no flag.
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o2", LeaseKey: "conn/res", Result: []byte("applied"), ResultTTL: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := client.HGetAll(ctx, key).Result(); err != nil || len(rec) != 3 || rec["r"] != "applied" {
+		t.Fatalf("final done record = %v, %v; want s=d h r, no flag", rec, err)
+	}
 }
 
 func TestDefaultPrefix(t *testing.T) {

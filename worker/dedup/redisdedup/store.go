@@ -91,8 +91,8 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 	if err := ctx.Err(); err != nil {
 		return dedup.BeginResult{}, err
 	}
-	args := make([]any, 0, 3+len(req.Fields))
-	args = append(args, req.PayloadHash, req.Owner, reqcheck.Millis(req.TTL))
+	args := make([]any, 0, 4+len(req.Fields))
+	args = append(args, req.PayloadHash, req.Owner, reqcheck.Millis(req.TTL), flag(req.Replay))
 	if req.LeaseKey != "" {
 		for _, f := range req.Fields {
 			args = append(args, f)
@@ -103,6 +103,14 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
 	}
 	return parseBegin(reply)
+}
+
+// flag is a boolean script argument: "1" or "0".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func parseBegin(reply []any) (dedup.BeginResult, error) {
@@ -123,6 +131,10 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: order key %q: %w", f, err)
 			}
 			res.OrderKeys[f] = n
+		}
+		// A reopened done record: the result it held.
+		if r, ok := reply[1].(string); ok {
+			res.Result = []byte(r)
 		}
 		return res, nil
 	case "done":
@@ -197,8 +209,8 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	args := make([]any, 0, 4+2*len(req.OrderKeys))
-	args = append(args, req.PayloadHash, req.Owner, req.Result, reqcheck.Millis(req.ResultTTL))
+	args := make([]any, 0, 5+2*len(req.OrderKeys))
+	args = append(args, req.PayloadHash, req.Owner, req.Result, reqcheck.Millis(req.ResultTTL), flag(req.Reopenable))
 	if req.LeaseKey != "" {
 		for f, v := range req.OrderKeys {
 			args = append(args, f, strconv.FormatInt(v, 10))
