@@ -1,0 +1,534 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline/hdpsim"
+	"github.com/oauthsync/oauthsync/adapters/jframework/jframeworksim"
+	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
+	"github.com/oauthsync/oauthsync/internal/resultstream"
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// badLines are lines the worker's decoder refuses, each for another reason.
+var badLines = []string{
+	`{"connection":"rc","resource":"%s","changes":{"redirectUri":"https://x.example.com/cb"`, // broken JSON
+	`{"connection":"rc","resource":"bad/resource","changes":{"active":true}}`,
+	`{"connection":"rc","resource":"%s","changes":{"colour":"blue"}}`,
+	`{"connection":"rc","resource":"%s","changes":{"active":"yes"}}`,
+	`{"connection":"rc","resource":"%s","changes":{}}`,
+	`{"connection":"RC!","resource":"%s","changes":{"active":true}}`,
+	`{"connection":"rc","resource":"%s","changes":{"active":true},"extra":1}`,
+}
+
+// writeMigration writes n short-form lines for the Rocket.Chat connection,
+// one app each (rcID(i)); every line whose index is in bad is broken. It
+// returns the path.
+func writeMigration(t *testing.T, n int, bad map[int]bool) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clients.ndjson")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	k := 0
+	for i := range n {
+		if bad[i] {
+			line := badLines[k%len(badLines)]
+			k++
+			if strings.Contains(line, "%s") {
+				line = fmt.Sprintf(line, rcID(i))
+			}
+			fmt.Fprintln(w, line)
+			continue
+		}
+		fmt.Fprintf(w, `{"connection":"rc","resource":%q,"changes":{"redirectUri":"https://new.example.com/cb/%d","active":false}}`+"\n", rcID(i), i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// everyFiftieth marks 2% of n lines bad.
+func everyFiftieth(n int) map[int]bool {
+	bad := map[int]bool{}
+	for i := 7; i < n; i += 50 {
+		bad[i] = true
+	}
+	return bad
+}
+
+// streamMessages is the number of messages in a stream.
+func (s *stack) streamMessages(t *testing.T, name string) uint64 {
+	t.Helper()
+	st, err := s.js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// batchResults counts the results stream's results of batch by status, and
+// the result events per command id.
+func (s *stack) batchResults(t *testing.T, batch string) (map[string]int, map[string]int) {
+	t.Helper()
+	byStatus, perCommand := map[string]int{}, map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := resultstream.Reader{JetStream: s.js}.Read(ctx, resultstream.Query{}, func(it resultstream.Item) error {
+		if it.Event == nil {
+			t.Errorf("result %d does not decode: %v", it.Seq, it.Err)
+			return nil
+		}
+		if it.Event.Data.Batch == batch {
+			byStatus[string(it.Event.Data.Status)]++
+			perCommand[it.Event.Data.CommandID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byStatus, perCommand
+}
+
+func TestMigrateRefusesAFileWithBadLinesAndPublishesNothing(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	const n = 10_000
+	bad := everyFiftieth(n)
+	path := writeMigration(t, n, bad)
+
+	r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", "m-bad")
+	if r.code != exitUsage {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, tail(r.stderr))
+	}
+	for i := range n {
+		reported := strings.Contains(r.stderr, fmt.Sprintf("%s:line %d:", path, i+1))
+		if reported != bad[i] {
+			t.Errorf("line %d: reported %v, bad %v", i+1, reported, bad[i])
+		}
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("%d of %d lines are invalid; nothing was published", len(bad), n)) {
+		t.Errorf("stderr does not say nothing was published:\n%s", tail(r.stderr))
+	}
+	if got := s.streamMessages(t, "SYNC_COMMANDS"); got != 0 {
+		t.Errorf("commands stream holds %d messages, want 0", got)
+	}
+}
+
+func TestMigrateSkipInvalidAppliesTheRestWithAReportRowPerLine(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	const n = 10_000
+	s.seedRC(n)
+	bad := everyFiftieth(n)
+	path := writeMigration(t, n, bad)
+	for _, report := range []string{"report.csv", "report.ndjson"} {
+		t.Run(report, func(t *testing.T) {
+			batch := "m-skip-" + strings.TrimPrefix(filepath.Ext(report), ".")
+			reportPath := filepath.Join(t.TempDir(), report)
+			r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", batch, "--skip-invalid",
+				"--report", reportPath, "--progress", "none", "-o", "json")
+			if r.code != exitOK {
+				t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", r.code, tail(r.stderr), r.stdout)
+			}
+			var sum summaryOutput
+			if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+				t.Fatalf("summary: %v\n%s", err, r.stdout)
+			}
+			byStatus, perCommand := s.batchResults(t, batch)
+			want := map[string]int{"invalid": len(bad)}
+			for st, k := range byStatus {
+				want[st] = k
+			}
+			if !mapsEqual(sum.Counts, want) {
+				t.Errorf("summary counts %v, results stream %v (+%d invalid)", sum.Counts, byStatus, len(bad))
+			}
+			if byStatus["applied"] != n-len(bad) && t.Name() == "TestMigrateSkipInvalidAppliesTheRestWithAReportRowPerLine/report.csv" {
+				t.Errorf("applied %d, want %d", byStatus["applied"], n-len(bad))
+			}
+			for id, k := range perCommand {
+				if k != 1 {
+					t.Errorf("command %s has %d results", id, k)
+				}
+			}
+			rows := readReport(t, reportPath)
+			if len(rows) != n {
+				t.Fatalf("report has %d rows, want %d", len(rows), n)
+			}
+			for i, row := range rows {
+				wantStatus := "applied"
+				if bad[i] {
+					wantStatus = "invalid"
+				} else if report == "report.ndjson" {
+					wantStatus = "unchanged" // the csv run already applied the same values
+				}
+				if row.Line != i+1 || row.Status != wantStatus || (bad[i] && row.Error == "") {
+					t.Fatalf("report row %d = %+v, want line %d status %s", i, row, i+1, wantStatus)
+				}
+			}
+		})
+	}
+	// Each app was written once, by the first run: the second found every
+	// value in place.
+	writes := s.rcWrites(t)
+	if len(writes) != n-len(bad) {
+		t.Errorf("%d apps written, want %d", len(writes), n-len(bad))
+	}
+	for id, k := range writes {
+		if k != 1 {
+			t.Errorf("app %s written %d times", id, k)
+		}
+	}
+	app, _ := s.rc.App(rcID(0))
+	if app.RedirectURI != "https://new.example.com/cb/0" || app.Active {
+		t.Errorf("app 0 = %+v", app)
+	}
+}
+
+func TestMigrateResumesAfterAnInterruptWithoutApplyingTwice(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	const n = 2_000
+	s.seedRC(n)
+	path := writeMigration(t, n, nil)
+	reportPath := filepath.Join(t.TempDir(), "report.ndjson")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Interrupt once a fifth of the file is in the commands stream.
+		for ctx.Err() == nil {
+			st, err := s.js.Stream(ctx, "SYNC_COMMANDS")
+			if err == nil {
+				if info, err := st.Info(ctx); err == nil && info.State.Msgs >= n/5 {
+					cancel()
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	first := s.syncctl(t, ctx, nil, "migrate", path, "--rate", "500", "--report", reportPath, "--progress", "none", "-o", "json")
+	if first.code != exitInterrupted {
+		t.Fatalf("interrupted run: exit %d, want %d; stderr:\n%s", first.code, exitInterrupted, tail(first.stderr))
+	}
+	var sum1 summaryOutput
+	if err := json.Unmarshal([]byte(first.stdout), &sum1); err != nil {
+		t.Fatal(err)
+	}
+	if !sum1.Interrupted || sum1.Published == 0 || sum1.Published == n || sum1.Counts["unpublished"] == 0 {
+		t.Fatalf("interrupted summary %+v", sum1)
+	}
+	rows := readReport(t, reportPath)
+	if len(rows) != n {
+		t.Fatalf("interrupted report has %d rows, want %d", len(rows), n)
+	}
+	if !strings.Contains(first.stderr, "rerun the same command to resume batch "+sum1.Batch) {
+		t.Errorf("stderr does not say how to resume:\n%s", tail(first.stderr))
+	}
+	// Let the worker finish some of what was published, so the rerun meets
+	// both finished and unfinished lines.
+	waitFor(t, 10*time.Second, "some results", func() bool { return s.streamMessages(t, "SYNC_RESULTS") > 0 })
+
+	second := s.syncctl(t, context.Background(), nil, "migrate", path, "--report", reportPath, "--progress", "none", "-o", "json")
+	if second.code != exitOK {
+		t.Fatalf("rerun: exit %d; stderr:\n%s", second.code, tail(second.stderr))
+	}
+	var sum2 summaryOutput
+	if err := json.Unmarshal([]byte(second.stdout), &sum2); err != nil {
+		t.Fatal(err)
+	}
+	if sum2.Batch != sum1.Batch {
+		t.Errorf("rerun batch %s, first %s: the derived batch must not change", sum2.Batch, sum1.Batch)
+	}
+	if sum2.Previous == 0 || sum2.Counts["applied"] != n {
+		t.Errorf("rerun summary %+v: want some previous results and all %d applied", sum2, n)
+	}
+	if sum2.Published+sum2.Previous < n || sum2.Published >= n {
+		t.Errorf("rerun published %d with %d previous, of %d lines", sum2.Published, sum2.Previous, n)
+	}
+	byStatus, perCommand := s.batchResults(t, sum1.Batch)
+	if byStatus["applied"] != n || len(perCommand) != n {
+		t.Errorf("results stream: %v over %d commands, want %d applied", byStatus, len(perCommand), n)
+	}
+	for id, k := range perCommand {
+		if k != 1 {
+			t.Errorf("command %s has %d results", id, k)
+		}
+	}
+	writes := s.rcWrites(t)
+	if len(writes) != n {
+		t.Errorf("%d apps written, want %d", len(writes), n)
+	}
+	for id, k := range writes {
+		if k != 1 {
+			t.Errorf("app %s written %d times", id, k)
+		}
+	}
+	rows = readReport(t, reportPath)
+	previous := 0
+	for _, row := range rows {
+		if row.Status != "applied" {
+			t.Fatalf("rerun report row %+v", row)
+		}
+		if row.Previous {
+			previous++
+		}
+	}
+	if previous != sum2.Previous {
+		t.Errorf("report marks %d rows previous, summary %d", previous, sum2.Previous)
+	}
+}
+
+func TestMigratePlanShowsDiffsAndWritesNothing(t *testing.T) {
+	s := startStack(t, stackOptions{NoWorker: true})
+	s.rc.Seed(rocketchatsim.App{ID: rcID(1), Name: "Portal", Active: true, RedirectURI: "https://old.example.com/cb"})
+	s.rc.Seed(rocketchatsim.App{ID: rcID(2), Name: "Reports", Active: false, RedirectURI: "https://a.example.com/cb,https://b.example.com/cb"})
+	s.hdp.Seed(hdpsim.App{ID: 93, Name: "Salesforce", DataStore: 54, TenantID: 1, ClientID: "hdp-client", ClientSecret: "hdp-old-secret-8812",
+		AuthorizeURI: "https://login.salesforce.com/services/oauth2/authorize", TokenURI: "https://login.salesforce.com/services/oauth2/token", Scope: "api"})
+	s.jf.Seed(jframeworksim.Integration{ID: "auth-1", Code: "google", Name: "Google", ProjectID: "p1", ClientID: "jf-client",
+		ClientSecret: "jf-old-secret-5531", RedirectURI: "https://jf.example.com/cb", Scope: "openid email"})
+	s.rl.Seed("65a7d77142a7e12453052d60", map[string]any{"mode": "refresh_token", "clientId": "rl-client"})
+	lines := []string{
+		fmt.Sprintf(`{"connection":"rc","resource":%q,"changes":{"redirectUri":"https://new.example.com/cb","active":true}}`, rcID(1)),
+		fmt.Sprintf(`{"connection":"rc","resource":%q,"changes":{"redirectUri":"https://a.example.com/cb,https://b.example.com/cb","active":false}}`, rcID(2)),
+		`{"connection":"hdp","resource":"93","changes":{"scopes":["api","refresh_token"],"tokenUrl":"https://login.salesforce.com/services/oauth2/token"}}`,
+		`{"connection":"jf","resource":"auth-1","changes":{"active":false,"name":"Google"}}`,
+		`{"connection":"rl","resource":"65a7d77142a7e12453052d60","changes":{"tokenUrl":"https://login.example.com/token"}}`,
+		fmt.Sprintf(`{"connection":"rc","resource":%q,"changes":{"clientId":"x"}}`, rcID(1)),
+		fmt.Sprintf(`{"connection":"rc","resource":%q,"changes":{"active":true}}`, rcID(99)),
+	}
+	path := filepath.Join(t.TempDir(), "plan.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := s.syncctl(t, context.Background(), nil, "--config", s.configPath, "migrate", path, "--plan")
+	// An unsupported field and a missing app make the plan exit 3.
+	if r.code != exitRejected {
+		t.Fatalf("exit %d, want %d; stderr:\n%s\nstdout:\n%s", r.code, exitRejected, r.stderr, r.stdout)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("~ rc/%s (line 1,", rcID(1)),
+		`    ~ redirectUri: "https://old.example.com/cb" -> "https://new.example.com/cb"`,
+		`    = active: true`,
+		fmt.Sprintf("= rc/%s (line 2,", rcID(2)),
+		`    = redirectUri: "https://a.example.com/cb,https://b.example.com/cb"`,
+		`    ~ scopes: ["api"] -> ["api","refresh_token"]`,
+		`    = tokenUrl: "https://login.salesforce.com/services/oauth2/token"`,
+		`    ~ active: true -> false`,
+		`    = name: "Google"`,
+		`    ? tokenUrl: (cannot be read) -> "https://login.example.com/token"`,
+		"unsupported:",
+		fmt.Sprintf("! rc/%s (line 7,", rcID(99)),
+		"Plan: 7 lines; 4 would change, 1 unchanged; fields: 3 to change, 5 unchanged, 1 unknown (not readable, would be sent); 1 unsupported, 1 errors. Nothing was written.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for name, reqs := range map[string][]string{"rocketchat": methods(s.rc.Requests()), "hybriddatapipeline": methods(s.hdp.Requests()),
+		"jframework": methods(s.jf.Requests()), "reelevant": methods(s.rl.Requests())} {
+		for _, m := range reqs {
+			if m != http.MethodGet {
+				t.Errorf("%s received a %s during --plan", name, m)
+			}
+		}
+		if name != "reelevant" && len(reqs) == 0 {
+			t.Errorf("%s was not read", name)
+		}
+		if name == "reelevant" && len(reqs) != 0 {
+			t.Errorf("reelevant has no read endpoint, yet received %d requests", len(reqs))
+		}
+	}
+	if app, _ := s.rc.App(rcID(1)); app.RedirectURI != "https://old.example.com/cb" {
+		t.Errorf("plan changed app 1: %+v", app)
+	}
+	// No NATS server needed, nothing published: the stack has no streams.
+	if _, err := s.js.Stream(context.Background(), "SYNC_COMMANDS"); err == nil {
+		t.Error("--plan created the commands stream")
+	}
+
+	j := s.syncctl(t, context.Background(), nil, "--config", s.configPath, "migrate", path, "--plan", "-o", "json")
+	var out struct {
+		Lines []struct {
+			Line   int `json:"line"`
+			Fields []struct {
+				Field, State string
+			} `json:"fields"`
+		} `json:"lines"`
+		Counts map[string]int `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(j.stdout), &out); err != nil {
+		t.Fatalf("json plan: %v\n%s", err, j.stdout)
+	}
+	if len(out.Lines) != 7 || out.Counts["fieldsChanged"] != 3 || out.Counts["unsupported"] != 1 {
+		t.Errorf("json plan = %+v", out)
+	}
+}
+
+func methods(reqs any) []string {
+	var out []string
+	switch rs := reqs.(type) {
+	case []rocketchatsim.Recorded:
+		for _, r := range rs {
+			out = append(out, r.Method)
+		}
+	case []hdpsim.Recorded:
+		for _, r := range rs {
+			out = append(out, r.Method)
+		}
+	case []jframeworksim.Recorded:
+		for _, r := range rs {
+			out = append(out, r.Method)
+		}
+	default:
+		b, _ := json.Marshal(rs)
+		var recs []struct{ Method string }
+		_ = json.Unmarshal(b, &recs)
+		for _, r := range recs {
+			out = append(out, r.Method)
+		}
+	}
+	return out
+}
+
+func TestMigrateSecretFromEnvNeverShown(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	const secret = "rotated-Secret-4f9a1c77e2"
+	s.hdp.Seed(hdpsim.App{ID: 93, Name: "Salesforce", DataStore: 54, TenantID: 1, ClientID: "hdp-client", ClientSecret: "hdp-old-secret-8812",
+		AuthorizeURI: "https://login.salesforce.com/services/oauth2/authorize", TokenURI: "https://login.salesforce.com/services/oauth2/token", Scope: "api"})
+	s.jf.Seed(jframeworksim.Integration{ID: "auth-1", Code: "google", Name: "Google", ProjectID: "p1", ClientID: "jf-client",
+		ClientSecret: "jf-old-secret-5531", RedirectURI: "https://jf.example.com/cb", Scope: "openid email"})
+	path := filepath.Join(t.TempDir(), "rotate.ndjson")
+	content := `{"connection":"hdp","resource":"93","changes":{"clientId":"shared-client"}}
+{"connection":"jf","resource":"auth-1","changes":{"clientId":"shared-client"}}
+{"connection":"jf","resource":"auth-missing","changes":{"clientId":"shared-client"}}
+`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NEW_SECRET": secret}
+	for _, args := range [][]string{
+		{"--config", s.configPath, "migrate", path, "--plan", "--secret-from-env", "NEW_SECRET"},
+		{"--config", s.configPath, "migrate", path, "--plan", "--secret-from-env", "NEW_SECRET", "-o", "json"},
+		{"migrate", path, "--secret-from-env", "NEW_SECRET", "--progress", "lines", "--report", filepath.Join(t.TempDir(), "r.csv")},
+		{"migrate", path, "--secret-from-env", "NEW_SECRET", "--progress", "bar", "--report", filepath.Join(t.TempDir(), "r.ndjson"), "-o", "json"},
+	} {
+		r := s.syncctl(t, context.Background(), env, args...)
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("syncctl %v shows the secret:\n%s\n%s", args, r.stdout, r.stderr)
+		}
+		for i, a := range args {
+			if a == "--report" {
+				b, err := os.ReadFile(args[i+1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(b), secret) {
+					t.Errorf("report shows the secret:\n%s", b)
+				}
+				if !strings.Contains(string(b), "provider_not_found") {
+					t.Errorf("report lacks the missing integration's error:\n%s", b)
+				}
+			}
+		}
+		if !slices.Contains(args, "--plan") && r.code != exitRejected {
+			t.Errorf("syncctl %v: exit %d, want %d (one integration is missing)", args, r.code, exitRejected)
+		}
+	}
+	app, _ := s.hdp.App(93)
+	in, _ := s.jf.Integration("auth-1")
+	if app.ClientSecret != secret || in.ClientSecret != secret || app.ClientID != "shared-client" {
+		t.Errorf("the providers did not receive the secret: hdp %q jf %q", app.ClientID, in.ClientID)
+	}
+}
+
+type reportRow struct {
+	Line      int    `json:"line"`
+	CommandID string `json:"commandId"`
+	Status    string `json:"status"`
+	Error     string `json:"error"`
+	Previous  bool   `json:"previous"`
+}
+
+func readReport(t *testing.T, path string) []reportRow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []reportRow
+	if strings.HasSuffix(path, ".csv") {
+		recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(recs[0], reportColumns()) {
+			t.Fatalf("csv header %v", recs[0])
+		}
+		for _, rec := range recs[1:] {
+			var row reportRow
+			fmt.Sscan(rec[0], &row.Line)
+			row.CommandID, row.Status, row.Error, row.Previous = rec[1], rec[4], rec[6], rec[7] == "true"
+			rows = append(rows, row)
+		}
+		return rows
+	}
+	for line := range strings.Lines(string(b)) {
+		var row reportRow
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func reportColumns() []string {
+	return []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous"}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// tail is the end of long output.
+func tail(s string) string {
+	if len(s) > 3000 {
+		return "..." + s[len(s)-3000:]
+	}
+	return s
+}
+
+var _ = messages.StatusApplied

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/commandfile"
+	"github.com/oauthsync/oauthsync/internal/resultstream"
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+type publishFlags struct {
+	connection, resource  string
+	set, setJSON, pfield  []string
+	secretEnv, secretFile string
+	sequence              int64
+	batch, id, source     string
+	file                  string
+	wait                  bool
+	timeout               time.Duration
+}
+
+func newPublish(g *globals) *cobra.Command {
+	var f publishFlags
+	cmd := &cobra.Command{
+		Use:   "publish",
+		Short: "Publish one update command (from flags or a JSON file), optionally waiting for its result",
+		Long: `publish builds one update command, validates it with the worker's own decoder
+(and, with --config, the provider adapter's checks), and publishes it to
+<prefix>.commands.<connection>.<resource> with Nats-Msg-Id set to its id.
+
+Changes come from --set name=value (canonical fields: name, description,
+clientId, redirectUri, scopes, authorizeUrl, tokenUrl, active), --set-json
+name=JSON, and --provider-field name=value (JSON if it parses, else a
+string). The client secret comes only from --secret-from-env NAME or
+--secret-from-file PATH, never from the command line, so it stays out of
+shell history; it is never printed.
+
+With --wait, publish waits for the command's result and prints it; the exit
+code is 3 when the command was rejected or failed, 4 on timeout.`,
+		Example: `  syncctl publish --connection rc-prod --resource 65a7d77142a7e12453052d59 \
+      --set redirectUri=https://app.example.com/cb --set active=true --wait
+  RC_SECRET=... syncctl publish --connection hdp --resource 93 --secret-from-env RC_SECRET
+  syncctl publish --connection reelevant-prod --resource 65a7d77142a7e12453052d60 \
+      --set-json 'scopes=["read","write"]' --provider-field mode=client_credentials
+  syncctl publish -f command.json --wait -o json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.publish(ctxOf(cmd), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.connection, "connection", "", "connection name (as configured in the worker)")
+	fl.StringVar(&f.resource, "resource", "", "the remote object's id")
+	fl.StringArrayVar(&f.set, "set", nil, "canonical field to change, name=value (repeatable); active takes true/false, scopes a comma- or space-separated list")
+	fl.StringArrayVar(&f.setJSON, "set-json", nil, "canonical field to change, name=JSON value (repeatable)")
+	fl.StringArrayVar(&f.pfield, "provider-field", nil, "provider-native field, name=value: JSON if it parses, else a string (repeatable)")
+	fl.StringVar(&f.secretEnv, "secret-from-env", "", "set clientSecret from this environment variable")
+	fl.StringVar(&f.secretFile, "secret-from-file", "", "set clientSecret from this file (one trailing newline is dropped)")
+	fl.Int64Var(&f.sequence, "sequence", 0, "data.sequence, the per-resource order key (default: the stream sequence)")
+	fl.StringVar(&f.batch, "batch", "", "batch id to carry into the result")
+	fl.StringVar(&f.id, "id", "", "command id, the idempotency key (default: a new random id)")
+	fl.StringVar(&f.source, "source", commandfile.DefaultSource, "CloudEvents source")
+	fl.StringVarP(&f.file, "file", "f", "", "read the command from a JSON file (a full CloudEvent or the short form; - for stdin) instead of flags")
+	fl.BoolVar(&f.wait, "wait", false, "wait for the command's result and print it")
+	fl.DurationVar(&f.timeout, "timeout", time.Minute, "how long --wait waits")
+	cmd.MarkFlagsMutuallyExclusive("secret-from-env", "secret-from-file")
+	for _, name := range []string{"connection", "resource", "set", "set-json", "provider-field", "sequence", "id"} {
+		cmd.MarkFlagsMutuallyExclusive("file", name)
+	}
+	_ = cmd.RegisterFlagCompletionFunc("connection", g.completeConnections)
+	return cmd
+}
+
+// completeConnections completes connection names from --config.
+func (g *globals) completeConnections(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if err := g.prepare(); err != nil || g.cfg == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return g.cfg.ConnectionNames(), cobra.ShellCompDirectiveNoFileComp
+}
+
+func (g *globals) publish(ctx context.Context, f publishFlags) error {
+	cmd, err := g.buildCommand(f)
+	if err != nil {
+		return err
+	}
+	nc, js, err := g.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	// Follow the resource's results from the start before publishing, so a
+	// result that arrives at once (or a duplicate's original result, which
+	// JetStream would not store twice) is not missed.
+	type waited struct {
+		item resultstream.Item
+		err  error
+	}
+	got := make(chan waited, 1)
+	waitCtx, stopWaiting := context.WithTimeout(ctx, f.timeout)
+	defer stopWaiting()
+	if f.wait {
+		want := map[string]bool{messages.ResultEventID(cmd.ID): true, messages.ConflictEventID(cmd.ID, cmd.PayloadHash()): true}
+		reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
+		go func() {
+			var found *resultstream.Item
+			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true},
+				func(it resultstream.Item) error {
+					if want[it.EventID] || strings.HasPrefix(it.EventID, messages.ResultEventID(cmd.ID)+"-replay-") {
+						found = &it
+						return resultstream.ErrStop
+					}
+					return nil
+				})
+			if found != nil {
+				got <- waited{item: *found}
+				return
+			}
+			got <- waited{err: err}
+		}()
+	}
+
+	body, err := cmd.Encode()
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(g.subjects().Command(cmd.Connection, cmd.Resource))
+	msg.Header.Set("Content-Type", messages.ContentType)
+	msg.Data = body
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID(cmd.ID))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
+	}
+	out := publishOutput{CommandID: cmd.ID, Subject: msg.Subject, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
+	if !f.wait {
+		return g.printPublished(out)
+	}
+	if !g.json() {
+		if err := g.printPublished(out); err != nil {
+			return err
+		}
+	}
+	w := <-got
+	switch {
+	case w.item.EventID != "":
+		if w.item.Event != nil {
+			out.Result = &w.item.Event.Data
+		} else {
+			out.Result = &messages.Result{CommandID: cmd.ID, Status: w.item.Status}
+		}
+	case ctx.Err() != nil:
+		return withCode(exitInterrupted)
+	case w.err != nil:
+		return w.err
+	}
+	if out.Result == nil {
+		if g.json() {
+			_ = g.printJSON(out)
+		}
+		return &exitErr{code: exitTimeout, err: fmt.Errorf("no result for %s within %s; follow it with: syncctl results --resource %s --follow", cmd.ID, f.timeout, cmd.Resource)}
+	}
+	if g.json() {
+		if err := g.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		printResult(g.stdout, *out.Result)
+	}
+	if s := out.Result.Status; s == messages.StatusRejected || s == messages.StatusFailed {
+		return withCode(exitRejected)
+	}
+	return nil
+}
+
+type publishOutput struct {
+	CommandID string           `json:"commandId"`
+	Subject   string           `json:"subject"`
+	Stream    string           `json:"stream"`
+	Sequence  uint64           `json:"sequence"`
+	Duplicate bool             `json:"duplicate"`
+	Result    *messages.Result `json:"result,omitempty"`
+}
+
+func (g *globals) printPublished(o publishOutput) error {
+	if g.json() {
+		return g.printJSON(o)
+	}
+	dup := ""
+	if o.Duplicate {
+		dup = " (duplicate: JetStream already holds this id; the worker answers it once)"
+	}
+	_, err := fmt.Fprintf(g.stdout, "published %s to %s (stream %s, sequence %d)%s\n", o.CommandID, o.Subject, o.Stream, o.Sequence, dup)
+	return err
+}
+
+// printResult prints a result in a few lines.
+func printResult(w io.Writer, r messages.Result) {
+	fmt.Fprintf(w, "result    %s\n", r.Status)
+	if len(r.AppliedFields) > 0 {
+		fmt.Fprintf(w, "applied   %s\n", strings.Join(r.AppliedFields, ", "))
+	}
+	if len(r.SkippedFields) > 0 {
+		fmt.Fprintf(w, "skipped   %s\n", strings.Join(r.SkippedFields, ", "))
+	}
+	if r.Attempts > 0 || r.Deliveries > 0 {
+		fmt.Fprintf(w, "attempts  %d (deliveries %d)\n", r.Attempts, r.Deliveries)
+	}
+	if r.Error != nil {
+		fmt.Fprintf(w, "error     %s: %s\n", r.Error.Code, r.Error.Message)
+	}
+}
+
+// buildCommand builds and validates the command publish was asked for.
+func (g *globals) buildCommand(f publishFlags) (*messages.Command, error) {
+	opts := commandfile.Options{Batch: f.batch, Source: f.source, Decode: messages.DecodeOptions{Subjects: g.subjects()}, Check: g.checker()}
+	if f.batch != "" && !messages.ValidCommandID(f.batch) {
+		return nil, usageErr("--batch must be 1 to 128 characters of [A-Za-z0-9._:-]")
+	}
+	var line commandfile.Line
+	if f.file != "" {
+		text, err := g.readInput(f.file)
+		if err != nil {
+			return nil, err
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, text); err != nil {
+			return nil, usageErr("%s: not a JSON document", f.file)
+		}
+		sf, isShort, err := shortFormWithoutID(text)
+		if err != nil {
+			return nil, usageErr("%s: %v", f.file, err)
+		}
+		if isShort {
+			if sf.ID == "" {
+				sf.ID = newID()
+			}
+			cmd, err := opts.Build(1, text, sf)
+			if err != nil {
+				return nil, usageErr("%s: %v", f.file, trimLine(err))
+			}
+			if opts.Check != nil {
+				if err := opts.Check(cmd); err != nil {
+					return nil, usageErr("%s: %v", f.file, err)
+				}
+			}
+			return cmd, nil
+		}
+		line = commandfile.Parse(1, compact.Bytes(), opts)
+		if line.Err != nil {
+			return nil, usageErr("%s: %v", f.file, trimLine(line.Err))
+		}
+		return line.Command, nil
+	}
+
+	if f.connection == "" || f.resource == "" {
+		return nil, usageErr("--connection and --resource are required (or --file)")
+	}
+	changes := map[string]json.RawMessage{}
+	for _, kv := range f.set {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usageErr("--set %q: want name=value", name)
+		}
+		if name == messages.FieldClientSecret {
+			return nil, usageErr("--set clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
+		}
+		v, err := setValue(name, value)
+		if err != nil {
+			return nil, usageErr("--set %s: %v", name, err)
+		}
+		changes[name] = v
+	}
+	for _, kv := range f.setJSON {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !json.Valid([]byte(value)) {
+			return nil, usageErr("--set-json %q: want name=<JSON value>", name)
+		}
+		if name == messages.FieldClientSecret {
+			return nil, usageErr("--set-json clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
+		}
+		changes[name] = json.RawMessage(value)
+	}
+	secret, err := g.secret(f)
+	if err != nil {
+		return nil, err
+	}
+	if secret != nil {
+		b, _ := json.Marshal(*secret)
+		changes[messages.FieldClientSecret] = b
+	}
+	pf := map[string]json.RawMessage{}
+	for _, kv := range f.pfield {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, usageErr("--provider-field %q: want name=value", kv)
+		}
+		if json.Valid([]byte(value)) {
+			pf[name] = json.RawMessage(value)
+		} else {
+			b, _ := json.Marshal(value)
+			pf[name] = b
+		}
+	}
+	if len(changes) == 0 && len(pf) == 0 {
+		return nil, usageErr("nothing to change: give --set, --set-json, --provider-field or a secret")
+	}
+	sf := commandfile.ShortForm{ID: f.id, Connection: f.connection, Resource: f.resource}
+	if sf.ID == "" {
+		sf.ID = newID()
+	}
+	if f.sequence != 0 {
+		sf.Sequence = &f.sequence
+	}
+	if len(changes) > 0 {
+		b, err := json.Marshal(changes)
+		if err != nil {
+			return nil, usageErr("changes: %v", err)
+		}
+		sf.Changes = b
+	}
+	if len(pf) > 0 {
+		sf.ProviderFields = pf
+	}
+	cmd, err := opts.Build(0, nil, sf)
+	if err != nil {
+		return nil, usageErr("%v", trimLine(err))
+	}
+	if opts.Check != nil {
+		if err := opts.Check(cmd); err != nil {
+			return nil, usageErr("%v", err)
+		}
+	}
+	return cmd, nil
+}
+
+// secret reads the client secret from where the flags say.
+func (g *globals) secret(f publishFlags) (*string, error) {
+	switch {
+	case f.secretEnv != "":
+		v, ok := "", false
+		if g.lookup != nil {
+			v, ok = g.lookup(f.secretEnv)
+		}
+		if !ok || v == "" {
+			return nil, usageErr("--secret-from-env: environment variable %s is not set or empty", f.secretEnv)
+		}
+		return &v, nil
+	case f.secretFile != "":
+		b, err := os.ReadFile(f.secretFile)
+		if err != nil {
+			return nil, usageErr("--secret-from-file: %v", err)
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if v == "" {
+			return nil, usageErr("--secret-from-file: %s is empty", f.secretFile)
+		}
+		return &v, nil
+	}
+	return nil, nil
+}
+
+// setValue types a --set value by its canonical field.
+func setValue(name, value string) (json.RawMessage, error) {
+	var v any = value
+	switch name {
+	case messages.FieldActive:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil, errors.New("must be true or false")
+		}
+		v = b
+	case messages.FieldScopes:
+		v = strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' })
+	case messages.FieldName, messages.FieldDescription, messages.FieldClientID, messages.FieldRedirectURI,
+		messages.FieldAuthorizeURL, messages.FieldTokenURL:
+	default:
+		return nil, fmt.Errorf("not a canonical field (name, description, clientId, redirectUri, scopes, authorizeUrl, tokenUrl, active); provider-native fields go in --provider-field")
+	}
+	return json.Marshal(v)
+}
+
+// checker returns the adapter validation of commands when --config names
+// the connections, else nil. Adapters are built once per connection.
+func (g *globals) checker() func(*messages.Command) error {
+	if g.cfg == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	built := map[string]adapters.Adapter{}
+	failed := map[string]error{}
+	return func(c *messages.Command) error {
+		mu.Lock()
+		a, ok := built[c.Connection]
+		err := failed[c.Connection]
+		if !ok && err == nil {
+			a, err = g.adapterFor(c.Connection)
+			if err != nil {
+				failed[c.Connection] = err
+			} else {
+				built[c.Connection] = a
+			}
+		}
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return a.Validate(adapters.Update{Resource: c.Resource, Changes: c.Data.Changes, ProviderFields: c.Data.ProviderFields})
+	}
+}
+
+func (g *globals) readInput(path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(io.LimitReader(g.stdin, commandfile.MaxLineBytes))
+		if err != nil {
+			return nil, fmt.Errorf("stdin: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// shortFormWithoutID decodes text as the short form unless it is a full
+// CloudEvent (has specversion).
+func shortFormWithoutID(text []byte) (commandfile.ShortForm, bool, error) {
+	var head map[string]json.RawMessage
+	if err := json.Unmarshal(text, &head); err != nil {
+		return commandfile.ShortForm{}, false, errors.New("not a JSON object")
+	}
+	if _, full := head["specversion"]; full {
+		return commandfile.ShortForm{}, false, nil
+	}
+	var sf commandfile.ShortForm
+	dec := json.NewDecoder(strings.NewReader(string(text)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sf); err != nil {
+		keys := make([]string, 0, len(head))
+		for k := range head {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return sf, false, fmt.Errorf("short form {connection, resource, changes, providerFields, sequence, id} expected, got keys %v", keys)
+	}
+	return sf, true, nil
+}
+
+// newID is a fresh command id: syncctl-<UTC time>-<random>.
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "syncctl-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// trimLine drops the "line N: " prefix of a single command's error.
+func trimLine(err error) string {
+	var le *commandfile.LineError
+	if errors.As(err, &le) {
+		if le.Field == "" {
+			return le.Reason
+		}
+		return le.Field + ": " + le.Reason
+	}
+	return err.Error()
+}

@@ -1,0 +1,171 @@
+// Package resultstream reads result events back from the results stream for
+// syncctl: everything stored that matches a query, then, when asked, what
+// arrives after. It reads with an ordered consumer (ephemeral, flow
+// controlled, recreated on gaps), so nothing is acknowledged or removed and
+// any number of readers can run beside the workers.
+package resultstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+// DefaultStream is the results stream's default name (CONTRACT §2).
+const DefaultStream = "SYNC_RESULTS"
+
+// HeaderStatus is the header a result event's status travels in.
+const HeaderStatus = "Sync-Status"
+
+// ErrStop, returned by a Read callback, ends Read without an error.
+var ErrStop = errors.New("resultstream: stop")
+
+// Reader reads result events.
+type Reader struct {
+	// JetStream is the JetStream context to read with. Required.
+	JetStream jetstream.JetStream
+	// Stream is the results stream's name. Default DefaultStream.
+	Stream string
+	// Subjects names the subjects. Default prefix "sync".
+	Subjects messages.Subjects
+}
+
+// Query selects what Read reads.
+type Query struct {
+	// Connection and Resource narrow the subject; empty means any.
+	Connection, Resource string
+	// Since starts at results stored at or after it; zero reads from the
+	// first stored result.
+	Since time.Time
+	// Follow keeps reading results as they arrive once the stored ones
+	// are read, until ctx ends or the callback returns ErrStop.
+	Follow bool
+	// HeadersOnly skips bodies: Item.Event is nil, Item.Status comes from
+	// the Sync-Status header. Much cheaper for counting.
+	HeadersOnly bool
+	// CaughtUp, when set, is called once, when every result stored when
+	// Read started has been passed to the callback.
+	CaughtUp func()
+}
+
+// Item is one stored result event.
+type Item struct {
+	// Seq is the result's sequence in the results stream.
+	Seq uint64
+	// Time is when the stream stored it.
+	Time time.Time
+	// Subject is the result's subject.
+	Subject string
+	// EventID is its Nats-Msg-Id: the result event's id.
+	EventID string
+	// Status is its Sync-Status header.
+	Status messages.Status
+	// Event is the decoded event; nil when HeadersOnly or when the body
+	// does not decode (then Err says why).
+	Event *messages.ResultEvent
+	Err   error
+}
+
+// Subject is the filter subject of q.
+func (r Reader) Subject(q Query) string {
+	conn, res := q.Connection, q.Resource
+	if conn == "" {
+		conn = "*"
+	}
+	if res == "" {
+		res = ">"
+		if conn == "*" {
+			return r.Subjects.Results()
+		}
+	}
+	return r.Subjects.Result(conn, res)
+}
+
+// Read passes every result matching q to fn, in stream order. Without
+// Follow it returns once it has passed every result stored when it started;
+// with Follow it goes on until ctx ends (returning nil) or fn returns
+// ErrStop. Any other error of fn ends Read with that error.
+func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
+	stream := r.Stream
+	if stream == "" {
+		stream = DefaultStream
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{r.Subject(q)},
+		HeadersOnly:    q.HeadersOnly,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if !q.Since.IsZero() {
+		since := q.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := r.JetStream.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	caughtUp := false
+	catchUp := func() bool {
+		if !caughtUp {
+			caughtUp = true
+			if q.CaughtUp != nil {
+				q.CaughtUp()
+			}
+		}
+		return !q.Follow
+	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 && catchUp() {
+		return nil
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		item := decode(msg, q.HeadersOnly)
+		if err := fn(item); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 && catchUp() {
+			return nil
+		}
+	}
+}
+
+func decode(msg jetstream.Msg, headersOnly bool) Item {
+	item := Item{Subject: msg.Subject()}
+	if meta, err := msg.Metadata(); err == nil {
+		item.Seq, item.Time = meta.Sequence.Stream, meta.Timestamp
+	}
+	h := msg.Headers()
+	item.EventID = h.Get(jetstream.MsgIDHeader)
+	item.Status = messages.Status(h.Get(HeaderStatus))
+	if headersOnly {
+		return item
+	}
+	ev, err := messages.DecodeResultEvent(msg.Data())
+	if err != nil {
+		item.Err = err
+		return item
+	}
+	item.Event = ev
+	if item.Status == "" {
+		item.Status = ev.Data.Status
+	}
+	return item
+}
