@@ -42,9 +42,9 @@ func TestMain(m *testing.M) {
 
 // Credentials of the simulated providers.
 const (
-	rcUser, rcToken   = "stackUser00000001", "stack-rc-token-9c1f"
-	rlToken           = "stack-reelevant-token-77aa"
-	hdpUser, hdpPass  = "stack-hdp-user", "stack-hdp-password-41de"
+	rcUser, rcToken    = "stackUser00000001", "stack-rc-token-9c1f"
+	rlToken            = "stack-reelevant-token-77aa"
+	hdpUser, hdpPass   = "stack-hdp-user", "stack-hdp-password-41de"
 	jfBrand, jfAuthKey = "stack.brand.example.com", "stack-jf-authkey-03bb"
 )
 
