@@ -186,6 +186,11 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 		return err
 	}
 	defer nc.Close()
+	for _, name := range []string{g.streams().commands, g.streams().results} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			return fmt.Errorf("stream %s: %w (a syncworker creates the streams when it starts; check --server and --config)", name, err)
+		}
+	}
 	if !g.json() {
 		fmt.Fprintf(g.stderr, "batch %s: %d commands from %s\n", batch, len(lines)-len(bad), path)
 	}
@@ -215,6 +220,11 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 		return &exitErr{code: exitInterrupted, err: fmt.Errorf("interrupted; rerun the same command to resume batch %s", batch)}
 	case sum.Counts[string(messages.StatusRejected)]+sum.Counts[string(messages.StatusFailed)] > 0:
 		return withCode(exitRejected)
+	case f.noWait && sum.Counts[migrate.StatusUnpublished] == 0:
+		if !g.json() {
+			fmt.Fprintf(g.stderr, "published without waiting; follow the results with: syncctl results --batch %s --follow\n", batch)
+		}
+		return nil
 	case sum.TimedOut || sum.Counts[migrate.StatusPending]+sum.Counts[migrate.StatusUnpublished] > 0:
 		return &exitErr{code: exitTimeout, err: fmt.Errorf("results still missing after %s; rerun the same command to wait again", f.timeout)}
 	}
@@ -370,8 +380,12 @@ func progressLine(p migrate.Progress) string {
 	if p.Final {
 		eta = "in " + p.Elapsed.Round(time.Millisecond).String()
 	}
-	return fmt.Sprintf("published %d, applied %d, unchanged %d, superseded %d, rejected %d, failed %d, %s",
-		p.Published+p.Previous, r[messages.StatusApplied], r[messages.StatusUnchanged], r[messages.StatusSuperseded],
+	earlier := ""
+	if p.Previous > 0 {
+		earlier = fmt.Sprintf(" (+%d done earlier)", p.Previous)
+	}
+	return fmt.Sprintf("published %d%s, applied %d, unchanged %d, superseded %d, rejected %d, failed %d, %s",
+		p.Published, earlier, r[messages.StatusApplied], r[messages.StatusUnchanged], r[messages.StatusSuperseded],
 		r[messages.StatusRejected], r[messages.StatusFailed], eta)
 }
 

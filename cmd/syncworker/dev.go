@@ -129,16 +129,18 @@ func devSample(ctx context.Context, r *running, sims string, out io.Writer) erro
 	}
 	printResults(out, ids, got)
 	fmt.Fprintf(out, `
-The worker keeps running. Publish more commands (install the NATS CLI: go install github.com/nats-io/natscli/nats@latest):
+The worker keeps running. In another terminal, publish more with syncctl:
 
-  nats --server %s pub sync.commands.rc-dev.65a7d77142a7e12453052d59 \
-    -H Nats-Msg-Id:my-cmd-1 '{"specversion":"1.0","id":"my-cmd-1","source":"/me","type":"%s","connection":"rc-dev","resource":"65a7d77142a7e12453052d59","data":{"changes":{"redirectUri":"https://new.example.com/cb"}}}'
+  go run ./cmd/syncctl --server %s publish --connection rc-dev \
+    --resource 65a7d77142a7e12453052d59 --set redirectUri=https://new.example.com/cb --wait
+  go run ./cmd/syncctl --server %s migrate examples/migration.ndjson --report report.csv
+  go run ./cmd/syncctl --server %s results --follow
+  go run ./cmd/syncctl --server %s status
 
-Follow results:   nats --server %s sub 'sync.results.>'
 Provider simulators:
 %s
 Health: /healthz and /readyz, metrics: /metrics on http://%s. Stop with Ctrl-C.
-`, r.natsURL, messages.CommandType, r.natsURL, sims, r.httpAddr)
+`, r.natsURL, r.natsURL, r.natsURL, r.natsURL, sims, r.httpAddr)
 	<-ctx.Done()
 	return nil
 }
