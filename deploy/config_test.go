@@ -25,14 +25,14 @@ import (
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// The worker's configuration is decoded by cmd/syncworker, a main package
-// that cannot be imported. These tests read the keys it accepts from its
-// source (the yaml tags of fileConfig in cmd/syncworker/config.go), so a
+// The worker's configuration is decoded by internal/config. These tests read
+// the keys it accepts from its source (the yaml tags of config.File in
+// internal/config/config.go), so a
 // configuration shipped here cannot drift from what the worker decodes,
 // then apply the same rules: ${VAR} expansion with unset variables refused,
 // unknown keys refused, typed values, and validate()'s checks.
 
-const workerConfigSource = "../cmd/syncworker/config.go"
+const workerConfigSource = "../internal/config/config.go"
 
 // configKey is the shape of one key of the worker's configuration.
 type configKey struct {
@@ -42,7 +42,7 @@ type configKey struct {
 	elem   *configKey            // map values
 }
 
-// loadConfigSchema builds the key tree of fileConfig from the Go source.
+// loadConfigSchema builds the key tree of config.File from the Go source.
 func loadConfigSchema(t *testing.T) *configKey {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), workerConfigSource, nil, 0)
@@ -86,7 +86,7 @@ func loadConfigSchema(t *testing.T) *configKey {
 			if !ok {
 				t.Fatalf("%s: type %s not found", workerConfigSource, e.Name)
 			}
-			if e.Name == "duration" { // type duration time.Duration, with UnmarshalYAML
+			if e.Name == "Duration" { // type Duration time.Duration, with UnmarshalYAML
 				return &configKey{kind: "scalar", scalar: "duration"}
 			}
 			return build(def)
@@ -98,14 +98,14 @@ func loadConfigSchema(t *testing.T) *configKey {
 		t.Fatalf("%s: a field type the test does not know: %T", workerConfigSource, e)
 		return nil
 	}
-	root, ok := types["fileConfig"]
+	root, ok := types["File"]
 	if !ok {
-		t.Fatalf("%s: no type fileConfig", workerConfigSource)
+		t.Fatalf("%s: no type File", workerConfigSource)
 	}
 	schema := build(root)
 	for _, k := range []string{"nats", "redis", "streams", "worker", "connections"} {
 		if _, ok := schema.fields[k]; !ok {
-			t.Fatalf("%s: fileConfig has no key %q: the schema reader is out of date", workerConfigSource, k)
+			t.Fatalf("%s: File has no key %q: the schema reader is out of date", workerConfigSource, k)
 		}
 	}
 	return schema

@@ -9,7 +9,7 @@
 // rulefmt and PromQL parser, every metric name and label checked against
 // METRICS.md, docker-compose.yml through the Compose specification's loader
 // (compose-go, as `docker compose config`), the worker's configurations
-// against the keys cmd/syncworker/config.go declares, the NATS configuration
+// against the keys internal/config/config.go declares, the NATS configuration
 // through nats-server's own parser, and the Redis settings and ACL on a real
 // redis-server running the dedup store's conformance suite as the ACL user.
 package deploy

@@ -18,6 +18,10 @@ import (
 	"github.com/oauthsync/oauthsync/messages"
 )
 
+// maxPendingLimit bounds migrate --max-pending: the JetStream context allows
+// this many async publishes in flight.
+const maxPendingLimit = 8192
+
 // globals are the flags every command shares, and what they lead to.
 type globals struct {
 	env
@@ -134,7 +138,7 @@ func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", server, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingLimit))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)

@@ -109,8 +109,8 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 			return usageErr("--report: %v", err)
 		}
 	}
-	if f.rate < 0 || f.maxPending <= 0 || f.timeout <= 0 {
-		return usageErr("--rate must not be negative; --max-pending and --timeout must be positive")
+	if f.rate < 0 || f.maxPending <= 0 || f.maxPending > maxPendingLimit || f.timeout <= 0 {
+		return usageErr("--rate must not be negative, --max-pending between 1 and %d, --timeout positive", maxPendingLimit)
 	}
 	switch f.progress {
 	case "auto", "bar", "lines", "none":

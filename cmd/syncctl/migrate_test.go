@@ -268,7 +268,9 @@ func TestMigrateResumesAfterAnInterruptWithoutApplyingTwice(t *testing.T) {
 	if sum2.Previous == 0 || sum2.Counts["applied"] != n {
 		t.Errorf("rerun summary %+v: want some previous results and all %d applied", sum2, n)
 	}
-	if sum2.Published+sum2.Previous < n || sum2.Published >= n {
+	// Lines answered while the rerun read or published are neither previous
+	// nor republished, so the two need not add up to n.
+	if sum2.Published+sum2.Previous > n || sum2.Published >= n {
 		t.Errorf("rerun published %d with %d previous, of %d lines", sum2.Published, sum2.Previous, n)
 	}
 	byStatus, perCommand := s.batchResults(t, sum1.Batch)

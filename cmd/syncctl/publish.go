@@ -31,6 +31,7 @@ type publishFlags struct {
 	set, setJSON, pfield  []string
 	secretEnv, secretFile string
 	sequence              int64
+	sequenceSet           bool
 	batch, id, source     string
 	file                  string
 	wait                  bool
@@ -62,7 +63,10 @@ code is 3 when the command was rejected or failed, 4 on timeout.`,
       --set-json 'scopes=["read","write"]' --provider-field mode=client_credentials
   syncctl publish -f command.json --wait -o json`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.publish(ctxOf(cmd), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.sequenceSet = cmd.Flags().Changed("sequence")
+			return g.publish(ctxOf(cmd), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.connection, "connection", "", "connection name (as configured in the worker)")
@@ -327,7 +331,7 @@ func (g *globals) buildCommand(f publishFlags) (*messages.Command, error) {
 	if sf.ID == "" {
 		sf.ID = newID()
 	}
-	if f.sequence != 0 {
+	if f.sequenceSet {
 		sf.Sequence = &f.sequence
 	}
 	if len(changes) > 0 {

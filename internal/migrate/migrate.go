@@ -198,6 +198,12 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 		return r.summary(batch, interrupted, timedOut, publishTime)
 	}
 	if valid == 0 {
+		// Nothing to publish or wait for; Progress still gets its final call.
+		if cfg.Progress != nil {
+			p := r.progress()
+			p.Final = true
+			cfg.Progress(p)
+		}
 		return summary(false, false, 0), nil
 	}
 
@@ -217,10 +223,15 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 		close(caughtUp)
 	}
 	readCtx, stopReading := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopReading()
 	reader := resultstream.Reader{JetStream: cfg.JetStream, Stream: cfg.ResultsStream, Subjects: cfg.Subjects}
 	readErr := make(chan error, 1)
-	go func() { readErr <- reader.Read(readCtx, q, r.onResult) }()
+	var readerWG sync.WaitGroup
+	readerWG.Go(func() { readErr <- reader.Read(readCtx, q, r.onResult) })
+	// Run owns the reader: it stops it and waits for it before returning.
+	defer func() {
+		stopReading()
+		readerWG.Wait()
+	}()
 
 	var progressWG sync.WaitGroup
 	stopProgress := make(chan struct{})
@@ -286,10 +297,17 @@ func (r *run) onResult(it resultstream.Item) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o := &r.outcomes[i]
 	status := it.Status
 	if it.Event != nil {
 		status = it.Event.Data.Status
+	}
+	if !status.Valid() {
+		// A body that does not decode and carries no Sync-Status header:
+		// nothing to record (it would count as status "").
+		return nil
+	}
+	o := &r.outcomes[i]
+	if it.Event != nil {
 		o.ErrorCode, o.Error = "", ""
 		if e := it.Event.Data.Error; e != nil {
 			o.ErrorCode, o.Error = string(e.Code), e.Message
