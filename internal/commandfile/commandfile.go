@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -80,7 +83,8 @@ func (e *LineError) Error() string {
 // ShortForm is a command as a migration line may give it: the routing, the
 // data, and optionally an id (when absent one is derived from the batch,
 // the line number and the line's content, so rereading the file gives the
-// same ids).
+// same ids). In a line, its keys are spelled exactly and given once, as are
+// the keys of providerFields.
 type ShortForm struct {
 	ID             string                     `json:"id,omitempty"`
 	Connection     string                     `json:"connection"`
@@ -109,7 +113,9 @@ func ReadNDJSON(r io.Reader, opts Options) ([]Line, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
 	var raws []rawLine
-	for n := 1; sc.Scan(); n++ {
+	n := 0 // the number of the last line read
+	for sc.Scan() {
+		n++
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
 			continue
@@ -118,7 +124,8 @@ func ReadNDJSON(r io.Reader, opts Options) ([]Line, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("line %d is longer than %d bytes", len(raws)+1, MaxLineBytes)
+			// Blank lines count: the line too long is the one after the last read.
+			return nil, fmt.Errorf("line %d is longer than %d bytes", n+1, MaxLineBytes)
 		}
 		return nil, err
 	}
@@ -156,11 +163,21 @@ func Parse(number int, text []byte, o Options) Line {
 // parseLine turns one line into a validated command.
 func (o Options) parseLine(raw rawLine) Line {
 	line := Line{Number: raw.number}
+	if len(raw.text) == 0 || raw.text[0] != '{' {
+		reason := "not a JSON object"
+		if len(raw.text) == 0 {
+			reason += ": the line is empty"
+		} else if !json.Valid(raw.text) {
+			reason += ": invalid JSON"
+		}
+		line.Err = &LineError{Line: raw.number, Reason: reason}
+		return line
+	}
 	var head struct {
 		SpecVersion *json.RawMessage `json:"specversion"`
 	}
 	if err := json.Unmarshal(raw.text, &head); err != nil {
-		line.Err = &LineError{Line: raw.number, Reason: "not a JSON object: " + jsonReason(err)}
+		line.Err = &LineError{Line: raw.number, Reason: notObjectReason(raw.text, err)}
 		return line
 	}
 	var cmd *messages.Command
@@ -175,6 +192,19 @@ func (o Options) parseLine(raw rawLine) Line {
 		return line
 	}
 	return o.finish(raw.number, cmd)
+}
+
+// notObjectReason says why text, which starts with '{', did not unmarshal
+// as one JSON object: a syntax error, or data after the object. Like
+// jsonReason, it never quotes the text.
+func notObjectReason(text []byte, err error) string {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	var first json.RawMessage
+	if dec.Decode(&first) == nil {
+		// The first value is a whole object: what follows it is the fault.
+		return fmt.Sprintf("holds more than one JSON value (data after byte %d); write one command per line", dec.InputOffset())
+	}
+	return "not a JSON object: " + jsonReason(err)
 }
 
 // finish sets the shared client secret, runs Check and encodes cmd.
@@ -196,8 +226,28 @@ func (o Options) finish(number int, cmd *messages.Command) Line {
 	}
 	body, err := cmd.Encode()
 	if err != nil {
-		line.Err = &LineError{Line: number, Reason: "cannot encode: " + err.Error()}
+		line.Err = &LineError{Line: number, Reason: "cannot encode: " + jsonReason(err)}
 		return line
+	}
+	// The body published is not the one decoded: it has the run's batch and
+	// shared secret, and encoding escapes what the line may hold raw
+	// (U+2028, U+2029), so it may be longer. The worker must accept it as
+	// it is. A command DecodeCommand accepted encodes to one it accepts but
+	// for the size limit, so the size is checked; the shared secret, which
+	// no decoder has seen, is checked by decoding the body once more.
+	limit := o.Decode.MaxBytes
+	if limit <= 0 {
+		limit = messages.DefaultMaxCommandBytes
+	}
+	if len(body) > limit {
+		line.Err = &LineError{Line: number, Field: "body", Reason: fmt.Sprintf("is %d bytes long once encoded as published, over the limit of %d bytes", len(body), limit)}
+		return line
+	}
+	if o.ClientSecret != "" {
+		if _, err := messages.DecodeCommand(o.Decode.Subjects.Command(cmd.Connection, cmd.Resource), body, o.Decode); err != nil {
+			line.Err = lineErr(number, err)
+			return line
+		}
 	}
 	line.Command, line.Body = cmd, body
 	return line
@@ -218,7 +268,9 @@ func (o Options) fromEvent(raw rawLine) (*messages.Command, error) {
 	if !messages.ValidResource(route.Resource) {
 		return nil, &LineError{Line: raw.number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
 	}
-	if route.Batch != "" && o.Batch != "" && route.Batch != o.Batch {
+	// An invalid batch is the decoder's to refuse; only a valid one (short,
+	// of a safe charset) is quoted.
+	if messages.ValidCommandID(route.Batch) && o.Batch != "" && route.Batch != o.Batch {
 		return nil, &LineError{Line: raw.number, Field: "batch", Reason: fmt.Sprintf("is %q, not this migration's batch %q", route.Batch, o.Batch)}
 	}
 	subject := o.Decode.Subjects.Command(route.Connection, route.Resource)
@@ -234,6 +286,9 @@ func (o Options) fromEvent(raw rawLine) (*messages.Command, error) {
 
 // fromShortForm builds and validates a command from the short form.
 func (o Options) fromShortForm(raw rawLine) (*messages.Command, error) {
+	if field, reason := checkShortFormKeys(raw.text); reason != "" {
+		return nil, &LineError{Line: raw.number, Field: field, Reason: reason}
+	}
 	var sf ShortForm
 	dec := json.NewDecoder(bytes.NewReader(raw.text))
 	dec.DisallowUnknownFields()
@@ -244,6 +299,89 @@ func (o Options) fromShortForm(raw rawLine) (*messages.Command, error) {
 		return nil, &LineError{Line: raw.number, Reason: "holds more than one JSON value"}
 	}
 	return o.Build(raw.number, raw.text, sf)
+}
+
+// shortFormKeys are the keys of the short form, spelled exactly.
+var shortFormKeys = []string{"connection", "resource", "changes", "providerFields", "sequence", "id"}
+
+// checkShortFormKeys refuses what encoding/json would let through silently
+// in a short-form line, where the worker's decoder refuses it in a full
+// event: a key that is not a short-form key but for its letter case
+// ("Changes"), and a duplicate key, at the top level or in providerFields
+// (data.changes goes to the worker's decoder verbatim, which checks it). It
+// returns the offending key and the reason, or "" when text, a JSON object,
+// passes; a syntax error is left to the decoder.
+func checkShortFormKeys(text []byte) (field, reason string) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", ""
+	}
+	var seen [6]bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		key, _ := tok.(string)
+		i := slices.Index(shortFormKeys, key)
+		if i < 0 {
+			return shortKey(key), "unknown key; the short form's keys are " + strings.Join(shortFormKeys, ", ") + " (a full CloudEvent has specversion)"
+		}
+		if seen[i] {
+			return key, "duplicate key"
+		}
+		seen[i] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return "", ""
+		}
+		if key == "providerFields" {
+			if dup := duplicateKey(value); dup != "" {
+				return "providerFields." + shortKey(dup), "duplicate key"
+			}
+		}
+	}
+	return "", ""
+}
+
+// duplicateKey returns the first key that the JSON object raw holds twice,
+// or "" (also when raw is not an object).
+func duplicateKey(raw json.RawMessage) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+// shortKey is a key as an error may show it: at most 64 bytes, cut on a
+// rune boundary.
+func shortKey(key string) string {
+	const limit = 64
+	if len(key) <= limit {
+		return key
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	return key[:cut] + "…"
 }
 
 // Build validates a short-form command of line number (with content for

@@ -114,7 +114,6 @@ func ReadCSV(r io.Reader, m Mapping, opts Options) ([]Line, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -126,6 +125,9 @@ func ReadCSV(r io.Reader, m Mapping, opts Options) ([]Line, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Only a record read without error has field positions (a bare
+		// quote in the first cell leaves none, and FieldPos panics).
+		line, _ := cr.FieldPos(0)
 		recs = append(recs, rec{number: line, cells: cells})
 	}
 	lines := make([]Line, len(recs))
