@@ -10,10 +10,13 @@
 package deadletter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +115,14 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 	if res == "" {
 		res = "*"
 	}
+	// The dead letters stored now are the list: one stored after the last
+	// sequence is past it. (Reading until no message is pending instead
+	// never ends while commands keep failing.)
+	st, err := s.JetStream.Stream(ctx, s.stream())
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", s.stream(), err)
+	}
+	last := st.CachedInfo().State.LastSeq
 	cons, err := s.JetStream.OrderedConsumer(ctx, s.stream(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{s.Subjects.DeadLetter(conn, res)},
 	})
@@ -119,7 +130,7 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 		return nil, fmt.Errorf("read %s: %w", s.stream(), err)
 	}
 	var out []Letter
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+	if info := cons.CachedInfo(); last == 0 || info != nil && info.NumPending == 0 {
 		return nil, nil
 	}
 	it, err := cons.Messages()
@@ -136,11 +147,14 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 		if err != nil {
 			return out, err
 		}
+		if meta.Sequence.Stream > last {
+			return out, nil
+		}
 		l := s.letter(meta.Sequence.Stream, meta.Timestamp, msg.Subject(), msg.Headers(), msg.Data())
 		if f.Match(l) {
 			out = append(out, l)
 		}
-		if meta.NumPending == 0 {
+		if meta.NumPending == 0 || meta.Sequence.Stream >= last {
 			return out, nil
 		}
 	}
@@ -201,20 +215,30 @@ func ReplayMsgID(commandID string, seq uint64) string {
 // subject or id could not be read, so the worker could only refuse it again.
 var ErrNotReplayable = errors.New("not replayable")
 
+// dropOnReplay are the dead letter's own headers, which a replay leaves out
+// (in any letter case, as the worker reads headers), beside every Nats-*.
+var dropOnReplay = []string{HeaderErrorCode, HeaderError, HeaderAttempts, HeaderDeliveries, HeaderSubject, HeaderReplay}
+
 // ReplayMessage builds the message that replays l: the body verbatim on the
 // command's subject, the original headers without the dead letter's own,
-// and Sync-Replay: <seq>.
+// and Sync-Replay: <seq>. A dead letter whose command subject (Sync-Subject)
+// could not be read is not replayable: the worker files it under a made-up
+// connection (_unroutable) and resource (its sequence), which name no
+// command subject.
 func (s Store) ReplayMessage(l Letter) (*nats.Msg, error) {
 	if l.CommandID == "" || !messages.ValidConnection(l.Connection) || !messages.ValidResource(l.Resource) {
 		return nil, fmt.Errorf("dead letter %d: %w: its command id, connection or resource cannot be read", l.Seq, ErrNotReplayable)
 	}
+	if l.CommandSubject != "" {
+		if conn, res, err := s.Subjects.ParseCommand(l.CommandSubject); err != nil || conn != l.Connection || res != l.Resource {
+			return nil, fmt.Errorf("dead letter %d: %w: its command subject %q is not %s", l.Seq, ErrNotReplayable,
+				l.CommandSubject, s.Subjects.Command(l.Connection, l.Resource))
+		}
+	}
 	msg := nats.NewMsg(s.Subjects.Command(l.Connection, l.Resource))
 	for k, v := range l.Header {
-		switch k {
-		case HeaderErrorCode, HeaderError, HeaderAttempts, HeaderDeliveries, HeaderSubject, HeaderReplay, jetstream.MsgIDHeader:
-			continue
-		}
-		if strings.HasPrefix(k, "Nats-") {
+		if len(k) >= len("Nats-") && strings.EqualFold(k[:len("Nats-")], "Nats-") ||
+			slices.ContainsFunc(dropOnReplay, func(h string) bool { return strings.EqualFold(h, k) }) {
 			continue
 		}
 		msg.Header[k] = append([]string(nil), v...)
@@ -251,22 +275,52 @@ func (s Store) Delete(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// secretKey reports whether a JSON key names a secret.
+// secretKey reports whether a JSON key names a secret: a secret, password,
+// private or API key, credential, or token, except the keys that name where
+// a token is fetched or carried or how long it lives (tokenUrl, tokenURI,
+// tokenEndpoint, accessTokenPath, accessTokenHeader, tokenExpiration).
 func secretKey(k string) bool {
 	k = strings.ToLower(k)
-	return strings.Contains(k, "secret") || strings.Contains(k, "password") || strings.Contains(k, "token") && !strings.HasSuffix(k, "url") && !strings.HasSuffix(k, "path") && !strings.Contains(k, "header") && !strings.Contains(k, "expiration")
+	for _, s := range []string{"secret", "password", "privatekey", "apikey", "authkey", "credential"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	if !strings.Contains(k, "token") {
+		return false
+	}
+	for _, suffix := range []string{"url", "uri", "endpoint", "path"} {
+		if strings.HasSuffix(k, suffix) {
+			return false
+		}
+	}
+	return !strings.Contains(k, "header") && !strings.Contains(k, "expiration")
 }
 
 // Redacted returns the dead letter's body as indented JSON with every value
 // under a key that names a secret (clientSecret, password, ...) replaced by
 // [REDACTED]; a body that is not JSON is described, not shown.
 func Redacted(body []byte) []byte {
+	// Numbers are kept as written (an int64 sequence beyond 2^53 would not
+	// survive a float64), and & < > as they are (not \u0026...).
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := dec.Decode(&v); err != nil || !atEOF(dec) {
 		return []byte(fmt.Sprintf("(%d bytes that are not JSON; not shown, they may hold a secret)", len(body)))
 	}
-	out, _ := json.MarshalIndent(redact(v), "", "  ")
-	return out
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(redact(v))
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
+}
+
+// atEOF reports whether nothing but white space follows the decoded value.
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
 }
 
 func redact(v any) any {

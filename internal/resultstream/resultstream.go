@@ -104,6 +104,14 @@ func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
 		since := q.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
+	// The last sequence stored now bounds the catch-up: a result stored
+	// after it arrived after Read started. (Waiting for a message with no
+	// pending ones after it instead never ends while results keep coming.)
+	st, err := r.JetStream.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", stream, err)
+	}
+	last := st.CachedInfo().State.LastSeq
 	cons, err := r.JetStream.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", stream, err)
@@ -118,7 +126,7 @@ func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
 		}
 		return !q.Follow
 	}
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 && catchUp() {
+	if info := cons.CachedInfo(); (last == 0 || info != nil && info.NumPending == 0) && catchUp() {
 		return nil
 	}
 	it, err := cons.Messages()
@@ -134,24 +142,29 @@ func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
 			}
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
-		item := decode(msg, q.HeadersOnly)
-		if err := fn(item); err != nil {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+		if !caughtUp && meta.Sequence.Stream > last && catchUp() {
+			// The first result stored after Read started: not for a Read
+			// without Follow.
+			return nil
+		}
+		if err := fn(decode(msg, meta, q.HeadersOnly)); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err
 		}
-		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 && catchUp() {
+		if !caughtUp && (meta.NumPending == 0 || meta.Sequence.Stream >= last) && catchUp() {
 			return nil
 		}
 	}
 }
 
-func decode(msg jetstream.Msg, headersOnly bool) Item {
-	item := Item{Subject: msg.Subject()}
-	if meta, err := msg.Metadata(); err == nil {
-		item.Seq, item.Time = meta.Sequence.Stream, meta.Timestamp
-	}
+func decode(msg jetstream.Msg, meta *jetstream.MsgMetadata, headersOnly bool) Item {
+	item := Item{Subject: msg.Subject(), Seq: meta.Sequence.Stream, Time: meta.Timestamp}
 	h := msg.Headers()
 	item.EventID = h.Get(jetstream.MsgIDHeader)
 	item.Status = messages.Status(h.Get(HeaderStatus))
