@@ -308,3 +308,26 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+func TestConnectsWithANATSCLIContext(t *testing.T) {
+	s := startStack(t, stackOptions{NoWorker: true})
+	// The NATS CLI keeps contexts under $XDG_CONFIG_HOME/nats/context.
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	dir := filepath.Join(home, "nats", "context")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stack.json"), []byte(fmt.Sprintf(`{"description":"test","url":%q}`, s.natsURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuffer
+	code := run(context.Background(), []string{"--context", "stack", "status", "-o", "json"}, envFor(&stdout, &stderr, nil))
+	if code != exitOK || !strings.Contains(stdout.String(), `"streams"`) {
+		t.Fatalf("--context stack: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	code = run(context.Background(), []string{"--context", "nosuch", "status"}, envFor(&stdout, &stderr, nil))
+	if code != exitError || !strings.Contains(stderr.String(), `nats context "nosuch"`) {
+		t.Errorf("unknown context: exit %d\n%s", code, stderr.String())
+	}
+}
