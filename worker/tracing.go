@@ -3,10 +3,8 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -14,35 +12,12 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/worker/dedup"
 )
 
-// headerCarrier adapts NATS headers to OpenTelemetry propagation. NATS
-// header names are case-sensitive on the wire, while publishers write
-// "traceparent" or "Traceparent": Get matches either.
-type headerCarrier nats.Header
-
-func (c headerCarrier) Get(key string) string {
-	if v, ok := c[key]; ok && len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range c {
-		if strings.EqualFold(k, key) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
-func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
-
-func (c headerCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
+// headerCarrier adapts NATS headers to OpenTelemetry propagation.
+type headerCarrier = telemetry.HeaderCarrier
 
 // Span attribute keys of the worker's own spans. The messaging ones follow
 // the OpenTelemetry messaging semantic conventions; NATS has no entry there,

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/config"
@@ -72,6 +73,11 @@ func (g *globals) prepare() error {
 }
 
 func (g *globals) json() bool { return g.output == "json" }
+
+// tracer is syncctl's tracer.
+func (g *globals) tracer() trace.Tracer {
+	return g.tracerProvider.Tracer("github.com/oauthsync/oauthsync/cmd/syncctl")
+}
 
 func (g *globals) subjects() messages.Subjects { return messages.Subjects{Prefix: g.prefix} }
 

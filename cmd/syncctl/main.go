@@ -17,9 +17,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/term"
+
+	"github.com/oauthsync/oauthsync/internal/telemetry"
 )
 
 // Exit codes.
@@ -73,10 +78,28 @@ type env struct {
 	lookup         func(string) (string, bool)
 	// isTerminal reports whether stderr is a terminal (progress bars).
 	isTerminal bool
+	// tracerProvider, when set, is used instead of the one OpenTelemetry's
+	// standard environment asks for.
+	tracerProvider trace.TracerProvider
 }
 
 // run executes syncctl with args and returns its exit code.
 func run(ctx context.Context, args []string, e env) int {
+	if e.tracerProvider == nil {
+		tp, shutdown, err := setupTracing(ctx, e)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "syncctl: tracing:", err)
+			return exitError
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := shutdown(sctx); err != nil {
+				fmt.Fprintln(e.stderr, "syncctl: flushing spans:", err)
+			}
+		}()
+		e.tracerProvider = tp
+	}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(e.stdin)
@@ -137,4 +160,25 @@ It connects like the NATS CLI: --server, --creds, or a NATS CLI context
 func isFlagError(err error) bool {
 	var ee *exitErr
 	return errors.As(err, &ee) && ee.code == exitUsage
+}
+
+// setupTracing builds the tracer provider OpenTelemetry's standard
+// environment asks for (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER,
+// ...); with none, a no-op one.
+func setupTracing(ctx context.Context, e env) (trace.TracerProvider, func(context.Context) error, error) {
+	getenv := func(k string) string {
+		if e.lookup == nil {
+			return ""
+		}
+		v, _ := e.lookup(k)
+		return v
+	}
+	if !telemetry.TracesConfigured(getenv) {
+		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+	}
+	res, err := telemetry.Resource(ctx, "syncctl")
+	if err != nil {
+		return nil, nil, err
+	}
+	return telemetry.SetupTracing(ctx, res, getenv)
 }

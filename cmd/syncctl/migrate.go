@@ -198,7 +198,7 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 	sum, err := migrate.Run(ctx, migrate.Config{
 		JetStream: js, Subjects: g.subjects(), ResultsStream: g.streams().results,
 		Rate: f.rate, MaxPending: f.maxPending, Wait: !f.noWait, Timeout: f.timeout,
-		Progress: display.update, ProgressEvery: display.every,
+		Progress: display.update, ProgressEvery: display.every, Tracer: g.tracer(),
 	}, batch, lines)
 	display.close()
 	if sum != nil && f.report != "" {

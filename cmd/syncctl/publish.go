@@ -19,10 +19,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/commandfile"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
+	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -148,12 +151,17 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	msg := nats.NewMsg(g.subjects().Command(cmd.Connection, cmd.Resource))
 	msg.Header.Set("Content-Type", messages.ContentType)
 	msg.Data = body
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, span := telemetry.StartPublish(ctx, g.tracer(), telemetry.Propagator(), msg, cmd)
+	pctx, cancel := context.WithTimeout(sctx, 10*time.Second)
 	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID(cmd.ID))
 	cancel()
 	if err != nil {
+		span.SetStatus(codes.Error, "publish failed")
+		span.End()
 		return fmt.Errorf("publish %s: %w", msg.Subject, err)
 	}
+	span.SetAttributes(attribute.Int64("messaging.nats.stream_sequence", int64(ack.Sequence)))
+	span.End()
 	out := publishOutput{CommandID: cmd.ID, Subject: msg.Subject, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 	if !f.wait {
 		return g.printPublished(out)

@@ -24,6 +24,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/config"
 	"github.com/oauthsync/oauthsync/internal/providers"
+	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -47,11 +48,11 @@ type pinger interface{ Ping(context.Context) error }
 // serve runs the worker described by cfg until ctx is cancelled. With
 // afterReady, it calls it once the worker consumes; its error ends serve.
 func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logger, afterReady func(context.Context, *running) error) error {
-	res, err := newResource(ctx)
+	res, err := telemetry.Resource(ctx, "syncworker")
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
-	tp, shutdownTracing, err := setupTracing(ctx, res)
+	tp, shutdownTracing, err := telemetry.SetupTracing(ctx, res, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
