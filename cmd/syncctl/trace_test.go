@@ -106,7 +106,7 @@ func TestMigrationSpansLinkEveryCommand(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range run.Attributes() {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	if attrs["oauthsync.lines.applied"] != "5" || attrs["oauthsync.published"] != "5" {
 		t.Errorf("migration span attributes %v", attrs)

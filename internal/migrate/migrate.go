@@ -13,11 +13,17 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/oauthsync/oauthsync/internal/commandfile"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
+	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -58,6 +64,14 @@ type Config struct {
 	Progress func(Progress)
 	// ProgressEvery is the interval of Progress calls. Default 500ms.
 	ProgressEvery time.Duration
+	// Tracer traces the run: a span for the whole migration, and one
+	// producer span per command published, each the root of the command's
+	// own trace (which the worker continues) and linked to the migration's
+	// span. Default: no tracing.
+	Tracer trace.Tracer
+	// Propagator writes trace context into the commands' headers. Default
+	// W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +80,12 @@ func (c Config) withDefaults() Config {
 	c.Timeout = cmp.Or(c.Timeout, 10*time.Minute)
 	c.PublishRetries = cmp.Or(c.PublishRetries, 5)
 	c.ProgressEvery = cmp.Or(c.ProgressEvery, 500*time.Millisecond)
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if c.Propagator == nil {
+		c.Propagator = telemetry.Propagator()
+	}
 	return c
 }
 
@@ -158,6 +178,9 @@ type run struct {
 
 	published  atomic.Int64
 	duplicates atomic.Int64
+
+	// runSpan is the migration's span, which every command's span links to.
+	runSpan trace.SpanContext
 }
 
 // Run publishes the valid lines that have no result yet, and, with
@@ -194,8 +217,18 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 		conns[c.Connection] = true
 		valid++
 	}
+	ctx, span := cfg.Tracer.Start(ctx, "migrate "+batch, trace.WithAttributes(
+		attribute.String("oauthsync.batch", batch), attribute.Int("oauthsync.lines", len(lines))))
+	defer span.End()
+	r.runSpan = span.SpanContext()
 	summary := func(interrupted, timedOut bool, publishTime time.Duration) *Summary {
-		return r.summary(batch, interrupted, timedOut, publishTime)
+		s := r.summary(batch, interrupted, timedOut, publishTime)
+		span.SetAttributes(attribute.Int("oauthsync.published", s.Published), attribute.Int("oauthsync.previous", s.Previous),
+			attribute.Bool("oauthsync.interrupted", s.Interrupted), attribute.Bool("oauthsync.timed_out", s.TimedOut))
+		for st, n := range s.Counts {
+			span.SetAttributes(attribute.Int("oauthsync.lines."+st, n))
+		}
+		return s
 	}
 	if valid == 0 {
 		// Nothing to publish or wait for; Progress still gets its final call.
@@ -351,6 +384,7 @@ type pending struct {
 	index int
 	msg   *nats.Msg
 	ack   jetstream.PubAckFuture
+	span  trace.Span
 }
 
 // publishAll publishes every valid line without a result, at most
@@ -391,12 +425,16 @@ func (r *run) publishAll(ctx context.Context) error {
 			break
 		}
 		msg := r.message(l)
+		_, span := telemetry.StartPublish(ctx, r.cfg.Tracer, r.cfg.Propagator, msg, l.Command,
+			trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: r.runSpan}))
 		ack, err := r.cfg.JetStream.PublishMsgAsync(msg, jetstream.WithMsgID(l.Command.ID))
 		if err != nil {
+			span.SetStatus(codes.Error, "publish failed")
+			span.End()
 			sendErr = fmt.Errorf("publish line %d: %w", l.Number, err)
 			break
 		}
-		window <- pending{index: i, msg: msg, ack: ack}
+		window <- pending{index: i, msg: msg, ack: ack, span: span}
 	}
 	close(window)
 	err := g.Wait()
@@ -438,8 +476,12 @@ func (r *run) awaitAck(ctx context.Context, p pending) error {
 		}, backoff.WithContext(b, ctx))
 	}
 	if err != nil {
+		p.span.SetStatus(codes.Error, "publish failed")
+		p.span.End()
 		return fmt.Errorf("publish line %d: %w", r.lines[p.index].Number, err)
 	}
+	p.span.SetAttributes(attribute.Int64("messaging.nats.stream_sequence", int64(ack.Sequence)))
+	p.span.End()
 	r.published.Add(1)
 	if ack.Duplicate {
 		r.duplicates.Add(1)
