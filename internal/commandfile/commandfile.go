@@ -181,17 +181,18 @@ func (o Options) parseLine(raw rawLine) Line {
 		return line
 	}
 	var cmd *messages.Command
+	var wire []byte
 	var err error
 	if head.SpecVersion != nil {
-		cmd, err = o.fromEvent(raw)
+		cmd, wire, err = o.fromEvent(raw)
 	} else {
-		cmd, err = o.fromShortForm(raw)
+		cmd, wire, err = o.fromShortForm(raw)
 	}
 	if err != nil {
 		line.Err = err
 		return line
 	}
-	return o.finish(raw.number, cmd)
+	return o.finish(raw.number, cmd, wire)
 }
 
 // notObjectReason says why text, which starts with '{', did not unmarshal
@@ -207,8 +208,11 @@ func notObjectReason(text []byte, err error) string {
 	return "not a JSON object: " + jsonReason(err)
 }
 
-// finish sets the shared client secret, runs Check and encodes cmd.
-func (o Options) finish(number int, cmd *messages.Command) Line {
+// finish sets the shared client secret, runs Check and encodes cmd. wire,
+// when not nil, is the body DecodeCommand accepted, already carrying the
+// run's batch: without a shared secret to add it is published as it is
+// (exactly the bytes validated, and no second encoding).
+func (o Options) finish(number int, cmd *messages.Command, wire []byte) Line {
 	line := Line{Number: number}
 	if o.ClientSecret != "" {
 		if cmd.Data.Changes.ClientSecret != nil {
@@ -223,6 +227,10 @@ func (o Options) finish(number int, cmd *messages.Command) Line {
 			line.Err = &LineError{Line: number, Reason: err.Error(), Err: err}
 			return line
 		}
+	}
+	if wire != nil && o.ClientSecret == "" {
+		line.Command, line.Body = cmd, wire
+		return line
 	}
 	body, err := cmd.Encode()
 	if err != nil {
@@ -255,7 +263,7 @@ func (o Options) finish(number int, cmd *messages.Command) Line {
 
 // fromEvent validates a full CloudEvent line: routed by its own connection
 // and resource, and carrying the run's batch.
-func (o Options) fromEvent(raw rawLine) (*messages.Command, error) {
+func (o Options) fromEvent(raw rawLine) (*messages.Command, []byte, error) {
 	var route struct {
 		Connection string `json:"connection"`
 		Resource   string `json:"resource"`
@@ -263,42 +271,43 @@ func (o Options) fromEvent(raw rawLine) (*messages.Command, error) {
 	}
 	_ = json.Unmarshal(raw.text, &route) // errors surface in DecodeCommand
 	if !messages.ValidConnection(route.Connection) {
-		return nil, &LineError{Line: raw.number, Field: "connection", Reason: "must match [a-z0-9_-]{1,64}"}
+		return nil, nil, &LineError{Line: raw.number, Field: "connection", Reason: "must match [a-z0-9_-]{1,64}"}
 	}
 	if !messages.ValidResource(route.Resource) {
-		return nil, &LineError{Line: raw.number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
+		return nil, nil, &LineError{Line: raw.number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
 	}
 	// An invalid batch is the decoder's to refuse; only a valid one (short,
 	// of a safe charset) is quoted.
 	if messages.ValidCommandID(route.Batch) && o.Batch != "" && route.Batch != o.Batch {
-		return nil, &LineError{Line: raw.number, Field: "batch", Reason: fmt.Sprintf("is %q, not this migration's batch %q", route.Batch, o.Batch)}
+		return nil, nil, &LineError{Line: raw.number, Field: "batch", Reason: fmt.Sprintf("is %q, not this migration's batch %q", route.Batch, o.Batch)}
 	}
 	subject := o.Decode.Subjects.Command(route.Connection, route.Resource)
 	cmd, err := messages.DecodeCommand(subject, raw.text, o.Decode)
 	if err != nil {
-		return nil, lineErr(raw.number, err)
+		return nil, nil, lineErr(raw.number, err)
 	}
-	if o.Batch != "" {
+	if o.Batch != "" && cmd.Batch != o.Batch {
 		cmd.Batch = o.Batch
+		return cmd, nil, nil // the batch is added: encode again
 	}
-	return cmd, nil
+	return cmd, raw.text, nil
 }
 
 // fromShortForm builds and validates a command from the short form.
-func (o Options) fromShortForm(raw rawLine) (*messages.Command, error) {
+func (o Options) fromShortForm(raw rawLine) (*messages.Command, []byte, error) {
 	if field, reason := checkShortFormKeys(raw.text); reason != "" {
-		return nil, &LineError{Line: raw.number, Field: field, Reason: reason}
+		return nil, nil, &LineError{Line: raw.number, Field: field, Reason: reason}
 	}
 	var sf ShortForm
 	dec := json.NewDecoder(bytes.NewReader(raw.text))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sf); err != nil {
-		return nil, &LineError{Line: raw.number, Reason: "short form {connection, resource, changes, providerFields, sequence, id}: " + jsonReason(err)}
+		return nil, nil, &LineError{Line: raw.number, Reason: "short form {connection, resource, changes, providerFields, sequence, id}: " + jsonReason(err)}
 	}
 	if dec.More() {
-		return nil, &LineError{Line: raw.number, Reason: "holds more than one JSON value"}
+		return nil, nil, &LineError{Line: raw.number, Reason: "holds more than one JSON value"}
 	}
-	return o.Build(raw.number, raw.text, sf)
+	return o.build(raw.number, raw.text, sf)
 }
 
 // shortFormKeys are the keys of the short form, spelled exactly.
@@ -388,11 +397,17 @@ func shortKey(key string) string {
 // the derived id) through the worker's decoder: the command is encoded as
 // the worker will receive it and decoded again.
 func (o Options) Build(number int, content []byte, sf ShortForm) (*messages.Command, error) {
+	cmd, _, err := o.build(number, content, sf)
+	return cmd, err
+}
+
+// build is Build, also returning the body the decoder accepted.
+func (o Options) build(number int, content []byte, sf ShortForm) (*messages.Command, []byte, error) {
 	if !messages.ValidConnection(sf.Connection) {
-		return nil, &LineError{Line: number, Field: "connection", Reason: "must match [a-z0-9_-]{1,64}"}
+		return nil, nil, &LineError{Line: number, Field: "connection", Reason: "must match [a-z0-9_-]{1,64}"}
 	}
 	if !messages.ValidResource(sf.Resource) {
-		return nil, &LineError{Line: number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
+		return nil, nil, &LineError{Line: number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
 	}
 	id := sf.ID
 	if id == "" {
@@ -427,13 +442,13 @@ func (o Options) Build(number int, content []byte, sf ShortForm) (*messages.Comm
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return nil, &LineError{Line: number, Reason: "cannot encode: " + jsonReason(err)}
+		return nil, nil, &LineError{Line: number, Reason: "cannot encode: " + jsonReason(err)}
 	}
 	cmd, err := messages.DecodeCommand(o.Decode.Subjects.Command(sf.Connection, sf.Resource), body, o.Decode)
 	if err != nil {
-		return nil, lineErr(number, err)
+		return nil, nil, lineErr(number, err)
 	}
-	return cmd, nil
+	return cmd, body, nil
 }
 
 // DerivedID is the id of a line that gives none: the batch, the line number

@@ -144,12 +144,12 @@ func ReadCSV(r io.Reader, m Mapping, opts Options) ([]Line, error) {
 			return
 		}
 		content, _ := json.Marshal(rc.cells)
-		cmd, err := opts.Build(rc.number, content, sf)
+		cmd, wire, err := opts.build(rc.number, content, sf)
 		if err != nil {
 			lines[i].Err = err
 			return
 		}
-		lines[i] = opts.finish(rc.number, cmd)
+		lines[i] = opts.finish(rc.number, cmd, wire)
 	})
 	refuseDuplicateIDs(lines)
 	return lines, nil
