@@ -357,8 +357,10 @@ func (d *progressDisplay) update(p migrate.Progress) {
 	}
 	line := progressLine(p)
 	if d.bar != nil {
-		d.bar.Describe(line)
+		// Set, then Describe: the bar redraws on both, and the count must
+		// match the description.
 		_ = d.bar.Set(p.Done)
+		d.bar.Describe(line)
 		return
 	}
 	fmt.Fprintf(d.g.stderr, "progress: %d/%d results, %s\n", p.Done, p.Total, line)
