@@ -498,7 +498,10 @@ func (r *run) awaitAck(ctx context.Context, p pending) error {
 func (r *run) progress() Progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := Progress{Previous: r.previous, Published: int(r.published.Load()), Done: r.done,
+	// A result proves its command was published, even before the ack's
+	// turn in the ack collector: count it so published never trails done.
+	published := max(int(r.published.Load()), r.done-r.previous)
+	p := Progress{Previous: r.previous, Published: published, Done: r.done,
 		Elapsed: time.Since(r.start), Results: make(map[messages.Status]int, len(r.counts))}
 	for _, l := range r.lines {
 		if l.Err == nil {
