@@ -500,7 +500,10 @@ func (r *run) progress() Progress {
 	defer r.mu.Unlock()
 	// A result proves its command was published, even before the ack's
 	// turn in the ack collector: count it so published never trails done.
-	published := max(int(r.published.Load()), r.done-r.previous)
+	published := int(r.published.Load())
+	if r.caught {
+		published = max(published, r.done-r.previous)
+	}
 	p := Progress{Previous: r.previous, Published: published, Done: r.done,
 		Elapsed: time.Since(r.start), Results: make(map[messages.Status]int, len(r.counts))}
 	for _, l := range r.lines {
