@@ -103,17 +103,22 @@ func (g *globals) getenv(name string) string {
 	return v
 }
 
-// connect connects to NATS the way the NATS CLI does: an explicit
-// --context, else --server / $NATS_URL, else the selected context, else the
-// config's URL, else the local default.
+// connect connects to NATS the way the NATS CLI does, with the worker's
+// config in between: an explicit --context (with --server and --creds
+// overriding it), else --server / $NATS_URL, else the --config file's
+// nats.url, else the NATS CLI's selected context, else the local default.
 func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	server := cmp.Or(g.server, g.getenv("NATS_URL"))
 	creds := cmp.Or(g.creds, g.getenv("NATS_CREDS"))
+	opts := []nats.Option{nats.Name("syncctl"), nats.Timeout(5 * time.Second), nats.MaxReconnects(10)}
+	if g.natsContext == "" && server == "" && g.cfg != nil && g.cfg.NATS.URL != "" {
+		server = g.cfg.NATS.URL
+		creds = cmp.Or(creds, g.cfg.NATS.Creds)
+	}
 	name := g.natsContext
-	if name == "" && server == "" && natscontext.SelectedContext() != "" {
+	if name == "" && server == "" {
 		name = natscontext.SelectedContext()
 	}
-	opts := []nats.Option{nats.Name("syncctl"), nats.Timeout(5 * time.Second), nats.MaxReconnects(10)}
 	if name != "" {
 		var ctxOpts []natscontext.Option
 		if server != "" {
@@ -132,12 +137,6 @@ func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 		server = nctx.ServerURL()
 	} else if creds != "" {
 		opts = append(opts, nats.UserCredentials(creds))
-	}
-	if server == "" && g.cfg != nil {
-		server = g.cfg.NATS.URL
-		if creds == "" && g.cfg.NATS.Creds != "" {
-			opts = append(opts, nats.UserCredentials(g.cfg.NATS.Creds))
-		}
 	}
 	server = cmp.Or(server, nats.DefaultURL)
 	nc, err := nats.Connect(server, opts...)

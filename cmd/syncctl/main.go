@@ -137,7 +137,8 @@ wait for every result, summary and report, resumable), reads result events,
 lists and replays dead letters, and shows the status of streams and consumers.
 
 It connects like the NATS CLI: --server, --creds, or a NATS CLI context
-(--context, or the selected one) from ~/.config/nats/context.`,
+(--context, or the selected one) from ~/.config/nats/context; the
+--config file's nats.url comes before the selected context.`,
 		Example: `  syncctl publish --connection rc-prod --resource 65a7d77142a7e12453052d59 \
       --set redirectUri=https://app.example.com/cb --wait
   syncctl migrate clients.ndjson --plan --config syncworker.yaml

@@ -326,6 +326,16 @@ func TestConnectsWithANATSCLIContext(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout.String(), `"streams"`) {
 		t.Fatalf("--context stack: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
+	// The worker's config names the server when no flag does; it comes
+	// before the NATS CLI's selected context.
+	if err := os.WriteFile(filepath.Join(home, "nats", "context.txt"), []byte("nosuch"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr = lockedBuffer{}, lockedBuffer{}
+	code = run(context.Background(), []string{"--config", s.configPath, "status", "-o", "json"}, envFor(&stdout, &stderr, nil))
+	if code != exitOK || !strings.Contains(stdout.String(), `"streams"`) {
+		t.Fatalf("--config: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
 	code = run(context.Background(), []string{"--context", "nosuch", "status"}, envFor(&stdout, &stderr, nil))
 	if code != exitError || !strings.Contains(stderr.String(), `nats context "nosuch"`) {
 		t.Errorf("unknown context: exit %d\n%s", code, stderr.String())
