@@ -148,9 +148,9 @@ func newDLQShow(g *globals) *cobra.Command {
 					Headers map[string][]string `json:"headers"`
 					Command any                 `json:"command"`
 				}{Letter: l, Headers: l.Header}
-				out.Command = string(body)
-				if json := body; len(json) > 0 && json[0] == '{' {
-					out.Command = rawJSON(json)
+				out.Command = string(body) // a description: the body is not JSON
+				if len(body) > 0 && body[0] == '{' {
+					out.Command = rawJSON(body)
 				}
 				return g.printJSON(out)
 			}
