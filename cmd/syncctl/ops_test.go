@@ -215,6 +215,20 @@ func TestDeadLettersReplayedTwiceApplyOnce(t *testing.T) {
 		t.Errorf("dlq show: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	r = s.syncctl(t, ctx, nil, "dlq", "show", fmt.Sprint(letters[0].Seq), "-o", "json")
+	var shown struct {
+		ErrorCode string `json:"errorCode"`
+		Command   struct {
+			ID   string `json:"id"`
+			Data struct {
+				Changes map[string]string `json:"changes"`
+			} `json:"data"`
+		} `json:"command"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown.Command.ID != "dl-0" || shown.Command.Data.Changes["name"] != "replayed" || shown.ErrorCode != "provider_unavailable" {
+		t.Errorf("dlq show -o json: %v %+v\n%s", err, shown, r.stdout)
+	}
+
 	// A dry run publishes nothing.
 	before := s.streamMessages(t, "SYNC_COMMANDS")
 	r = s.syncctl(t, ctx, nil, "dlq", "replay", "--all", "--dry-run")
