@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,26 +243,27 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 	}
 
 	// Read the results stream from the start: first to find the lines an
-	// earlier run finished, then to collect this run's results.
-	q := resultstream.Query{Follow: true}
-	if len(conns) == 1 {
-		for c := range conns {
-			q.Connection = c
-		}
-	}
+	// earlier run finished, then to collect this run's results. One reader
+	// per connection, so the server filters by subject (NATS 2.9 has no
+	// multi-subject filter) and other connections' results are not read.
 	caughtUp := make(chan struct{})
-	q.CaughtUp = func() {
-		r.mu.Lock()
-		r.caught, r.previous = true, r.done
-		r.mu.Unlock()
-		close(caughtUp)
-	}
+	waitingFor := len(conns)
 	readCtx, stopReading := context.WithCancel(context.WithoutCancel(ctx))
 	reader := resultstream.Reader{JetStream: cfg.JetStream, Stream: cfg.ResultsStream, Subjects: cfg.Subjects}
-	readErr := make(chan error, 1)
+	readErr := make(chan error, len(conns))
 	var readerWG sync.WaitGroup
-	readerWG.Go(func() { readErr <- reader.Read(readCtx, q, r.onResult) })
-	// Run owns the reader: it stops it and waits for it before returning.
+	for _, c := range slices.Sorted(maps.Keys(conns)) {
+		q := resultstream.Query{Connection: c, Follow: true, CaughtUp: func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if waitingFor--; waitingFor == 0 {
+				r.caught, r.previous = true, r.done
+				close(caughtUp)
+			}
+		}}
+		readerWG.Go(func() { readErr <- reader.Read(readCtx, q, r.onResult) })
+	}
+	// Run owns the readers: it stops them and waits for them before returning.
 	defer func() {
 		stopReading()
 		readerWG.Wait()
