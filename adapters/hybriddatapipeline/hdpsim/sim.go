@@ -3,15 +3,10 @@ package hdpsim
 import (
 	"bytes"
 	"cmp"
-	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"encoding/json"
 	"io"
 	"maps"
-	"math/big"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/internal/simkit"
 )
 
 // PathPrefix is the OAuth application objects' path; an object is at
@@ -155,16 +152,12 @@ type Fault struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	apps     map[int64]App
-	requests []Recorded
-	faults   []Fault
-	windows  map[string]*window
-}
+	requests *simkit.Recorder[Recorded]
+	faults   simkit.FaultQueue[Fault]
+	rate     *simkit.RateWindow
 
-type window struct {
-	start time.Time
-	count int
+	mu   sync.Mutex
+	apps map[int64]App
 }
 
 // New returns a simulator with no objects.
@@ -174,7 +167,15 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{opts: opts, apps: map[int64]App{}, windows: map[string]*window{}}
+	return &Server{
+		opts: opts,
+		requests: simkit.NewRecorder(opts.NoRecord, func(r Recorded) Recorded {
+			r.Header, r.Body = r.Header.Clone(), slices.Clone(r.Body)
+			return r
+		}),
+		rate: simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		apps: map[int64]App{},
+	}
 }
 
 // Seed stores app, replacing any object with its ID, and returns it as
@@ -192,10 +193,10 @@ func (s *Server) Seed(app App) App {
 	}
 	app.TenantID = cmp.Or(app.TenantID, s.opts.UserTenantID)
 	if app.ClientID == "" {
-		app.ClientID = randomString(24, idAlphabet)
+		app.ClientID = simkit.RandomString(24, idAlphabet)
 	}
 	if app.ClientSecret == "" {
-		app.ClientSecret = randomString(32, secretAlphabet)
+		app.ClientSecret = simkit.RandomString(32, secretAlphabet)
 	}
 	s.apps[app.ID] = app
 	return app
@@ -210,68 +211,44 @@ func (s *Server) App(id int64) (App, bool) {
 }
 
 // Requests returns a copy of every request received so far, in order.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Recorded, len(s.requests))
-	for i, r := range s.requests {
-		r.Header = r.Header.Clone()
-		r.Body = slices.Clone(r.Body)
-		out[i] = r
-	}
-	return out
-}
+func (s *Server) Requests() []Recorded { return s.requests.All() }
 
 // Fail queues f.
-func (s *Server) Fail(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
+func (s *Server) Fail(f Fault) { s.faults.Push(f) }
 
 // PendingFaults returns the number of queued faults not yet consumed.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
+func (s *Server) PendingFaults() int { return s.faults.Len() }
 
 // Reset forgets every object, request, queued fault and rate-limit count.
 func (s *Server) Reset() {
+	s.requests.Reset()
+	s.faults.Reset()
+	s.rate.Reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apps = map[int64]App{}
-	s.requests = nil
-	s.faults = nil
-	s.windows = map[string]*window{}
 }
 
 // ServeHTTP serves GET and PUT on PathPrefix/{id}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	tooLarge := len(body) > MaxBodyBytes
-	if tooLarge {
-		body = body[:MaxBodyBytes]
-	}
+	body, tooLarge, readErr := simkit.ReadBody(r, MaxBodyBytes)
 	now := s.opts.Now()
 	user, _, _ := r.BasicAuth()
 
-	s.mu.Lock()
-	if !s.opts.NoRecord {
-		s.requests = append(s.requests, Recorded{
+	if s.requests.Enabled() { // no header clone when recording is off (load runs)
+		s.requests.Record(Recorded{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			Header: r.Header.Clone(), Body: body, Time: now,
 		})
 	}
-	fault, faulted := s.popFaultLocked(r.Method)
-	wait, limited := s.countLocked(user, now)
-	s.mu.Unlock()
+	fault, faulted := s.faults.Pop(func(f Fault) bool { return f.Method == "" || f.Method == r.Method })
+	rate := s.rate.Count(user, now)
 
-	if !sleep(r.Context(), s.opts.Latency) {
+	if !simkit.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
 	if faulted {
-		if !sleep(r.Context(), fault.Delay) {
+		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
 		}
 		if serveFault(w, fault) {
@@ -283,8 +260,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, http.StatusUnauthorized, ErrUnauthorized)
 		return
 	}
-	if limited {
-		writeTooManyRequests(w, wait)
+	if rate.Exceeded {
+		writeTooManyRequests(w, rate.Reset.Sub(now))
 		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix+"/")
@@ -318,37 +295,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authenticate(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
-	return ok && equal(user, s.opts.Username) && equal(pass, s.opts.Password)
-}
-
-// equal compares in constant time; an empty want never matches.
-func equal(got, want string) bool {
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-func (s *Server) popFaultLocked(method string) (Fault, bool) {
-	for i, f := range s.faults {
-		if f.Method == "" || f.Method == method {
-			s.faults = slices.Delete(s.faults, i, i+1)
-			return f, true
-		}
-	}
-	return Fault{}, false
-}
-
-// countLocked counts a call of user; limited is true over the limit, with
-// the wait until the window ends.
-func (s *Server) countLocked(user string, now time.Time) (wait time.Duration, limited bool) {
-	if s.opts.RateLimit <= 0 {
-		return 0, false
-	}
-	w := s.windows[user]
-	if w == nil || !now.Before(w.start.Add(s.opts.RateLimitWindow)) {
-		w = &window{start: now}
-		s.windows[user] = w
-	}
-	w.count++
-	return w.start.Add(s.opts.RateLimitWindow).Sub(now), w.count > s.opts.RateLimit
+	return ok && simkit.Equal(user, s.opts.Username) && simkit.Equal(pass, s.opts.Password)
 }
 
 // serveFault answers as f says; false means "answer normally" (a
@@ -356,12 +303,10 @@ func (s *Server) countLocked(user string, now time.Time) (wait time.Duration, li
 func serveFault(w http.ResponseWriter, f Fault) bool {
 	switch {
 	case f.Reset:
-		resetConnection(w)
+		simkit.ResetConnection(w)
 		return true
 	case f.Garbage:
-		w.Header().Set("Content-Type", "application/json") // as a broken proxy would
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff")
+		simkit.WriteGarbage(w)
 		return true
 	case f.Status != 0 || f.RetryAfter > 0:
 		status := cmp.Or(f.Status, http.StatusTooManyRequests)
@@ -389,23 +334,8 @@ func serveFault(w http.ResponseWriter, f Fault) bool {
 	return false
 }
 
-// resetConnection closes the client's connection without an answer: a TCP
-// reset where the connection can be taken over, an aborted stream otherwise.
-func resetConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
-}
-
 func retryAfterSeconds(d time.Duration) string {
-	return strconv.FormatInt(int64((max(d, 0)+time.Second-1)/time.Second), 10)
+	return strconv.FormatInt(simkit.CeilSeconds(d), 10)
 }
 
 func writeTooManyRequests(w http.ResponseWriter, wait time.Duration) {
@@ -612,45 +542,14 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	writeJSON(w, status, b)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":222206631,"message":{"lang":"en-US","value":"` + ErrInternal + `"}}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// sleep waits d or until ctx is done; false means ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// writeJSON answers status with v as JSON, or HDP's 500 envelope if v does
+// not encode.
+var writeJSON = simkit.JSONWriter{
+	ContentType: "application/json",
+	Fallback:    `{"error":{"code":222206631,"message":{"lang":"en-US","value":"` + ErrInternal + `"}}}`,
+}.Write
 
 const (
 	idAlphabet     = "abcdefghijklmnopqrstuvwxyz0123456789"
 	secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 )
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b)
-}

@@ -3,17 +3,13 @@ package jframeworksim
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"math/big"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/internal/simkit"
 )
 
 // PathPrefix is the route the simulator serves: GET and PUT on
@@ -207,17 +205,13 @@ type Fault struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	auths    map[string]*Integration
-	apps     map[string]AppIntegration
-	requests []Recorded
-	faults   []Fault
-	windows  map[string]*window
-}
+	requests *simkit.Recorder[Recorded]
+	faults   simkit.FaultQueue[Fault]
+	rate     *simkit.RateWindow
 
-type window struct {
-	start time.Time
-	count int
+	mu    sync.Mutex
+	auths map[string]*Integration
+	apps  map[string]AppIntegration
 }
 
 // New returns a simulator with no app integrations.
@@ -227,17 +221,16 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts}
-	s.clear()
-	return s
-}
-
-func (s *Server) clear() {
-	s.auths = map[string]*Integration{}
-	s.apps = map[string]AppIntegration{}
-	s.requests = nil
-	s.faults = nil
-	s.windows = map[string]*window{}
+	return &Server{
+		opts: opts,
+		requests: simkit.NewRecorder(opts.NoRecord, func(r Recorded) Recorded {
+			r.Header, r.Body = r.Header.Clone(), slices.Clone(r.Body)
+			return r
+		}),
+		rate:  simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		auths: map[string]*Integration{},
+		apps:  map[string]AppIntegration{},
+	}
 }
 
 // SeedAppIntegration stores an app integration (one an update may move an
@@ -269,7 +262,7 @@ func defaultApp(ai AppIntegration) AppIntegration {
 func (s *Server) Seed(in Integration) Integration {
 	in = in.clone()
 	in.ID = cmp.Or(in.ID, randomID())
-	in.ClientSecret = cmp.Or(in.ClientSecret, randomString(40, secretAlphabet))
+	in.ClientSecret = cmp.Or(in.ClientSecret, simkit.RandomString(40, secretAlphabet))
 	in.Status = cmp.Or(in.Status, StatusActive)
 	if in.CreatedDate.IsZero() {
 		in.CreatedDate = s.opts.Now()
@@ -296,72 +289,47 @@ func (s *Server) Integration(id string) (Integration, bool) {
 }
 
 // Requests returns a copy of every request received so far, in order.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Recorded, len(s.requests))
-	for i, r := range s.requests {
-		r.Header = r.Header.Clone()
-		r.Body = slices.Clone(r.Body)
-		out[i] = r
-	}
-	return out
-}
+func (s *Server) Requests() []Recorded { return s.requests.All() }
 
 // Fail queues f.
-func (s *Server) Fail(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
+func (s *Server) Fail(f Fault) { s.faults.Push(f) }
 
 // PendingFaults returns the number of queued faults not yet consumed.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
+func (s *Server) PendingFaults() int { return s.faults.Len() }
 
 // Reset forgets every authentication, app integration, request, queued
 // fault and rate-limit count.
 func (s *Server) Reset() {
+	s.requests.Reset()
+	s.faults.Reset()
+	s.rate.Reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.clear()
-}
-
-// rateState is what the rate limiter says about one request.
-type rateState struct {
-	limit, remaining int
-	reset            time.Time
-	exceeded         bool
+	s.auths = map[string]*Integration{}
+	s.apps = map[string]AppIntegration{}
 }
 
 // ServeHTTP serves GET and PUT on PathPrefix+{id}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	tooLarge := len(body) > MaxBodyBytes
-	if tooLarge {
-		body = body[:MaxBodyBytes]
-	}
+	body, tooLarge, err := simkit.ReadBody(r, MaxBodyBytes)
 	now := s.opts.Now()
 
-	s.mu.Lock()
-	if !s.opts.NoRecord {
-		s.requests = append(s.requests, Recorded{
+	if s.requests.Enabled() { // no header clone when recording is off (load runs)
+		s.requests.Record(Recorded{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			Header: r.Header.Clone(), Body: body, Time: now,
 		})
 	}
-	fault, faulted := s.popFaultLocked(r.Method, r.URL.Path)
-	rate := s.countLocked(r.Header.Get("Auth-Key"), now)
-	s.mu.Unlock()
+	fault, faulted := s.faults.Pop(func(f Fault) bool {
+		return (f.Method == "" || f.Method == r.Method) && (f.Path == "" || f.Path == r.URL.Path)
+	})
+	rate := s.rate.Count(r.Header.Get("Auth-Key"), now)
 
-	if !sleep(r.Context(), s.opts.Latency) {
+	if !simkit.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
 	if faulted {
-		if !sleep(r.Context(), fault.Delay) {
+		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
 		}
 		if s.serveFault(w, fault, rate) {
@@ -389,7 +357,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized, ErrUnauthorized)
 		return
 	}
-	if rate.exceeded {
+	if rate.Exceeded {
 		writeTooManyRequests(w)
 		return
 	}
@@ -405,37 +373,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authenticated(h http.Header) bool {
-	return equal(h.Get("Brand-URL"), s.opts.BrandURL) && equal(h.Get("Auth-Key"), s.opts.AuthKey)
-}
-
-// equal compares in constant time; an empty want never matches.
-func equal(got, want string) bool {
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-func (s *Server) popFaultLocked(method, path string) (Fault, bool) {
-	for i, f := range s.faults {
-		if (f.Method == "" || f.Method == method) && (f.Path == "" || f.Path == path) {
-			s.faults = slices.Delete(s.faults, i, i+1)
-			return f, true
-		}
-	}
-	return Fault{}, false
-}
-
-func (s *Server) countLocked(key string, now time.Time) rateState {
-	w := s.windows[key]
-	if w == nil || !now.Before(w.start.Add(s.opts.RateLimitWindow)) {
-		w = &window{start: now}
-		s.windows[key] = w
-	}
-	w.count++
-	return rateState{
-		limit:     s.opts.RateLimit,
-		remaining: max(0, s.opts.RateLimit-w.count),
-		reset:     w.start.Add(s.opts.RateLimitWindow),
-		exceeded:  w.count > s.opts.RateLimit,
-	}
+	return simkit.Equal(h.Get("Brand-URL"), s.opts.BrandURL) && simkit.Equal(h.Get("Auth-Key"), s.opts.AuthKey)
 }
 
 // epochSeconds is t in epoch seconds, rounded up: the reset is never
@@ -448,31 +386,29 @@ func epochSeconds(t time.Time) int64 {
 	return secs
 }
 
-func setRateHeaders(h http.Header, rate rateState) {
-	h.Set("X-RateLimit-Limit", strconv.Itoa(rate.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(rate.remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(epochSeconds(rate.reset), 10))
+func setRateHeaders(h http.Header, rate simkit.RateState) {
+	h.Set("X-RateLimit-Limit", strconv.Itoa(rate.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(rate.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(epochSeconds(rate.Reset), 10))
 }
 
 // serveFault answers as f says; false means "answer normally" (a Delay-only
 // fault).
-func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate rateState) bool {
+func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate simkit.RateState) bool {
 	switch {
 	case f.Reset:
-		resetConnection(w)
+		simkit.ResetConnection(w)
 	case f.Garbage:
 		setRateHeaders(w.Header(), rate)
-		w.Header().Set("Content-Type", "application/json") // as a broken proxy would
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff")
+		simkit.WriteGarbage(w)
 	case f.RateLimitReset > 0:
-		rate.remaining, rate.reset = 0, s.opts.Now().Add(f.RateLimitReset)
+		rate.Remaining, rate.Reset = 0, s.opts.Now().Add(f.RateLimitReset)
 		setRateHeaders(w.Header(), rate)
 		writeTooManyRequests(w)
 	case f.Unsuccessful || f.Status != 0:
 		status := cmp.Or(f.Status, http.StatusOK)
 		if status == http.StatusTooManyRequests {
-			rate.remaining = 0
+			rate.Remaining = 0
 		}
 		setRateHeaders(w.Header(), rate)
 		message, code, text := faultTexts(status)
@@ -511,21 +447,6 @@ func faultTexts(status int) (message, code, text string) {
 	}
 	text = cmp.Or(http.StatusText(status), "Status "+strconv.Itoa(status))
 	return MsgFailed, strings.ReplaceAll(text, " ", ""), text + "."
-}
-
-// resetConnection closes the client's connection without an answer: a TCP
-// reset where the connection can be taken over, an aborted stream otherwise.
-func resetConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
 }
 
 func writeTooManyRequests(w http.ResponseWriter) {
@@ -786,30 +707,12 @@ func writeError(w http.ResponseWriter, status int, code, text string) {
 	writeJSON(w, status, failure(status, MsgFailed, code, text))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"success":false,"statusCode":500,"message":"`+MsgFailed+`","data":null,"errors":[]}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// sleep waits d or until ctx is done; false means ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// writeJSON answers status with v as JSON, or jframework's 500 envelope if
+// v does not encode.
+var writeJSON = simkit.JSONWriter{
+	ContentType: "application/json; charset=utf-8",
+	Fallback:    `{"success":false,"statusCode":500,"message":"` + MsgFailed + `","data":null,"errors":[]}`,
+}.Write
 
 const (
 	idAlphabet     = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -818,19 +721,7 @@ const (
 
 // randomID returns a random 18-character id, the shape of the documents'
 // example sApKpllz4sAplsmzha.
-func randomID() string { return randomString(18, idAlphabet) }
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b)
-}
+func randomID() string { return simkit.RandomString(18, idAlphabet) }
 
 // correlationID returns a random id in the form of a GUID.
 func correlationID() string {

@@ -3,14 +3,11 @@ package reelevantsim
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/internal/simkit"
 )
 
 // PathPrefix is the route's path before the OAuth client id: the simulator
@@ -126,16 +125,12 @@ type Fault struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	clients  map[string]map[string]any
-	requests []Recorded
-	faults   []Fault
-	window   map[string]*window
-}
+	requests *simkit.Recorder[Recorded]
+	faults   simkit.FaultQueue[Fault]
+	rate     *simkit.RateWindow
 
-type window struct {
-	start time.Time
-	count int
+	mu      sync.Mutex
+	clients map[string]map[string]any
 }
 
 // New returns a simulator with no OAuth clients.
@@ -145,7 +140,15 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{opts: opts, clients: map[string]map[string]any{}, window: map[string]*window{}}
+	return &Server{
+		opts: opts,
+		requests: simkit.NewRecorder(opts.NoRecord, func(r Recorded) Recorded {
+			r.Header, r.Body = r.Header.Clone(), slices.Clone(r.Body)
+			return r
+		}),
+		rate:    simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		clients: map[string]map[string]any{},
+	}
 }
 
 // Seed stores an OAuth client with the given fields (the PATCH body's
@@ -184,71 +187,43 @@ func (s *Server) Client(id string) (map[string]any, bool) {
 }
 
 // Requests returns a copy of every request received so far, in order.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Recorded, len(s.requests))
-	for i, r := range s.requests {
-		r.Header = r.Header.Clone()
-		r.Body = slices.Clone(r.Body)
-		out[i] = r
-	}
-	return out
-}
+func (s *Server) Requests() []Recorded { return s.requests.All() }
 
 // Fail queues f.
-func (s *Server) Fail(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
+func (s *Server) Fail(f Fault) { s.faults.Push(f) }
 
 // PendingFaults returns the number of queued faults not yet consumed.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
+func (s *Server) PendingFaults() int { return s.faults.Len() }
 
 // Reset forgets every client, request, queued fault and rate-limit count.
 func (s *Server) Reset() {
+	s.requests.Reset()
+	s.faults.Reset()
+	s.rate.Reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clients = map[string]map[string]any{}
-	s.requests = nil
-	s.faults = nil
-	s.window = map[string]*window{}
 }
 
 // ServeHTTP serves PATCH /v2/datasources/oauth/{id}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	tooLarge := len(body) > MaxBodyBytes
-	if tooLarge {
-		body = body[:MaxBodyBytes]
-	}
+	body, tooLarge, readErr := simkit.ReadBody(r, MaxBodyBytes)
 	now := s.opts.Now()
 
-	s.mu.Lock()
-	if !s.opts.NoRecord {
-		s.requests = append(s.requests, Recorded{
+	if s.requests.Enabled() { // no header clone when recording is off (load runs)
+		s.requests.Record(Recorded{
 			Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 			Header: r.Header.Clone(), Body: body, Time: now,
 		})
 	}
-	var fault Fault
-	faulted := len(s.faults) > 0
-	if faulted {
-		fault, s.faults = s.faults[0], s.faults[1:]
-	}
-	limited, retry := s.countLocked(r.Header.Get("Authorization"), now)
-	s.mu.Unlock()
+	fault, faulted := s.faults.Pop(nil)
+	rate := s.rate.Count(r.Header.Get("Authorization"), now)
 
-	if !sleep(r.Context(), s.opts.Latency) {
+	if !simkit.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
 	if faulted {
-		if !sleep(r.Context(), fault.Delay) {
+		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
 		}
 		if s.serveFault(w, fault) {
@@ -261,8 +236,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusNotFound, MsgRouteNotFound, map[string]any{})
 	case !s.authenticated(r.Header):
 		s.fail(w, http.StatusUnauthorized, MsgUnauthorized, map[string]any{})
-	case limited:
-		w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(retry), 10))
+	case rate.Exceeded:
+		w.Header().Set("Retry-After", strconv.FormatInt(simkit.CeilSeconds(rate.Reset.Sub(now)), 10))
 		s.fail(w, http.StatusTooManyRequests, MsgTooManyRequest, map[string]any{})
 	case !IDPattern.MatchString(id):
 		s.fail(w, http.StatusBadRequest, `id must match pattern "^[0-9a-fA-F]{24}$"`, map[string]any{"field": "id"})
@@ -290,23 +265,7 @@ func route(r *http.Request) (string, bool) {
 // case is free, RFC 9110 §11.1).
 func (s *Server) authenticated(h http.Header) bool {
 	scheme, token, ok := strings.Cut(h.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && s.opts.Token != "" &&
-		subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1
-}
-
-// countLocked counts a call against key's window; it reports whether the
-// call is over the limit and when the window ends.
-func (s *Server) countLocked(key string, now time.Time) (bool, time.Duration) {
-	if s.opts.RateLimit <= 0 {
-		return false, 0
-	}
-	w := s.window[key]
-	if w == nil || !now.Before(w.start.Add(s.opts.RateLimitWindow)) {
-		w = &window{start: now}
-		s.window[key] = w
-	}
-	w.count++
-	return w.count > s.opts.RateLimit, w.start.Add(s.opts.RateLimitWindow).Sub(now)
+	return ok && strings.EqualFold(scheme, "Bearer") && simkit.Equal(token, s.opts.Token)
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, id string, body []byte) {
@@ -355,12 +314,10 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, id string, 
 func (s *Server) serveFault(w http.ResponseWriter, f Fault) bool {
 	switch {
 	case f.Reset:
-		resetConnection(w)
+		simkit.ResetConnection(w)
 		return true
 	case f.Garbage:
-		w.Header().Set("Content-Type", "application/json") // as a broken proxy would
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff")
+		simkit.WriteGarbage(w)
 		return true
 	case f.Status == 0 && f.RetryAfter <= 0:
 		return false
@@ -370,7 +327,7 @@ func (s *Server) serveFault(w http.ResponseWriter, f Fault) bool {
 		status = http.StatusTooManyRequests
 	}
 	if f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(f.RetryAfter), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(simkit.CeilSeconds(f.RetryAfter), 10))
 	}
 	env := envelope{Status: f.Envelope, Message: cmp.Or(f.Message, http.StatusText(status)), Code: status, Data: f.Data}
 	if env.Status == "" {
@@ -421,47 +378,14 @@ func (s *Server) write(w http.ResponseWriter, status int, env envelope) {
 	if env.Code == 0 {
 		env.Code = status
 	}
-	b, err := json.Marshal(env)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"status":"error","message":"Internal Server Error","code":500}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	envelopeWriter.Write(w, status, env)
 }
 
-// resetConnection closes the client's connection without an answer: a TCP
-// reset where the connection can be taken over, an aborted stream otherwise.
-func resetConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
-}
-
-func ceilSeconds(d time.Duration) int64 {
-	return int64((max(d, 0) + time.Second - 1) / time.Second)
-}
-
-// sleep waits d or until ctx is done; false means ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// envelopeWriter writes envelopes, or Reelevant's 500 if one does not
+// encode.
+var envelopeWriter = simkit.JSONWriter{
+	ContentType: "application/json; charset=utf-8",
+	Fallback:    `{"status":"error","message":"Internal Server Error","code":500}`,
 }
 
 // plain returns a deep copy of a JSON-decoded value, as json.Unmarshal

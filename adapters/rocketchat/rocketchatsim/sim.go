@@ -3,14 +3,9 @@ package rocketchatsim
 import (
 	"bytes"
 	"cmp"
-	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"encoding/json"
 	"io"
-	"math/big"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/internal/simkit"
 )
 
 // The routes the simulator serves.
@@ -139,21 +136,17 @@ type Fault struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
-	apps     map[string]*record
-	requests []Recorded
-	faults   []Fault
-	windows  map[string]*window
+	requests *simkit.Recorder[Recorded]
+	faults   simkit.FaultQueue[Fault]
+	rate     *simkit.RateWindow
+
+	mu   sync.Mutex
+	apps map[string]*record
 }
 
 type record struct {
 	App
 	updatedBy *userRef
-}
-
-type window struct {
-	start time.Time
-	count int
 }
 
 // New returns a simulator with no apps.
@@ -164,7 +157,15 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{opts: opts, apps: map[string]*record{}, windows: map[string]*window{}}
+	return &Server{
+		opts: opts,
+		requests: simkit.NewRecorder(opts.NoRecord, func(r Recorded) Recorded {
+			r.Query, r.Header, r.Body = simkit.CloneValues(r.Query), r.Header.Clone(), slices.Clone(r.Body)
+			return r
+		}),
+		rate: simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		apps: map[string]*record{},
+	}
 }
 
 // Seed stores app, replacing any app with its ID, and returns it as stored.
@@ -178,7 +179,7 @@ func (s *Server) Seed(app App) App {
 		app.ClientID = meteorID()
 	}
 	if app.ClientSecret == "" {
-		app.ClientSecret = randomString(43, secretAlphabet)
+		app.ClientSecret = simkit.RandomString(43, secretAlphabet)
 	}
 	if app.CreatedAt.IsZero() {
 		app.CreatedAt = s.opts.Now()
@@ -205,75 +206,43 @@ func (s *Server) App(id string) (App, bool) {
 }
 
 // Requests returns a copy of every request received so far, in order.
-func (s *Server) Requests() []Recorded {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Recorded, len(s.requests))
-	for i, r := range s.requests {
-		r.Query = cloneValues(r.Query)
-		r.Header = r.Header.Clone()
-		r.Body = slices.Clone(r.Body)
-		out[i] = r
-	}
-	return out
-}
+func (s *Server) Requests() []Recorded { return s.requests.All() }
 
 // Fail queues f.
-func (s *Server) Fail(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
-}
+func (s *Server) Fail(f Fault) { s.faults.Push(f) }
 
 // PendingFaults returns the number of queued faults not yet consumed.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
+func (s *Server) PendingFaults() int { return s.faults.Len() }
 
 // Reset forgets every app, request, queued fault and rate-limit count.
 func (s *Server) Reset() {
+	s.requests.Reset()
+	s.faults.Reset()
+	s.rate.Reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.apps = map[string]*record{}
-	s.requests = nil
-	s.faults = nil
-	s.windows = map[string]*window{}
-}
-
-// rateState is what the rate limiter says about one request.
-type rateState struct {
-	limit, remaining int
-	reset            time.Time
-	exceeded         bool
 }
 
 // ServeHTTP serves the two routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	tooLarge := len(body) > MaxBodyBytes
-	if tooLarge {
-		body = body[:MaxBodyBytes]
-	}
+	body, tooLarge, err := simkit.ReadBody(r, MaxBodyBytes)
 	now := s.opts.Now()
 
-	s.mu.Lock()
-	if !s.opts.NoRecord {
-		s.requests = append(s.requests, Recorded{
+	if s.requests.Enabled() { // no header clone when recording is off (load runs)
+		s.requests.Record(Recorded{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Query: r.URL.Query(),
 			Header: r.Header.Clone(), Body: body, Time: now,
 		})
 	}
-	fault, faulted := s.popFaultLocked(r.URL.Path)
-	rate := s.countLocked(r.Method+" "+r.URL.Path+" "+r.Header.Get("X-User-Id"), now)
-	s.mu.Unlock()
+	fault, faulted := s.faults.Pop(func(f Fault) bool { return f.Path == "" || f.Path == r.URL.Path })
+	rate := s.rate.Count(r.Method+" "+r.URL.Path+" "+r.Header.Get("X-User-Id"), now)
 
-	if !sleep(r.Context(), s.opts.Latency) {
+	if !simkit.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
 	if faulted {
-		if !sleep(r.Context(), fault.Delay) {
+		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
 		}
 		if s.serveFault(w, fault, rate) {
@@ -301,8 +270,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: ErrForbidden})
 		return
 	}
-	if rate.exceeded {
-		writeTooManyRequests(w, rate.reset.Sub(s.opts.Now()))
+	if rate.Exceeded {
+		writeTooManyRequests(w, rate.Reset.Sub(s.opts.Now()))
 		return
 	}
 	if route == http.MethodGet+" "+PathGet {
@@ -318,66 +287,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authenticate(h http.Header) (user string, ok bool) {
 	user, token := h.Get("X-User-Id"), h.Get("X-Auth-Token")
-	if !equal(token, s.opts.AuthToken) {
+	if !simkit.Equal(token, s.opts.AuthToken) {
 		return "", false
 	}
-	if equal(user, s.opts.UserID) || equal(user, s.opts.ForbiddenUserID) {
+	if simkit.Equal(user, s.opts.UserID) || simkit.Equal(user, s.opts.ForbiddenUserID) {
 		return user, true
 	}
 	return "", false
 }
 
-// equal compares in constant time; an empty want never matches.
-func equal(got, want string) bool {
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-func (s *Server) popFaultLocked(path string) (Fault, bool) {
-	for i, f := range s.faults {
-		if f.Path == "" || f.Path == path {
-			s.faults = slices.Delete(s.faults, i, i+1)
-			return f, true
-		}
-	}
-	return Fault{}, false
-}
-
-func (s *Server) countLocked(key string, now time.Time) rateState {
-	w := s.windows[key]
-	if w == nil || !now.Before(w.start.Add(s.opts.RateLimitWindow)) {
-		w = &window{start: now}
-		s.windows[key] = w
-	}
-	w.count++
-	return rateState{
-		limit:     s.opts.RateLimit,
-		remaining: max(0, s.opts.RateLimit-w.count),
-		reset:     w.start.Add(s.opts.RateLimitWindow),
-		exceeded:  w.count > s.opts.RateLimit,
-	}
-}
-
-func setRateHeaders(h http.Header, rate rateState) {
-	h.Set("X-RateLimit-Limit", strconv.Itoa(rate.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(rate.remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(rate.reset.UnixMilli(), 10))
+func setRateHeaders(h http.Header, rate simkit.RateState) {
+	h.Set("X-RateLimit-Limit", strconv.Itoa(rate.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(rate.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(rate.Reset.UnixMilli(), 10))
 }
 
 // serveFault answers as f says; false means "answer normally" (a Delay-only
 // fault).
-func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate rateState) bool {
+func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate simkit.RateState) bool {
 	switch {
 	case f.Reset:
-		resetConnection(w)
+		simkit.ResetConnection(w)
 		return true
 	case f.Garbage:
 		setRateHeaders(w.Header(), rate)
-		w.Header().Set("Content-Type", "application/json") // as a broken proxy would
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\x00\xff")
+		simkit.WriteGarbage(w)
 		return true
 	case f.RateLimitReset > 0:
-		rate.remaining, rate.reset = 0, s.opts.Now().Add(f.RateLimitReset)
+		rate.Remaining, rate.Reset = 0, s.opts.Now().Add(f.RateLimitReset)
 		setRateHeaders(w.Header(), rate)
 		writeTooManyRequests(w, f.RateLimitReset)
 		return true
@@ -398,7 +335,7 @@ func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate rateState) bool
 			body.Error = cmp.Or(body.Error, ErrResourceNotFound)
 		case http.StatusTooManyRequests:
 			if f.Error == "" {
-				writeTooManyRequests(w, rate.reset.Sub(s.opts.Now()))
+				writeTooManyRequests(w, rate.Reset.Sub(s.opts.Now()))
 				return true
 			}
 		default:
@@ -410,25 +347,9 @@ func (s *Server) serveFault(w http.ResponseWriter, f Fault, rate rateState) bool
 	return false
 }
 
-// resetConnection closes the client's connection without an answer: a TCP
-// reset where the connection can be taken over, an aborted stream otherwise.
-func resetConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			if tc, ok := conn.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-			_ = conn.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
-}
-
 func writeTooManyRequests(w http.ResponseWriter, wait time.Duration) {
-	secs := int64((max(wait, 0) + time.Second - 1) / time.Second)
 	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Error, too many requests. Please slow down. You must wait " +
-		strconv.FormatInt(secs, 10) + " seconds before trying this endpoint again. [error-too-many-requests]"})
+		strconv.FormatInt(simkit.CeilSeconds(wait), 10) + " seconds before trying this endpoint again. [error-too-many-requests]"})
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, withSecret bool) {
@@ -640,30 +561,12 @@ type errorBody struct {
 	Details   *errorDetails `json:"details,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"success":false,"error":"Internal server error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// sleep waits d or until ctx is done; false means ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// writeJSON answers status with v as JSON, or Rocket.Chat's 500 if v does
+// not encode.
+var writeJSON = simkit.JSONWriter{
+	ContentType: "application/json",
+	Fallback:    `{"success":false,"error":"Internal server error"}`,
+}.Write
 
 const (
 	meteorAlphabet = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
@@ -672,27 +575,4 @@ const (
 
 // meteorID returns a random 17-character Meteor id, the shape of
 // Rocket.Chat's _id and clientId.
-func meteorID() string { return randomString(17, meteorAlphabet) }
-
-func randomString(n int, alphabet string) string {
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b)
-}
-
-func cloneValues(v url.Values) url.Values {
-	if v == nil {
-		return nil
-	}
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = slices.Clone(vs)
-	}
-	return out
-}
+func meteorID() string { return simkit.RandomString(17, meteorAlphabet) }
