@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,10 +102,11 @@ func (g *globals) completeConnections(cmd *cobra.Command, _ []string, _ string) 
 }
 
 func (g *globals) publish(ctx context.Context, f publishFlags) error {
-	cmd, err := g.buildCommand(f)
+	line, err := g.buildCommand(f)
 	if err != nil {
 		return err
 	}
+	cmd := line.Command
 	nc, js, err := g.connect()
 	if err != nil {
 		return err
@@ -121,12 +121,15 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 		err  error
 	}
 	got := make(chan waited, 1)
+	// The reader is stopped (stopWaiting), then waited for, on every return.
+	var readerWG sync.WaitGroup
+	defer readerWG.Wait()
 	waitCtx, stopWaiting := context.WithTimeout(ctx, f.timeout)
 	defer stopWaiting()
 	if f.wait {
 		want := map[string]bool{messages.ResultEventID(cmd.ID): true, messages.ConflictEventID(cmd.ID, cmd.PayloadHash()): true}
 		reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
-		go func() {
+		readerWG.Go(func() {
 			var found *resultstream.Item
 			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true},
 				func(it resultstream.Item) error {
@@ -141,16 +144,12 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 				return
 			}
 			got <- waited{err: err}
-		}()
+		})
 	}
 
-	body, err := cmd.Encode()
-	if err != nil {
-		return err
-	}
 	msg := nats.NewMsg(g.subjects().Command(cmd.Connection, cmd.Resource))
 	msg.Header.Set("Content-Type", messages.ContentType)
-	msg.Data = body
+	msg.Data = line.Body
 	sctx, span := telemetry.StartPublish(ctx, g.tracer(), telemetry.Propagator(), msg, cmd)
 	pctx, cancel := context.WithTimeout(sctx, 10*time.Second)
 	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID(cmd.ID))
@@ -241,79 +240,63 @@ func printResult(w io.Writer, r messages.Result) {
 	}
 }
 
-// buildCommand builds and validates the command publish was asked for.
-func (g *globals) buildCommand(f publishFlags) (*messages.Command, error) {
-	opts := commandfile.Options{Batch: f.batch, Source: f.source, Decode: messages.DecodeOptions{Subjects: g.subjects()}, Check: g.checker()}
+// buildCommand builds and validates the command publish was asked for,
+// and returns it with the body to publish.
+func (g *globals) buildCommand(f publishFlags) (commandfile.Line, error) {
+	opts := commandfile.Options{Batch: f.batch, Source: f.source, Decode: messages.DecodeOptions{Subjects: g.subjects()},
+		Check: g.checker(), NewID: newID}
 	if f.batch != "" && !messages.ValidCommandID(f.batch) {
-		return nil, usageErr("--batch must be 1 to 128 characters of [A-Za-z0-9._:-]")
+		return commandfile.Line{}, usageErr("--batch must be 1 to 128 characters of [A-Za-z0-9._:-]")
 	}
-	var line commandfile.Line
 	if f.file != "" {
 		text, err := g.readInput(f.file)
 		if err != nil {
-			return nil, err
+			return commandfile.Line{}, err
 		}
+		// One line, as a migration file would hold it: a full event or
+		// the short form.
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, text); err != nil {
-			return nil, usageErr("%s: not a JSON document", f.file)
+			return commandfile.Line{}, usageErr("%s: not a JSON document", f.file)
 		}
-		sf, isShort, err := shortFormWithoutID(text)
-		if err != nil {
-			return nil, usageErr("%s: %v", f.file, err)
-		}
-		if isShort {
-			if sf.ID == "" {
-				sf.ID = newID()
-			}
-			cmd, err := opts.Build(1, text, sf)
-			if err != nil {
-				return nil, usageErr("%s: %v", f.file, trimLine(err))
-			}
-			if opts.Check != nil {
-				if err := opts.Check(cmd); err != nil {
-					return nil, usageErr("%s: %v", f.file, err)
-				}
-			}
-			return cmd, nil
-		}
-		line = commandfile.Parse(1, compact.Bytes(), opts)
+		line := commandfile.Parse(1, compact.Bytes(), opts)
 		if line.Err != nil {
-			return nil, usageErr("%s: %v", f.file, trimLine(line.Err))
+			return line, usageErr("%s: %s", f.file, trimLine(line.Err))
 		}
-		return line.Command, nil
+		return line, nil
 	}
 
 	if f.connection == "" || f.resource == "" {
-		return nil, usageErr("--connection and --resource are required (or --file)")
+		return commandfile.Line{}, usageErr("--connection and --resource are required (or --file)")
 	}
 	changes := map[string]json.RawMessage{}
 	for _, kv := range f.set {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, usageErr("--set %q: want name=value", name)
+			return commandfile.Line{}, usageErr("--set %q: want name=value", name)
 		}
 		if name == messages.FieldClientSecret {
-			return nil, usageErr("--set clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
+			return commandfile.Line{}, usageErr("--set clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
 		}
 		v, err := setValue(name, value)
 		if err != nil {
-			return nil, usageErr("--set %s: %v", name, err)
+			return commandfile.Line{}, usageErr("--set %s: %v", name, err)
 		}
 		changes[name] = v
 	}
 	for _, kv := range f.setJSON {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || !json.Valid([]byte(value)) {
-			return nil, usageErr("--set-json %q: want name=<JSON value>", name)
+			return commandfile.Line{}, usageErr("--set-json %q: want name=<JSON value>", name)
 		}
 		if name == messages.FieldClientSecret {
-			return nil, usageErr("--set-json clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
+			return commandfile.Line{}, usageErr("--set-json clientSecret: pass the secret with --secret-from-env NAME or --secret-from-file PATH, so it stays out of shell history")
 		}
 		changes[name] = json.RawMessage(value)
 	}
 	secret, err := g.secret(f)
 	if err != nil {
-		return nil, err
+		return commandfile.Line{}, err
 	}
 	if secret != nil {
 		b, _ := json.Marshal(*secret)
@@ -323,7 +306,7 @@ func (g *globals) buildCommand(f publishFlags) (*messages.Command, error) {
 	for _, kv := range f.pfield {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
-			return nil, usageErr("--provider-field %q: want name=value", kv)
+			return commandfile.Line{}, usageErr("--provider-field %q: want name=value", kv)
 		}
 		if json.Valid([]byte(value)) {
 			pf[name] = json.RawMessage(value)
@@ -333,35 +316,27 @@ func (g *globals) buildCommand(f publishFlags) (*messages.Command, error) {
 		}
 	}
 	if len(changes) == 0 && len(pf) == 0 {
-		return nil, usageErr("nothing to change: give --set, --set-json, --provider-field or a secret")
+		return commandfile.Line{}, usageErr("nothing to change: give --set, --set-json, --provider-field or a secret")
 	}
 	sf := commandfile.ShortForm{ID: f.id, Connection: f.connection, Resource: f.resource}
-	if sf.ID == "" {
-		sf.ID = newID()
-	}
 	if f.sequenceSet {
 		sf.Sequence = &f.sequence
 	}
 	if len(changes) > 0 {
 		b, err := json.Marshal(changes)
 		if err != nil {
-			return nil, usageErr("changes: %v", err)
+			return commandfile.Line{}, usageErr("changes: %v", err)
 		}
 		sf.Changes = b
 	}
 	if len(pf) > 0 {
 		sf.ProviderFields = pf
 	}
-	cmd, err := opts.Build(0, nil, sf)
-	if err != nil {
-		return nil, usageErr("%v", trimLine(err))
+	line := opts.FromShortForm(0, nil, sf)
+	if line.Err != nil {
+		return line, usageErr("%s", trimLine(line.Err))
 	}
-	if opts.Check != nil {
-		if err := opts.Check(cmd); err != nil {
-			return nil, usageErr("%v", err)
-		}
-	}
-	return cmd, nil
+	return line, nil
 }
 
 // secret reads the client secret from where the flags say.
@@ -452,30 +427,6 @@ func (g *globals) readInput(path string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// shortFormWithoutID decodes text as the short form unless it is a full
-// CloudEvent (has specversion).
-func shortFormWithoutID(text []byte) (commandfile.ShortForm, bool, error) {
-	var head map[string]json.RawMessage
-	if err := json.Unmarshal(text, &head); err != nil {
-		return commandfile.ShortForm{}, false, errors.New("not a JSON object")
-	}
-	if _, full := head["specversion"]; full {
-		return commandfile.ShortForm{}, false, nil
-	}
-	var sf commandfile.ShortForm
-	dec := json.NewDecoder(strings.NewReader(string(text)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sf); err != nil {
-		keys := make([]string, 0, len(head))
-		for k := range head {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return sf, false, fmt.Errorf("short form {connection, resource, changes, providerFields, sequence, id} expected, got keys %v", keys)
-	}
-	return sf, true, nil
 }
 
 // newID is a fresh command id: syncctl-<UTC time>-<random>.

@@ -42,6 +42,9 @@ type Options struct {
 	// (e.g. the adapter's Validate); its error makes the line invalid.
 	// It must be safe for concurrent use.
 	Check func(*messages.Command) error
+	// NewID, when set, gives the id of a short-form command that has
+	// none, instead of DerivedID (publish uses a fresh random id).
+	NewID func() string
 	// ClientSecret, when set, is the client secret of every command (a
 	// secret rotated across connections); a line that gives its own is
 	// invalid. Set before Check runs.
@@ -401,6 +404,16 @@ func (o Options) Build(number int, content []byte, sf ShortForm) (*messages.Comm
 	return cmd, err
 }
 
+// FromShortForm is Build followed by what every line gets: the shared
+// secret, Check, and the body to publish.
+func (o Options) FromShortForm(number int, content []byte, sf ShortForm) Line {
+	cmd, wire, err := o.build(number, content, sf)
+	if err != nil {
+		return Line{Number: number, Err: err}
+	}
+	return o.finish(number, cmd, wire)
+}
+
 // build is Build, also returning the body the decoder accepted.
 func (o Options) build(number int, content []byte, sf ShortForm) (*messages.Command, []byte, error) {
 	if !messages.ValidConnection(sf.Connection) {
@@ -410,7 +423,11 @@ func (o Options) build(number int, content []byte, sf ShortForm) (*messages.Comm
 		return nil, nil, &LineError{Line: number, Field: "resource", Reason: "must match [A-Za-z0-9_-]{1,128}"}
 	}
 	id := sf.ID
-	if id == "" {
+	switch {
+	case id != "":
+	case o.NewID != nil:
+		id = o.NewID()
+	default:
 		id = DerivedID(o.Batch, number, content)
 	}
 	source := o.Source
