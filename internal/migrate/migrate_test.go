@@ -26,22 +26,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	nc := testenv.Connect(t, testenv.EmbeddedNATS(t))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for name, subj := range map[string]string{
-		"SYNC_COMMANDS": "sync.commands.>", "SYNC_RESULTS": "sync.results.>", "SYNC_DEADLETTER": "sync.deadletter.>",
-	} {
-		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subj},
-			Storage: jetstream.MemoryStorage, Duplicates: 2 * time.Minute}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &env{js: js}
+	return &env{js: testenv.Streams(t)}
 }
 
 func (e *env) config() migrate.Config {

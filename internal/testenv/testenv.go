@@ -115,3 +115,26 @@ func Unique() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Streams starts an embedded NATS server with the three streams of
+// CONTRACT §2 under the "sync" prefix (SYNC_COMMANDS, SYNC_RESULTS,
+// SYNC_DEADLETTER; in memory, two-minute duplicate window), for tests that
+// play the worker's side themselves, and returns a JetStream context on it.
+func Streams(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(connect(t, EmbeddedNATS(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, subj := range map[string]string{
+		"SYNC_COMMANDS": "sync.commands.>", "SYNC_RESULTS": "sync.results.>", "SYNC_DEADLETTER": "sync.deadletter.>",
+	} {
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subj},
+			Storage: jetstream.MemoryStorage, Duplicates: 2 * time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return js
+}
