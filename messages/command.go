@@ -21,7 +21,7 @@ const (
 	DefaultMaxCommandBytes = 64 << 10
 )
 
-// Canonical field names of data.changes (CONTRACT §3), in contract order.
+// Canonical field names of data.changes (docs/CONTRACT.md §3), in contract order.
 const (
 	FieldName         = "name"
 	FieldDescription  = "description"
@@ -83,7 +83,7 @@ func (c *Command) Encode() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// OrderKey is the command's per-resource order key (CONTRACT §3): its
+// OrderKey is the command's per-resource order key (docs/CONTRACT.md §3): its
 // data.sequence when set, else streamSeq, the command's stream sequence.
 func (c *Command) OrderKey(streamSeq uint64) int64 {
 	if c.Data.Sequence != nil {
@@ -149,7 +149,7 @@ func (d Data) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// Changes are the canonical fields of CONTRACT §3. A nil field is absent:
+// Changes are the canonical fields of docs/CONTRACT.md §3. A nil field is absent:
 // only the fields present change.
 type Changes struct {
 	Name         *string   `json:"name,omitempty"`

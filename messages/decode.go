@@ -62,7 +62,7 @@ var commandKeys = []string{
 // DecodeCommand decodes and validates a command received on subject.
 // On refusal it returns an *InvalidError.
 //
-// The body must be a single CloudEvents 1.0 JSON object as CONTRACT §3
+// The body must be a single CloudEvents 1.0 JSON object as docs/CONTRACT.md §3
 // describes it: size is checked before anything is decoded, unknown and
 // duplicate keys are refused at every level, null is never accepted for a
 // canonical field, and connection and resource must equal the subject's

@@ -5,7 +5,7 @@
 //
 // Invariants:
 //   - messages depends on the standard library only.
-//   - DecodeCommand never returns a Command that violates CONTRACT §3: size is
+//   - DecodeCommand never returns a Command that violates docs/CONTRACT.md §3: size is
 //     checked before decoding, unknown and duplicate keys are refused, subject
 //     tokens and body agree, ids match their charset and canonical fields are
 //     typed. Its refusals are *InvalidError values naming the JSON path, and

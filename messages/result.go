@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Status is a command's terminal status (CONTRACT §4).
+// Status is a command's terminal status (docs/CONTRACT.md §4).
 type Status string
 
 // The terminal statuses.
@@ -18,7 +18,7 @@ const (
 	StatusFailed     Status = "failed"
 )
 
-// ErrorCode classifies a result's error (CONTRACT §4).
+// ErrorCode classifies a result's error (docs/CONTRACT.md §4).
 type ErrorCode string
 
 // The error codes of a result.

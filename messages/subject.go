@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// DefaultSubjectPrefix is the subject prefix of CONTRACT §2.
+// DefaultSubjectPrefix is the subject prefix of docs/CONTRACT.md §2.
 const DefaultSubjectPrefix = "sync"
 
 var (

@@ -1,4 +1,4 @@
-// Package worker is the syncworker pipeline of CONTRACT §5: it consumes
+// Package worker is the syncworker pipeline of docs/CONTRACT.md §5: it consumes
 // update commands from JetStream, deduplicates and orders them through a
 // dedup.Store, applies them through provider adapters with backoff, and
 // publishes one result event per command id (and one per replay of its
@@ -30,7 +30,7 @@
 //   - Nothing a command carries decides which host is called, and no secret
 //     reaches a log line, a span, a metric, a result or a dead-letter header.
 //
-// Telemetry (STYLE habit 12: at the boundaries only):
+// Telemetry (docs/STYLE.md habit 12: at the boundaries only):
 //   - Metrics, through Config.MeterProvider, are those of deploy/METRICS.md
 //     (metrics.go names them; the provider request counter lives in the
 //     providers' HTTP client, worker/providerhttp). Labels are bounded:

@@ -1,5 +1,5 @@
 // Package adaptertest is the conformance suite every provider adapter runs
-// against its provider's simulator (STYLE §13): one Run, one Harness per
+// against its provider's simulator (docs/STYLE.md §13): one Run, one Harness per
 // provider, Features for what differs between providers.
 //
 // The suite checks the adapters.Adapter contract end to end over HTTP:

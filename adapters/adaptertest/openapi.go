@@ -22,8 +22,8 @@ func SpecFile(t testing.TB, name string) string {
 }
 
 // FindSpec finds a provider's official spec by name: in OAUTHSYNC_SPECS_DIR
-// if set, else in the first shared/providers/specs/ above the working
-// directory (the steering repo's shared/ sits beside this repository).
+// if set, else in this repository's docs/providers/specs (found by walking
+// up from the working directory to the directory that holds go.mod).
 func FindSpec(name string) (string, error) {
 	if dir := os.Getenv("OAUTHSYNC_SPECS_DIR"); dir != "" {
 		return filepath.Join(dir, name), nil
@@ -33,13 +33,16 @@ func FindSpec(name string) (string, error) {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, "shared", "providers", "specs", name)
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "docs", "providers", "specs", name)
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("adaptertest: spec %s: %w", name, err)
+			}
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("adaptertest: spec %s not found in any shared/providers/specs above the working directory; set OAUTHSYNC_SPECS_DIR", name)
+			return "", fmt.Errorf("adaptertest: spec %s: no go.mod above the working directory; set OAUTHSYNC_SPECS_DIR", name)
 		}
 		dir = parent
 	}
@@ -54,7 +57,7 @@ type Operation struct {
 	// Matches reports whether a recorded request path is this operation's.
 	Matches func(path string) bool
 	// Adjust corrects the spec's request-body schema where the provider's
-	// server is known to differ (see providers/NOTES.md); nil keeps it.
+	// server is known to differ (see docs/providers/NOTES.md); nil keeps it.
 	Adjust func(*openapi3.Schema) *openapi3.Schema
 }
 
@@ -113,7 +116,7 @@ func CheckWith(validate func(Request) error) func(*testing.T, Request) {
 // fields of every allOf branch of s, closed to other properties if any
 // branch is. The Reelevant spec needs it: each of its two request-body
 // branches forbids the other's properties, so no non-empty body validates
-// against the allOf as written (providers/NOTES.md §1.2, §6).
+// against the allOf as written (docs/providers/NOTES.md §1.2, §6).
 func MergeAllOf(s *openapi3.Schema) *openapi3.Schema {
 	merged := openapi3.NewObjectSchema()
 	closed := false

@@ -7,7 +7,7 @@
 //   - The host is always the configured base URL's. A request names its path
 //     as segments; each is path-escaped and appended to the base path, so
 //     nothing a command carries (a resource id with "../", "?" or "#") can
-//     change the host, the path prefix or the query (CONTRACT §5.5).
+//     change the host, the path prefix or the query (docs/CONTRACT.md §5.5).
 //   - Redirects are never followed: a 3xx comes back as a Response, which
 //     StatusError classifies as KindRejected.
 //   - Every call has its own timeout (Config.Timeout) on top of the caller's

@@ -1,7 +1,7 @@
 // Package hybriddatapipeline is the adapter for Progress DataDirect Hybrid
 // Data Pipeline (HDP) 5.0 OAuth application objects (provider name
-// "hybriddatapipeline"), following ../shared/providers/hybriddatapipeline.txt
-// and providers/NOTES.md §2 and §6.
+// "hybriddatapipeline"), following docs/providers/hybriddatapipeline.txt
+// and docs/providers/NOTES.md §2 and §6.
 //
 // Apply is a read-modify-write, because PUT /api/mgmt/oauthapps/{id} is a
 // full replacement:

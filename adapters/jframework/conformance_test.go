@@ -299,7 +299,7 @@ func TestConformance(t *testing.T) {
 }
 
 // updateSchema is the update body's schema, written by hand from the
-// provider document (jframework publishes no OpenAPI spec; NOTES §4.1), in
+// provider document (jframework publishes no OpenAPI spec; docs/providers/NOTES.md §4.1), in
 // testdata/update.openapi.yaml.
 var updateSchema = sync.OnceValues(func() (*openapi3.Schema, error) {
 	b, err := os.ReadFile("testdata/update.openapi.yaml")

@@ -1,6 +1,6 @@
 // Package jframework is the adapter for jframework app integration
 // authentications (provider name "jframework"), following
-// ../shared/providers/jframework.txt and providers/NOTES.md §4 and §6.
+// docs/providers/jframework.txt and docs/providers/NOTES.md §4 and §6.
 //
 // The connection's auth takes brandURL and authKey, sent as the Brand-URL and
 // Auth-Key headers (with Content-Type and Accept application/json) on every

@@ -27,7 +27,7 @@ const (
 	AuthKey = "authKey"
 )
 
-// The values of jframework's status enum (NOTES §4.2: the SDK's
+// The values of jframework's status enum (docs/providers/NOTES.md §4.2: the SDK's
 // AppIntegrationAuthenticationStatus).
 const (
 	StatusActive   = "Active"
@@ -37,7 +37,7 @@ const (
 // ResourcePattern is what an app integration authentication id may look
 // like. The provider document says only "id string Required" (its examples,
 // sApKpllz4sAplsmzha and the SDK's Kd12AnplKdMd5s, are alphanumeric), so this
-// is the contract's own resource pattern (CONTRACT §2): an id that is one
+// is the contract's own resource pattern (docs/CONTRACT.md §2): an id that is one
 // plain path segment and nothing else.
 var ResourcePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 

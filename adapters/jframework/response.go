@@ -19,7 +19,7 @@ import (
 // a failure.
 const StatusUsageLimit = 209
 
-// The error codes the adapter classifies by (the errors page, NOTES §4.4).
+// The error codes the adapter classifies by (the errors page, docs/providers/NOTES.md §4.4).
 const (
 	codeAuthenticationNotFound = "AppIntegrationAuthenticationNotFound"
 	codeAppIntegrationNotFound = "AppIntegrationNotFound"

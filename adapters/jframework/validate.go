@@ -67,7 +67,7 @@ func validate(u adapters.Update) (nativeFields, error) {
 }
 
 // validateChanges checks the canonical fields against the native fields they
-// map to (CONTRACT §3). jframework has a place for every canonical field.
+// map to (docs/CONTRACT.md §3). jframework has a place for every canonical field.
 func validateChanges(c messages.Changes) error {
 	nonEmpty := func(field, native string, v string) error {
 		if v == "" {

@@ -209,12 +209,12 @@ var loadSpec = sync.OnceValues(func() (*spec, error) {
 		return nil, err
 	}
 	// No doc.Validate: the subset has no info object, and the spec's own
-	// example for customPayload does not validate against it (NOTES §1.2).
+	// example for customPayload does not validate against it (docs/providers/NOTES.md §1.2).
 	op := doc.Paths.Value("/oauth/{id}").Patch
 	body := op.RequestBody.Value.Content.Get("application/json").Schema.Value
 	// Taken literally, each allOf branch's additionalProperties: false
-	// refuses the other's keys, so every non-empty body fails (NOTES
-	// §1.2). Merge the branches into one object, as NOTES §6 says.
+	// refuses the other's keys, so every non-empty body fails (docs/providers/NOTES.md
+	// §1.2). Merge the branches into one object, as docs/providers/NOTES.md §6 says.
 	return &spec{id: op.Parameters.GetByInAndName("path", "id").Schema.Value, body: adaptertest.MergeAllOf(body), raw: body}, nil
 })
 

@@ -1,10 +1,10 @@
 // Package reelevant is the adapter for Reelevant OAuth clients (provider
-// name "reelevant"), following ../shared/providers/reelevant.txt, the spec it
+// name "reelevant"), following docs/providers/reelevant.txt, the spec it
 // is rendered from (reelevant-tech/product-documentation:
 // api-reference/openapi/datasources-api.json, operation update-oauth-client;
-// its OAuth subset is shared/providers/specs/reelevant-oauth-subset.json,
+// its OAuth subset is docs/providers/specs/reelevant-oauth-subset.json,
 // against which the conformance test validates every request) and
-// providers/NOTES.md §1 and §6.
+// docs/providers/NOTES.md §1 and §6.
 //
 // Apply is one call, a true partial update with no read:
 //
@@ -50,7 +50,7 @@
 // # Choices where the document, the spec and the notes disagree
 //
 //   - method: the document says "method Available options: GET"; the spec
-//     has oneOf [{enum: [GET]}, {enum: [POST]}] (NOTES §1.2). GET and POST
+//     has oneOf [{enum: [GET]}, {enum: [POST]}] (docs/providers/NOTES.md §1.2). GET and POST
 //     are both accepted: the document is a rendering of that oneOf that
 //     shows one branch, refusing POST would refuse a value the provider
 //     takes (a token endpoint usually wants POST), and if the provider did
@@ -69,9 +69,9 @@
 //     the configuration's own fields (a different place in the body) and
 //     are accepted; configuration.clientSecret is treated as a secret.
 //   - configuration: the spec's two allOf branches have no required list
-//     (NOTES §1.2), so nothing in it is required. Whether Reelevant merges a
+//     (docs/providers/NOTES.md §1.2), so nothing in it is required. Whether Reelevant merges a
 //     configuration into the stored one or replaces it is not documented
-//     (NOTES §6); the simulator replaces it, the safe assumption: send the
+//     (docs/providers/NOTES.md §6); the simulator replaces it, the safe assumption: send the
 //     whole configuration, clientSecret included, because it cannot be read
 //     back.
 //   - tokenUrl and authorizeUrl are checked with URLPattern, the spec's
@@ -79,7 +79,7 @@
 //     Go with ECMAScript's meaning of \s and "."; the canonical fields are
 //     checked the same way.
 //   - The 200 answer's data in the document ({companyId, resourceGroupIds,
-//     versions, archivedAt}) is a spec-generator artefact (NOTES §1.2); only
+//     versions, archivedAt}) is a spec-generator artefact (docs/providers/NOTES.md §1.2); only
 //     status is checked.
 //
 // # Errors
@@ -88,8 +88,8 @@
 // message, error_code and data as the provider's text: 400 and 409
 // KindRejected; 401 and 403 KindUnauthorized; 404 KindNotFound, whose
 // message says that Reelevant also answers 404 when the token lacks write
-// permission on the object (NOTES §1.3); 429 KindRateLimited with the wait
-// from Retry-After when one is sent (Reelevant documents none; NOTES §1.4);
+// permission on the object (docs/providers/NOTES.md §1.3); 429 KindRateLimited with the wait
+// from Retry-After when one is sent (Reelevant documents none; docs/providers/NOTES.md §1.4);
 // 408 KindTimeout; 5xx (status "error") KindUnavailable; a 3xx (redirects
 // are never followed) KindRejected. A 2xx is a success only with status
 // "success" and no error_code: status "fail" or an error_code is

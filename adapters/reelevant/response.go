@@ -19,7 +19,7 @@ const (
 	statusError   = "error"
 )
 
-// notFoundHint is added to every 404: Reelevant uses 404 for both (NOTES
+// notFoundHint is added to every 404: Reelevant uses 404 for both (docs/providers/NOTES.md
 // §1.3, from the provider's OAuth debugging guide).
 const notFoundHint = " (Reelevant answers 404 when the OAuth client does not exist, and also when the token lacks write permission on it)"
 

@@ -157,7 +157,7 @@ func TestConformance(t *testing.T) {
 
 // specValidator checks update bodies against the official Rocket.Chat
 // OpenAPI document, closed to undeclared properties as the server's own
-// validator is (additionalProperties: false, providers/NOTES.md §3.2).
+// validator is (additionalProperties: false, docs/providers/NOTES.md §3.2).
 func specValidator(t testing.TB) func(adaptertest.Request) error {
 	return adaptertest.SpecBodyValidator(t, adaptertest.SpecFile(t, "rocketchat-integrations.yaml"), adaptertest.Operation{
 		Method:  http.MethodPost,

@@ -1,6 +1,6 @@
 // Package rocketchat is the adapter for Rocket.Chat OAuth apps (provider
-// name "rocketchat"), following ../shared/providers/rocketchat.txt and
-// providers/NOTES.md §3 and §6.
+// name "rocketchat"), following docs/providers/rocketchat.txt and
+// docs/providers/NOTES.md §3 and §6.
 //
 // Apply is a read-modify-write, because POST /api/v1/oauth-apps.update is a
 // full replacement of name, active and redirectUri:

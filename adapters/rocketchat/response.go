@@ -14,7 +14,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/httpx"
 )
 
-// The server's not-found answers (NOTES §3.2.5, §3.3).
+// The server's not-found answers (docs/providers/NOTES.md §3.2.5, §3.3).
 const (
 	errorTypeNotFound = "error-application-not-found"
 	errorReadNotFound = "OAuth app not found."

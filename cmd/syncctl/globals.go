@@ -81,7 +81,7 @@ func (g *globals) tracer() trace.Tracer {
 
 func (g *globals) subjects() messages.Subjects { return messages.Subjects{Prefix: g.prefix} }
 
-// streams names the three streams (CONTRACT §2, or the config's names).
+// streams names the three streams (docs/CONTRACT.md §2, or the config's names).
 type streams struct{ commands, results, deadLetter string }
 
 func (g *globals) streams() streams {

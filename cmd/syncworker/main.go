@@ -1,5 +1,5 @@
 // Command syncworker is oauthsync's daemon: it consumes update commands from
-// NATS JetStream and applies them to provider APIs (CONTRACT §7).
+// NATS JetStream and applies them to provider APIs (docs/CONTRACT.md §7).
 //
 //	syncworker --config FILE     run the worker
 //	syncworker dev               run everything embedded, with simulators and a sample batch

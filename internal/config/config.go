@@ -17,7 +17,7 @@ import (
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// File is the YAML configuration of CONTRACT §6.
+// File is the YAML configuration of docs/CONTRACT.md §6.
 type File struct {
 	NATS struct {
 		// URL of the NATS server; empty runs an embedded server.

@@ -27,7 +27,7 @@ import (
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// DefaultStream is the dead-letter stream's default name (CONTRACT §2).
+// DefaultStream is the dead-letter stream's default name (docs/CONTRACT.md §2).
 const DefaultStream = "SYNC_DEADLETTER"
 
 // Headers the worker writes on a dead letter, and the replay marker.

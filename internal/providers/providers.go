@@ -10,7 +10,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/rocketchat"
 )
 
-// Registry returns a registry of the four providers of CONTRACT §1.
+// Registry returns a registry of the four providers of docs/CONTRACT.md §1.
 func Registry() *adapters.Registry {
 	r := adapters.NewRegistry()
 	r.Register(hybriddatapipeline.Provider, hybriddatapipeline.New)

@@ -16,7 +16,7 @@ import (
 	"github.com/oauthsync/oauthsync/messages"
 )
 
-// DefaultStream is the results stream's default name (CONTRACT §2).
+// DefaultStream is the results stream's default name (docs/CONTRACT.md §2).
 const DefaultStream = "SYNC_RESULTS"
 
 // HeaderStatus is the header a result event's status travels in.

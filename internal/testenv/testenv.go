@@ -117,7 +117,7 @@ func Unique() string {
 }
 
 // Streams starts an embedded NATS server with the three streams of
-// CONTRACT §2 under the "sync" prefix (SYNC_COMMANDS, SYNC_RESULTS,
+// docs/CONTRACT.md §2 under the "sync" prefix (SYNC_COMMANDS, SYNC_RESULTS,
 // SYNC_DEADLETTER; in memory, two-minute duplicate window), for tests that
 // play the worker's side themselves, and returns a JetStream context on it.
 func Streams(t testing.TB) jetstream.JetStream {

@@ -49,7 +49,7 @@ type Config struct {
 
 // New returns the client of one connection: rate-limited, counted and
 // traced, as the package documentation describes. It never follows a
-// redirect (CONTRACT §5: only the connection's base URL is called); a 3xx
+// redirect (docs/CONTRACT.md §5: only the connection's base URL is called); a 3xx
 // is returned, and counted, as it is.
 func New(cfg Config) *http.Client {
 	if cfg.TracerProvider == nil {

@@ -1,5 +1,5 @@
 // Package providerhttp builds the *http.Client a connection's adapter calls
-// its provider with. Adapters never import OpenTelemetry (STYLE habit 12):
+// its provider with. Adapters never import OpenTelemetry (docs/STYLE.md habit 12):
 // the instrumentation lives in this client's transport, built once per
 // connection by whoever wires the worker (cmd/syncworker, tests).
 //

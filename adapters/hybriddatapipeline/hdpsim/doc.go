@@ -2,8 +2,8 @@
 // server's management API that the hybriddatapipeline adapter calls, as an
 // http.Handler: GET and PUT /api/mgmt/oauthapps/{id}.
 //
-// It enforces the provider document (../shared/providers/hybriddatapipeline.txt)
-// and providers/NOTES.md §2, so that an adapter that passes against it
+// It enforces the provider document (docs/providers/hybriddatapipeline.txt)
+// and docs/providers/NOTES.md §2, so that an adapter that passes against it
 // follows the real server:
 //
 //   - HTTP Basic authentication with Options.Username and Password:

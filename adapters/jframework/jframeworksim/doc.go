@@ -2,8 +2,8 @@
 // jframework adapter calls, as an http.Handler: GET and PUT on
 // /api/v1/app-integrations/authentication/{id}.
 //
-// It enforces the provider document (../shared/providers/jframework.txt) and
-// what providers/NOTES.md §4 found in jframework's public docs and SDK, so
+// It enforces the provider document (docs/providers/jframework.txt) and
+// what docs/providers/NOTES.md §4 found in jframework's public docs and SDK, so
 // that an adapter that passes against it follows the real API:
 //
 //   - Authentication by Brand-URL and Auth-Key: anything else is 401 with

@@ -2,16 +2,16 @@
 // that the reelevant adapter calls, as an http.Handler: PATCH
 // /v2/datasources/oauth/{id} ("Update an OAuth client").
 //
-// It enforces the provider document (../shared/providers/reelevant.txt) and
+// It enforces the provider document (docs/providers/reelevant.txt) and
 // the spec it is rendered from, with the two allOf branches of the request
-// body merged as providers/NOTES.md §1.2 and §6 say (taken literally, each
+// body merged as docs/providers/NOTES.md §1.2 and §6 say (taken literally, each
 // branch's additionalProperties: false refuses every non-empty body):
 //
 //   - Authentication by Authorization: Bearer <Options.Token>; anything else
 //     is 401 with Reelevant's failure envelope ({status: "fail", code: 401,
-//     message, data, program, version, datetime}; NOTES §1.4).
+//     message, data, program, version, datetime}; docs/providers/NOTES.md §1.4).
 //   - The id must match ^[0-9a-fA-F]{24}$: otherwise 400 status "fail" with
-//     no error_code, data {field: "id"} (NOTES §1.4: the commonest
+//     no error_code, data {field: "id"} (docs/providers/NOTES.md §1.4: the commonest
 //     validation failure).
 //   - The body must be one JSON object (Content-Type application/json)
 //     whose keys are only the spec's properties: method (GET or POST), mode

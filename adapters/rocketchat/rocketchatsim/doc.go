@@ -2,8 +2,8 @@
 // that the rocketchat adapter calls, as an http.Handler: GET
 // /api/v1/oauth-apps.get and POST /api/v1/oauth-apps.update.
 //
-// It enforces the provider document (../shared/providers/rocketchat.txt) and
-// what providers/NOTES.md §3 found in the server source, so that an adapter
+// It enforces the provider document (docs/providers/rocketchat.txt) and
+// what docs/providers/NOTES.md §3 found in the server source, so that an adapter
 // that passes against it follows the real server:
 //
 //   - Authentication by X-User-Id and X-Auth-Token: anything else is 401 with

@@ -39,7 +39,7 @@ const (
 	MaxBodyBytes = 1 << 20
 )
 
-// The server's own error texts (NOTES §3).
+// The server's own error texts (docs/providers/NOTES.md §3).
 const (
 	ErrLoggedOut        = "You must be logged in to do this."
 	ErrForbidden        = "User does not have the permissions required for this action [error-unauthorized]"
