@@ -18,7 +18,7 @@ var statuses = []Status{StatusApplied, StatusUnchanged, StatusSuperseded, Status
 var errorCodes = []ErrorCode{
 	CodeInvalidCommand, CodeUnknownConnection, CodeUnsupportedField, CodeIDConflict,
 	CodeProviderRejected, CodeProviderUnauthorized, CodeProviderNotFound,
-	CodeProviderUnavailable, CodeRateLimited, CodeTimeout,
+	CodeProviderUnavailable, CodeRateLimited, CodeTimeout, CodeInternalError,
 }
 
 // Valid reports whether s is one of the five terminal statuses.
@@ -35,6 +35,8 @@ var (
 	resultFieldPattern = regexp.MustCompile(`^(name|description|clientId|clientSecret|redirectUri|scopes|authorizeUrl|tokenUrl|active|providerFields\.[A-Za-z][A-Za-z0-9_]{0,63})$`)
 	// conflictSuffixPattern ends the id of an id_conflict result.
 	conflictSuffixPattern = regexp.MustCompile(`^-conflict-[0-9a-f]{16}$`)
+	// payloadDigestPattern is a result's payloadDigest.
+	payloadDigestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	// replaySuffixPattern ends the id of a replayed command's result.
 	replaySuffixPattern = regexp.MustCompile(`^-replay-[0-9]{1,20}$`)
 )
@@ -43,8 +45,8 @@ var (
 	resultEventKeys = []string{"specversion", "id", "source", "type", "time", "datacontenttype", "subject", "data"}
 	resultKeys      = []string{
 		"commandId", "connection", "provider", "resource", "batch", "status",
-		"appliedFields", "skippedFields", "attempts", "deliveries",
-		"commandStreamSequence", "startedAt", "finishedAt", "error",
+		"appliedFields", "skippedFields", "skippedOrderKeys", "attempts", "deliveries",
+		"commandStreamSequence", "startedAt", "finishedAt", "payloadDigest", "error",
 	}
 	resultErrorKeys = []string{"code", "message", "httpStatus", "retryable"}
 )
@@ -175,6 +177,19 @@ func decodeResult(raw []byte) (Result, *InvalidError) {
 		}
 		*f.dst = int(n)
 	}
+	if v, ok := o.get("skippedOrderKeys"); ok {
+		if r.SkippedOrderKeys, ie = decodeOrderKeys(v, o.at("skippedOrderKeys")); ie != nil {
+			return r, ie
+		}
+	}
+	if v, ok := o.get("payloadDigest"); ok {
+		if jsonKind(v) != "string" {
+			return r, invalid("data.payloadDigest", wrongKind("a string", v))
+		}
+		if err := json.Unmarshal(v, &r.PayloadDigest); err != nil {
+			return r, invalid("data.payloadDigest", "must be a valid JSON string")
+		}
+	}
 	v, ie := o.require("commandStreamSequence")
 	if ie != nil {
 		return r, ie
@@ -206,6 +221,27 @@ func decodeResult(raw []byte) (Result, *InvalidError) {
 		}
 	}
 	return r, nil
+}
+
+// decodeOrderKeys reads data.skippedOrderKeys: an object of integers.
+func decodeOrderKeys(raw []byte, field string) (map[string]int64, *InvalidError) {
+	if jsonKind(raw) != "object" {
+		return nil, invalid(field, wrongKind("an object", raw))
+	}
+	o, ie := parseObject(raw, field)
+	if ie != nil {
+		return nil, ie
+	}
+	keys := make(map[string]int64, len(o.keys))
+	for _, k := range o.keys {
+		v, _ := o.get(k)
+		n, ie := decodeInt(v, o.at(k), math.MinInt64, math.MaxInt64)
+		if ie != nil {
+			return nil, ie
+		}
+		keys[k] = n
+	}
+	return keys, nil
 }
 
 // decodeResultError reads data.error, checking JSON types only.
@@ -305,6 +341,14 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 				return invalidf(fmt.Sprintf("%s[%d]", f.name, i), "must be a canonical field name or %s<name>, matching %s", ProviderFieldPrefix, resultFieldPattern)
 			}
 		}
+	}
+	for name := range r.SkippedOrderKeys {
+		if !slices.Contains(r.SkippedFields, name) {
+			return invalidf("data.skippedOrderKeys", "names %q, which is not in data.skippedFields", shorten(name))
+		}
+	}
+	if r.PayloadDigest != "" && !payloadDigestPattern.MatchString(r.PayloadDigest) {
+		return invalidf("data.payloadDigest", "must match %s", payloadDigestPattern)
 	}
 	if e := r.Error; e != nil {
 		switch {

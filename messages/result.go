@@ -33,24 +33,36 @@ const (
 	CodeProviderUnavailable  ErrorCode = "provider_unavailable"
 	CodeRateLimited          ErrorCode = "rate_limited"
 	CodeTimeout              ErrorCode = "timeout"
+	// CodeInternalError: the worker itself failed on this command (a
+	// panic, say); the command is dead-lettered, never retried forever.
+	CodeInternalError ErrorCode = "internal_error"
 )
 
 // Result is the data of a result event.
 type Result struct {
-	CommandID             string       `json:"commandId"`
-	Connection            string       `json:"connection"`
-	Provider              string       `json:"provider"`
-	Resource              string       `json:"resource"`
-	Batch                 string       `json:"batch,omitempty"`
-	Status                Status       `json:"status"`
-	AppliedFields         []string     `json:"appliedFields"`
-	SkippedFields         []string     `json:"skippedFields"`
-	Attempts              int          `json:"attempts"`
-	Deliveries            int          `json:"deliveries"`
-	CommandStreamSequence uint64       `json:"commandStreamSequence"`
-	StartedAt             time.Time    `json:"startedAt"`
-	FinishedAt            time.Time    `json:"finishedAt"`
-	Error                 *ResultError `json:"error"`
+	CommandID     string   `json:"commandId"`
+	Connection    string   `json:"connection"`
+	Provider      string   `json:"provider"`
+	Resource      string   `json:"resource"`
+	Batch         string   `json:"batch,omitempty"`
+	Status        Status   `json:"status"`
+	AppliedFields []string `json:"appliedFields"`
+	SkippedFields []string `json:"skippedFields"`
+	// SkippedOrderKeys holds, for each field of SkippedFields, the order
+	// key that won: the higher key of the command that set the field
+	// before (docs/CONTRACT.md §4: a skipped field is never silent).
+	// Omitted when nothing was skipped.
+	SkippedOrderKeys      map[string]int64 `json:"skippedOrderKeys,omitempty"`
+	Attempts              int              `json:"attempts"`
+	Deliveries            int              `json:"deliveries"`
+	CommandStreamSequence uint64           `json:"commandStreamSequence"`
+	StartedAt             time.Time        `json:"startedAt"`
+	FinishedAt            time.Time        `json:"finishedAt"`
+	// PayloadDigest identifies the payload this result answers
+	// (docs/CONTRACT.md §4, "sha256:" and 64 hex digits); empty when the
+	// command could not be read.
+	PayloadDigest string       `json:"payloadDigest,omitempty"`
+	Error         *ResultError `json:"error"`
 }
 
 // ResultError says why a command was rejected or failed.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,12 +142,20 @@ func resultEvents() []messages.ResultEvent {
 			r.AppliedFields, r.SkippedFields = nil, []string{"redirectUri", "providerFields.mode"}
 		case messages.StatusSuperseded:
 			r.AppliedFields, r.SkippedFields, r.Batch = nil, []string{"active"}, ""
+			r.SkippedOrderKeys = map[string]int64{"active": 1732269600000}
+			r.PayloadDigest = "sha256:" + strings.Repeat("0123456789abcdef", 4)
 		case messages.StatusRejected:
 			r.AppliedFields = nil
 			r.Error = &messages.ResultError{Code: messages.CodeProviderNotFound, Message: `provider said "error-application-not-found" <400>`, HTTPStatus: 400}
 		case messages.StatusFailed:
 			r.AppliedFields, r.Attempts, r.Deliveries = nil, 12, 5
 			r.Error = &messages.ResultError{Code: messages.CodeProviderUnavailable, Message: "503 after 12 attempts", HTTPStatus: 503, Retryable: true}
+		}
+		if st == messages.StatusFailed {
+			// internal_error is the code of a command the worker itself failed on.
+			r2 := r
+			r2.Error = &messages.ResultError{Code: messages.CodeInternalError, Message: "panic while applying"}
+			evs = append(evs, messages.NewResultEvent("/syncworker/w1", r2))
 		}
 		evs = append(evs, messages.NewResultEvent("/syncworker/w1", r))
 	}
@@ -243,6 +252,9 @@ func TestDecodeResultEventRefusals(t *testing.T) {
 		{"unknown error key", set([]string{"data", "error"}, map[string]any{"code": "timeout", "message": "m", "retryable": true, "extra": 1}), "data.error.extra"},
 		{"type", set([]string{"type"}, messages.CommandType), "type"},
 		{"status", set([]string{"data", "status"}, "done"), "data.status"},
+		{"order key of a field not skipped", set([]string{"data", "skippedOrderKeys"}, map[string]any{"name": 1}), "data.skippedOrderKeys"},
+		{"order key not an integer", set([]string{"data", "skippedOrderKeys"}, map[string]any{"name": "1"}), "data.skippedOrderKeys.name"},
+		{"payloadDigest not sha256", set([]string{"data", "payloadDigest"}, "md5:00"), "data.payloadDigest"},
 		{"status missing", set([]string{"data", "status"}, nil), "data.status"},
 		{"error code", set([]string{"data", "error"}, map[string]any{"code": "boom", "message": "m", "retryable": false}), "data.error.code"},
 		{"error missing", set([]string{"data", "error"}, nil), "data.error"},
