@@ -92,26 +92,85 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces ${VAR} with the variable's value. A reference to an
-// unset variable is an error naming it (never its value).
+// expandEnv replaces ${VAR} with the variable's value in the YAML document's
+// scalar values; comments and keys are left as written, so a ${VAR} in a
+// comment is never expanded. A reference to an unset variable is an error
+// naming it (never its value). A plain scalar is typed after expansion, as
+// if the value had been written in its place (`perSecond: ${RATE}` is a
+// number); a quoted one stays a string.
 func expandEnv(b []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if doc.Kind == 0 {
+		return b, nil // empty document
+	}
 	var missing []string
-	out := envRef.ReplaceAllFunc(b, func(m []byte) []byte {
-		name := string(envRef.FindSubmatch(m)[1])
-		v, ok := lookup(name)
-		if !ok {
-			missing = append(missing, name)
+	expanded := false
+	var walk func(n *yaml.Node, isKey bool)
+	walk = func(n *yaml.Node, isKey bool) {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if isKey || !envRef.MatchString(n.Value) {
+				return
+			}
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+				name := envRef.FindStringSubmatch(m)[1]
+				v, ok := lookup(name)
+				if !ok {
+					missing = append(missing, name)
+				}
+				return v
+			})
+			n.Tag, n.Style = expandedTag(n)
+			expanded = true
+		case yaml.MappingNode:
+			for i, c := range n.Content {
+				walk(c, i%2 == 0)
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c, false)
+			}
 		}
-		return []byte(v)
-	})
+	}
+	walk(&doc, false)
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return nil, fmt.Errorf("config references unset environment variables: %v", slices.Compact(missing))
 	}
+	if !expanded {
+		return b, nil
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	return out, nil
 }
 
-// parseConfig decodes YAML strictly: unknown keys are errors.
+// expandedTag types an expanded scalar: a plain one as YAML would type its
+// text written in place, when that text is a plain scalar of its own (a
+// number, a boolean, null, a word); anything else is a double-quoted string,
+// so that no value can add YAML syntax to the document.
+func expandedTag(n *yaml.Node) (string, yaml.Style) {
+	if n.Style == 0 {
+		var alone yaml.Node
+		if yaml.Unmarshal([]byte(n.Value), &alone) == nil && len(alone.Content) == 1 {
+			if c := alone.Content[0]; c.Kind == yaml.ScalarNode && c.Style == 0 && c.Value == n.Value {
+				return c.Tag, 0
+			}
+		}
+		if n.Value == "" {
+			return "!!null", 0
+		}
+	}
+	return "!!str", yaml.DoubleQuotedStyle
+}
+
+// Parse expands ${VAR} references (see expandEnv) and decodes the YAML
+// strictly: unknown keys are errors.
 func Parse(b []byte, lookup func(string) (string, bool)) (*File, error) {
 	b, err := expandEnv(b, lookup)
 	if err != nil {

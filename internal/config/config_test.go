@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +78,73 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatal("a config without connections was accepted")
 		}
 	})
+}
+
+// TestParseConfigExpandsValuesOnly: a ${VAR} in a comment or a key is left
+// alone (the shipped example documents variables in comments), a plain
+// value is typed after expansion, a quoted one stays a string, and an
+// expanded value that YAML would read as syntax stays the value.
+func TestParseConfigExpandsValuesOnly(t *testing.T) {
+	yml := `# set ${UNSET_IN_COMMENT} to override
+nats: {url: "${NATS}"}  # or ${ALSO_UNSET}
+redis:
+  url: ${REDIS}
+connections:
+  rc-prod:
+    provider: rocketchat
+    baseURL: https://chat.example.com
+    auth:
+      userId: "${USER}"
+      authToken: ${TOKEN}
+    rateLimit:
+      perSecond: ${RATE}
+      burst: 20
+`
+	cfg, err := Parse([]byte(yml), lookup(map[string]string{
+		"NATS": "nats://127.0.0.1:4222", "REDIS": "", "USER": "007", "TOKEN": "a: b # not a comment", "RATE": "0.1667"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Connections["rc-prod"]
+	if cfg.NATS.URL != "nats://127.0.0.1:4222" || cfg.Redis.URL != "" {
+		t.Errorf("urls: nats=%q redis=%q", cfg.NATS.URL, cfg.Redis.URL)
+	}
+	if c.Auth["userId"] != "007" || c.Auth["authToken"] != "a: b # not a comment" {
+		t.Errorf("auth: %q", c.Auth)
+	}
+	if c.RateLimit.PerSecond != 0.1667 {
+		t.Errorf("perSecond = %v, want 0.1667", c.RateLimit.PerSecond)
+	}
+}
+
+// TestExampleConfigLoads: deploy/config.example.yaml, with its variables
+// set, is a valid configuration.
+func TestExampleConfigLoads(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the variables the file's values reference are set: one named
+	// in a comment only must not be asked for.
+	used := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		for _, m := range envRef.FindAllStringSubmatch(line, -1) {
+			used[m[1]] = true
+		}
+	}
+	env := func(name string) (string, bool) {
+		if !used[name] {
+			return "", false
+		}
+		if strings.HasSuffix(name, "_URL") {
+			return "https://example.com", true
+		}
+		return "x-" + strings.ToLower(name), true
+	}
+	if _, err := Parse(b, env); err != nil {
+		t.Fatalf("deploy/config.example.yaml: %v", err)
+	}
 }
