@@ -3,14 +3,22 @@ GO          ?= go
 PKGS        ?= ./...
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS  ?= -race -count=1 -timeout 15m
+# deploy/ is its own module (see deploy/doc.go): its tests validate files
+# and run the worker as a separate binary, so -race would only slow the
+# compilation of Prometheus, Kubernetes and compose-go without checking
+# any code of ours.
+DEPLOY_TEST_FLAGS ?= -count=1 -timeout 15m
 
 .PHONY: help
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: servers ## run every test with -race against real NATS (127.0.0.1:4222) and Redis (127.0.0.1:6379)
+test: servers ## run every test against real NATS (127.0.0.1:4222) and Redis (127.0.0.1:6379): the product with -race, then deploy/
+	@echo "== the product's packages (-race)"
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+	@echo "== deploy/ (its own module: manifests, dashboards, alerts, production configs)"
+	cd deploy && $(GO) test $(DEPLOY_TEST_FLAGS) ./...
 
 .PHONY: servers
 servers: ## check that NATS JetStream and Redis answer (fails, never skips, when missing)
@@ -21,6 +29,7 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
+	cd deploy && $(GO) vet ./... && $(STATICCHECK) ./...
 
 .PHONY: fuzz
 fuzz: ## run each fuzzer for FUZZTIME (default 20s)

@@ -68,7 +68,9 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go command is required to build the worker: %v", err)
 	}
-	build := exec.Command(goBin, "build", "-o", bin, "../cmd/syncworker")
+	// Built in the product's module (the repository root), not deploy's own.
+	build := exec.Command(goBin, "build", "-o", bin, "./cmd/syncworker")
+	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/syncworker: %v\n%s", err, out)
 	}
