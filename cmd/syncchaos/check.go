@@ -66,11 +66,14 @@ type Write struct {
 
 // ResultMsg is one message of the results stream.
 type ResultMsg struct {
+	// Seq is the message's stream sequence.
+	Seq       uint64
 	EventID   string
 	CommandID string
 	Status    string
 	ErrorCode string
 	Applied   []string
+	Skipped   []string
 }
 
 // Leak is a canary secret found somewhere it must never be.
@@ -102,8 +105,11 @@ type Events struct {
 	// ScannedBytes is how much text was searched for canaries.
 	ScannedBytes int64
 	// EmptySerial is the first write serial after Redis came back empty (0:
-	// never emptied).
-	EmptySerial int
+	// never emptied); EmptyResultSeq the first results stream sequence
+	// after it. What happens from then on is reported under kinds prefixed
+	// "store_loss:", apart from what happened before.
+	EmptySerial    int
+	EmptyResultSeq uint64
 	// Readyz holds each worker's /readyz answer after Redis came back
 	// empty: "503: reason" or "200: ...".
 	Readyz []string
@@ -125,6 +131,9 @@ type Input struct {
 	Leaks       []Leak
 	Plan        Plan
 	Events      Events
+	// Classify names a resource's class, for a breakdown of violations by
+	// class (nil: none).
+	Classify func(resource string) string
 }
 
 // The kinds of violation.
@@ -144,6 +153,10 @@ const (
 	VWriteAfterLoss    = "write_after_store_loss"
 	VImplausible       = "implausible_run"
 	VUnknownOrderKey   = "unknown_order_key"
+	VWronglySkipped    = "wrongly_skipped"
+	// storeLoss prefixes the kinds of what happened after Redis came back
+	// empty.
+	storeLoss = "store_loss:"
 	maxExamplesPerKind = 10
 )
 
@@ -152,6 +165,8 @@ type Report struct {
 	Counts     []Count
 	Violations map[string][]string // kind -> examples (first maxExamplesPerKind)
 	Totals     map[string]int      // kind -> number of violations
+	// ByClass counts violations per kind and resource class.
+	ByClass map[string]map[string]int
 }
 
 // Count is one thing the checker counted.
@@ -171,6 +186,21 @@ func (r *Report) add(kind, format string, args ...any) {
 	if len(r.Violations[kind]) < maxExamplesPerKind {
 		r.Violations[kind] = append(r.Violations[kind], fmt.Sprintf(format, args...))
 	}
+}
+
+// addRes is add for a violation on resource res, counted by class too.
+func (r *Report) addRes(classify func(string) string, res, kind, format string, args ...any) {
+	r.add(kind, format, args...)
+	if classify == nil {
+		return
+	}
+	if r.ByClass == nil {
+		r.ByClass = map[string]map[string]int{}
+	}
+	if r.ByClass[kind] == nil {
+		r.ByClass[kind] = map[string]int{}
+	}
+	r.ByClass[kind][classify(res)]++
 }
 
 func (r *Report) count(name string, n int) { r.Counts = append(r.Counts, Count{name, n}) }
@@ -209,7 +239,15 @@ func (r *Report) kinds() []string {
 func (r *Report) Details() string {
 	var b strings.Builder
 	for _, k := range r.kinds() {
-		fmt.Fprintf(&b, "%s: %d\n", k, r.Totals[k])
+		fmt.Fprintf(&b, "%s: %d", k, r.Totals[k])
+		if bc := r.ByClass[k]; len(bc) > 0 {
+			var parts []string
+			for _, c := range sortedKeys(bc) {
+				parts = append(parts, fmt.Sprintf("%s %d", c, bc[c]))
+			}
+			fmt.Fprintf(&b, " (by resource class: %s)", strings.Join(parts, ", "))
+		}
+		b.WriteString("\n")
 		for _, e := range r.Violations[k] {
 			fmt.Fprintf(&b, "  - %s\n", e)
 		}
@@ -275,13 +313,17 @@ func Check(in *Input) *Report {
 			conflicts++
 			continue
 		}
+		kind := VMultipleResults
+		if in.Events.EmptyResultSeq > 0 && m.Seq >= in.Events.EmptyResultSeq {
+			kind = storeLoss + kind
+		}
 		ev := eventIDs[m.CommandID]
 		if ev == nil {
 			ev = map[string]string{}
 			eventIDs[m.CommandID] = ev
 		}
 		if st, seen := ev[m.EventID]; seen && st != m.Status {
-			r.add(VMultipleResults, "%s: event %s stored twice with statuses %s and %s", m.CommandID, m.EventID, st, m.Status)
+			r.add(kind, "%s: event %s stored twice with statuses %s and %s", m.CommandID, m.EventID, st, m.Status)
 		}
 		if _, seen := ev[m.EventID]; !seen {
 			ev[m.EventID] = m.Status
@@ -299,7 +341,7 @@ func Check(in *Input) *Report {
 		if _, ok := outcome[id]; !ok {
 			r.add(VMissingResult, "%s (resource %s): no terminal result", id, originals[id].Resource)
 		}
-		if ev := eventIDs[id]; len(ev) > 1 {
+		if ev := eventIDs[id]; len(ev) > 1 { // a second event id: always a violation
 			r.add(VMultipleResults, "%s: %d distinct terminal results %v", id, len(ev), ev)
 		}
 	}
@@ -315,6 +357,7 @@ func Check(in *Input) *Report {
 	lastWrite := map[string]Write{} // command -> its previous write
 	written := map[string]int{}
 	regressions, lostSeen := 0, 0
+	maxWritten := map[string]OrderKey{} // resource, field -> highest key written
 	for _, w := range writes {
 		if w.Lost {
 			lostSeen++
@@ -338,15 +381,17 @@ func Check(in *Input) *Report {
 			r.add(VForeignWrite, "write #%d on %s: values of %s, a command for %s", w.Serial, w.Resource, own.id, c.Resource)
 			continue
 		}
+		prefix := ""
 		if in.Events.EmptySerial > 0 && w.Serial >= in.Events.EmptySerial {
+			prefix = storeLoss
 			r.add(VWriteAfterLoss, "write #%d on %s of %s (reuse=%t) after Redis came back empty", w.Serial, w.Resource, own.id, own.reuse)
 		}
 		if own.reuse {
-			r.add(VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
+			r.add(prefix+VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
 			continue
 		}
 		if prev, seen := lastWrite[own.id]; seen && !prev.Lost {
-			r.add(VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
+			r.add(prefix+VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
 				own.id, w.Serial, w.Time.Format(time.StampMilli), prev.Serial, prev.Time.Format(time.StampMilli))
 		}
 		lastWrite[own.id] = w
@@ -364,9 +409,12 @@ func Check(in *Input) *Report {
 		for _, f := range sortedKeys(w.Fields) {
 			if st, set := cur[f]; set && key.Compare(st.key) < 0 {
 				regressions++
-				r.add(VRegression, "%s.%s: %s (key %s) overwrote %s (key %s) at write #%d", w.Resource, f, own.id, key, st.id, st.key, w.Serial)
+				r.addRes(in.Classify, w.Resource, prefix+VRegression, "%s.%s: %s (key %s) overwrote %s (key %s) at write #%d", w.Resource, f, own.id, key, st.id, st.key, w.Serial)
 			}
 			cur[f] = fieldState{key, own.id}
+			if mk, ok := maxWritten[w.Resource+"\x00"+f]; !ok || key.Compare(mk) > 0 {
+				maxWritten[w.Resource+"\x00"+f] = key
+			}
 		}
 	}
 
@@ -381,18 +429,31 @@ func Check(in *Input) *Report {
 			r.add(VAppliedNoWrite, "%s: result applied %v but the provider never received its values", id, res.Applied)
 		}
 		if !applied && written[id] > 0 {
-			r.add(VWriteNotApplied, "%s: its values were written %d time(s) but its result is %s %s", id, written[id], res.Status, res.ErrorCode)
+			r.addRes(in.Classify, originals[id].Resource, VWriteNotApplied, "%s: its values were written %d time(s) but its result is %s %s", id, written[id], res.Status, res.ErrorCode)
+		}
+		// A skipped field needs a higher order key that wrote it.
+		skipped := res.Skipped
+		if res.Status == "superseded" {
+			skipped = sortedKeys(originals[id].Fields)
+		}
+		key, known := keyOf(id)
+		for _, f := range skipped {
+			if mk, ok := maxWritten[originals[id].Resource+"\x00"+f]; known && (!ok || mk.Compare(key) <= 0) {
+				r.addRes(in.Classify, originals[id].Resource, VWronglySkipped, "%s (key %s): %s skipped (result %s) but no higher order key ever wrote it", id, key, f, res.Status)
+			}
 		}
 	}
 
 	// Final state: per field, the value of the highest order key among
-	// applied/unchanged commands, else the seed.
+	// applied/unchanged/superseded commands, else the seed.
 	checkedFields := 0
 	if in.Final != nil {
 		model := map[string]map[string]fieldState{}
 		for _, id := range ids {
 			res, ok := outcome[id]
-			if !ok || (res.Status != "applied" && res.Status != "unchanged") {
+			// superseded counts: it claims a higher key set its fields,
+			// which the end state then shows or refutes.
+			if !ok || (res.Status != "applied" && res.Status != "unchanged" && res.Status != "superseded") {
 				continue
 			}
 			c := originals[id]
@@ -427,7 +488,7 @@ func Check(in *Input) *Report {
 					if st, ok := model[res][f]; ok {
 						who = st.id + " (key " + st.key.String() + ")"
 					}
-					r.add(VFinalState, "%s.%s = %q, want %q from %s", res, f, got[f], want[f], who)
+					r.addRes(in.Classify, res, VFinalState, "%s.%s = %q, want %q from %s", res, f, got[f], want[f], who)
 				}
 			}
 		}

@@ -114,6 +114,9 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 			defer os.RemoveAll(dir)
 		}
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	r.dir = dir
 	r.logf("seed %d, files in %s", o.seed, dir)
 	defer r.stopAll()
@@ -313,8 +316,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		if err := sleepCtx(ctx, time.Until(lastPublish.Add(o.dupWindow+time.Second))); err != nil {
 			return nil, err
 		}
+		if err := rr.poll(ctx); err != nil {
+			r.logf("reading results: %v", err)
+		}
 		r.mu.Lock()
 		r.events.EmptySerial = r.provider.writeCount() + 1
+		r.events.EmptyResultSeq = max(rr.next, 1)
 		r.mu.Unlock()
 		if err := r.restartRedis(ctx, true); err != nil {
 			return nil, err
@@ -357,7 +364,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 
 	// The raw data.
-	in := &Input{Seed: seed, Final: final, FinalSerial: finalSerial}
+	in := &Input{Seed: seed, Final: final, FinalSerial: finalSerial, Classify: func(res string) string { return classNames[res[len(res)-1]] }}
 	scan := NewSecretScanner(marker)
 	var scanned int64
 	leak := func(source string, data []byte) {
@@ -710,13 +717,15 @@ func (rr *resultReader) poll(ctx context.Context) error {
 				CommandID     string   `json:"commandId"`
 				Status        string   `json:"status"`
 				AppliedFields []string `json:"appliedFields"`
+				SkippedFields []string `json:"skippedFields"`
 				Error         *struct {
 					Code string `json:"code"`
 				} `json:"error"`
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(m.Data(), &ev)
-		res := ResultMsg{EventID: ev.ID, CommandID: ev.Data.CommandID, Status: ev.Data.Status, Applied: ev.Data.AppliedFields}
+		res := ResultMsg{Seq: meta.Sequence.Stream, EventID: ev.ID, CommandID: ev.Data.CommandID, Status: ev.Data.Status,
+			Applied: ev.Data.AppliedFields, Skipped: ev.Data.SkippedFields}
 		if ev.Data.Error != nil {
 			res.ErrorCode = ev.Data.Error.Code
 		}

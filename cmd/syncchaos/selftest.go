@@ -151,6 +151,18 @@ var selfCases = []selfCase{
 	{"a canary secret, base64-encoded, in a result", VSecretLeak, func(in *Input) {
 		in.Leaks = findSelfLeak("result result-B", `{"error":{"message":"Basic `+base64.StdEncoding.EncodeToString([]byte("id:"+selfMarker+"-b"))+`"}}`)
 	}},
+	{"a superseded result whose fields no higher key wrote", VWronglySkipped, func(in *Input) {
+		*in.Commands[3].Sequence = 250
+	}},
+	{"a skipped field no higher key wrote", VWronglySkipped, func(in *Input) {
+		in.Results[0].Skipped = []string{"tokenUrl"}
+	}},
+	{"a reused id written after Redis came back empty", storeLoss + VReusedWritten, func(in *Input) {
+		in.Writes = append(in.Writes, Write{Resource: "r0", Fields: map[string]string{"clientId": "a2"}})
+		renumber(in)
+		in.Events.EmptySerial = len(in.Writes)
+		in.Final["r0"]["clientId"] = "a2"
+	}},
 	{"a worker above its memory limit", VMemory, func(in *Input) { in.Events.PeakRSS[1] = 300 << 10 }},
 	{"a worker still ready after Redis came back empty", VStoreLossUnnoted, func(in *Input) {
 		in.Events.FailClosed[0], in.Events.Readyz[0] = false, "200: ok"
