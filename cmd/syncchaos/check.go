@@ -138,25 +138,25 @@ type Input struct {
 
 // The kinds of violation.
 const (
-	VMissingResult     = "missing_result"
-	VMultipleResults   = "multiple_results"
-	VReusedWritten     = "reused_id_written"
-	VDoubleWrite       = "double_write"
-	VRegression        = "regression"
-	VForeignWrite      = "foreign_write"
-	VFinalState        = "final_state"
-	VAppliedNoWrite    = "applied_without_write"
-	VWriteNotApplied   = "written_but_not_applied"
-	VSecretLeak        = "secret_leak"
-	VMemory            = "memory"
-	VStoreLossUnnoted  = "store_loss_not_detected"
-	VWriteAfterLoss    = "write_after_store_loss"
-	VImplausible       = "implausible_run"
-	VUnknownOrderKey   = "unknown_order_key"
-	VWronglySkipped    = "wrongly_skipped"
+	VMissingResult    = "missing_result"
+	VMultipleResults  = "multiple_results"
+	VReusedWritten    = "reused_id_written"
+	VDoubleWrite      = "double_write"
+	VRegression       = "regression"
+	VForeignWrite     = "foreign_write"
+	VFinalState       = "final_state"
+	VAppliedNoWrite   = "applied_without_write"
+	VWriteNotApplied  = "written_but_not_applied"
+	VSecretLeak       = "secret_leak"
+	VMemory           = "memory"
+	VStoreLossUnnoted = "store_loss_not_detected"
+	VWriteAfterLoss   = "write_after_store_loss"
+	VImplausible      = "implausible_run"
+	VUnknownOrderKey  = "unknown_order_key"
+	VWronglySkipped   = "wrongly_skipped"
 	// storeLoss prefixes the kinds of what happened after Redis came back
 	// empty.
-	storeLoss = "store_loss:"
+	storeLoss          = "store_loss:"
 	maxExamplesPerKind = 10
 )
 
