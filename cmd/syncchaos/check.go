@@ -162,11 +162,18 @@ const (
 
 // Report is the verdict.
 type Report struct {
-	Counts     []Count
-	Violations map[string][]string // kind -> examples (first maxExamplesPerKind)
-	Totals     map[string]int      // kind -> number of violations
+	Counts []Count
+	// Violations holds every violation of each kind, in the order found.
+	Violations map[string][]Violation
+	Totals     map[string]int // kind -> number of violations
 	// ByClass counts violations per kind and resource class.
 	ByClass map[string]map[string]int
+}
+
+// Violation is one broken property: what and where, and the class of the
+// resource it is on ("" when none).
+type Violation struct {
+	Class, Text string
 }
 
 // Count is one thing the checker counted.
@@ -179,28 +186,33 @@ type Count struct {
 func (r *Report) Pass() bool { return len(r.Totals) == 0 }
 
 func (r *Report) add(kind, format string, args ...any) {
+	r.addClass("", kind, format, args...)
+}
+
+func (r *Report) addClass(class, kind, format string, args ...any) {
 	if r.Totals == nil {
-		r.Totals, r.Violations = map[string]int{}, map[string][]string{}
+		r.Totals, r.Violations = map[string]int{}, map[string][]Violation{}
 	}
 	r.Totals[kind]++
-	if len(r.Violations[kind]) < maxExamplesPerKind {
-		r.Violations[kind] = append(r.Violations[kind], fmt.Sprintf(format, args...))
+	r.Violations[kind] = append(r.Violations[kind], Violation{class, fmt.Sprintf(format, args...)})
+	if class != "" {
+		if r.ByClass == nil {
+			r.ByClass = map[string]map[string]int{}
+		}
+		if r.ByClass[kind] == nil {
+			r.ByClass[kind] = map[string]int{}
+		}
+		r.ByClass[kind][class]++
 	}
 }
 
 // addRes is add for a violation on resource res, counted by class too.
 func (r *Report) addRes(classify func(string) string, res, kind, format string, args ...any) {
-	r.add(kind, format, args...)
-	if classify == nil {
-		return
+	class := ""
+	if classify != nil {
+		class = classify(res)
 	}
-	if r.ByClass == nil {
-		r.ByClass = map[string]map[string]int{}
-	}
-	if r.ByClass[kind] == nil {
-		r.ByClass[kind] = map[string]int{}
-	}
-	r.ByClass[kind][classify(res)]++
+	r.addClass(class, kind, format, args...)
 }
 
 func (r *Report) count(name string, n int) { r.Counts = append(r.Counts, Count{name, n}) }
@@ -235,8 +247,14 @@ func (r *Report) kinds() []string {
 	return ks
 }
 
-// Details lists the violations, the first few of each kind.
-func (r *Report) Details() string {
+// Details lists the violations: the first few of each kind, and the
+// first few of each resource class among the rest.
+func (r *Report) Details() string { return r.details(maxExamplesPerKind, 3) }
+
+// All lists every violation.
+func (r *Report) All() string { return r.details(-1, 0) }
+
+func (r *Report) details(first, perClass int) string {
 	var b strings.Builder
 	for _, k := range r.kinds() {
 		fmt.Fprintf(&b, "%s: %d", k, r.Totals[k])
@@ -248,10 +266,16 @@ func (r *Report) Details() string {
 			fmt.Fprintf(&b, " (by resource class: %s)", strings.Join(parts, ", "))
 		}
 		b.WriteString("\n")
-		for _, e := range r.Violations[k] {
-			fmt.Fprintf(&b, "  - %s\n", e)
+		shown, classShown := 0, map[string]int{}
+		for i, v := range r.Violations[k] {
+			if first >= 0 && i >= first && (v.Class == "" || classShown[v.Class] >= perClass) {
+				continue
+			}
+			shown++
+			classShown[v.Class]++
+			fmt.Fprintf(&b, "  - %s\n", v.Text)
 		}
-		if n := r.Totals[k] - len(r.Violations[k]); n > 0 {
+		if n := r.Totals[k] - shown; n > 0 {
 			fmt.Fprintf(&b, "  ... and %d more\n", n)
 		}
 	}

@@ -47,6 +47,11 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, rep.Summary())
 	fmt.Fprint(stdout, rep.Details())
+	if o.allViolations != "" {
+		if err := os.WriteFile(o.allViolations, []byte(rep.Summary()+"\n"+rep.All()), 0o600); err != nil {
+			fmt.Fprintln(stderr, "syncchaos:", err)
+		}
+	}
 	if !rep.Pass() {
 		return 1
 	}
@@ -89,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed at the start")
 	fs.StringVar(&o.dir, "dir", "", "directory for logs, stores and the worker binary (default: a temporary one, removed unless -keep)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	fs.StringVar(&o.allViolations, "violations", "", "write every violation, not only the first of each kind, to this file")
 	err := fs.Parse(args)
 	return o, *selfTest, err
 }

@@ -63,6 +63,7 @@ type options struct {
 	seed          uint64
 	dir           string
 	keep          bool
+	allViolations string
 }
 
 // runner is one chaos run: its processes, provider and data.
