@@ -64,7 +64,7 @@ func TestChaosSmall(t *testing.T) {
 	}
 	for name, least := range map[string]int{"ids": o.commands, "results": o.commands, "writes": o.commands / 2,
 		"kills": 1, "NATS restarts": 1, "Redis restarts": 1, "Redis emptied": 1, "final fields": o.resources,
-		"provider faults": 1, "KiB scanned for secrets": 1} {
+		"provider faults": 1, "KiB scanned for secrets": 1, "planted violations caught": len(plantKinds)} {
 		if counts[name] < least {
 			t.Errorf("%s: %d, want at least %d", name, counts[name], least)
 		}

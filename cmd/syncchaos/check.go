@@ -131,6 +131,8 @@ type Input struct {
 	Leaks       []Leak
 	Plan        Plan
 	Events      Events
+	// Marker starts every canary secret (for planting a leak).
+	Marker string
 	// Classify names a resource's class, for a breakdown of violations by
 	// class (nil: none).
 	Classify func(resource string) string
@@ -289,43 +291,71 @@ type owner struct {
 
 func ownerKey(field, value string) string { return field + "\x00" + value }
 
-// Check judges in.
-func Check(in *Input) *Report {
-	r := &Report{}
+// index is who owns each field value and each command's order key.
+type index struct {
+	owners    map[string]owner
+	originals map[string]*Command
+	first     map[string]StoredCopy // each original's first stored copy
+}
 
-	// Who owns each value, and each command's order key (its first stored
-	// original copy).
-	owners := map[string]owner{}
-	originals := map[string]*Command{}
+func newIndex(in *Input) *index {
+	x := &index{owners: map[string]owner{}, originals: map[string]*Command{}, first: map[string]StoredCopy{}}
 	for i := range in.Commands {
 		c := &in.Commands[i]
 		for f, v := range c.Fields {
-			owners[ownerKey(f, v)] = owner{c.ID, c.Reuse}
+			x.owners[ownerKey(f, v)] = owner{c.ID, c.Reuse}
 		}
 		if !c.Reuse {
-			originals[c.ID] = c
+			x.originals[c.ID] = c
 		}
 	}
-	first := map[string]StoredCopy{}
 	for _, cp := range in.Copies {
 		if cp.Reuse {
 			continue
 		}
-		if f, ok := first[cp.ID]; !ok || cp.Seq < f.Seq {
-			first[cp.ID] = cp
+		if f, ok := x.first[cp.ID]; !ok || cp.Seq < f.Seq {
+			x.first[cp.ID] = cp
 		}
 	}
-	keyOf := func(id string) (OrderKey, bool) {
-		cp, ok := first[id]
-		if !ok {
-			return OrderKey{}, false
-		}
-		c := originals[id]
-		if c != nil && c.Sequence != nil {
-			return OrderKey{*c.Sequence, cp.Seq}, true
-		}
-		return OrderKey{cp.Stored.UnixMilli(), cp.Seq}, true
+	return x
+}
+
+// keyOf returns an original command's order key: data.sequence, else the
+// time its first copy was stored; ties by that copy's stream sequence.
+func (x *index) keyOf(id string) (OrderKey, bool) {
+	cp, ok := x.first[id]
+	if !ok {
+		return OrderKey{}, false
 	}
+	c := x.originals[id]
+	if c != nil && c.Sequence != nil {
+		return OrderKey{*c.Sequence, cp.Seq}, true
+	}
+	return OrderKey{cp.Stored.UnixMilli(), cp.Seq}, true
+}
+
+// writer returns the payload whose values a write carries; false when they
+// are not all from one published payload.
+func (x *index) writer(w Write) (owner, bool) {
+	var own owner
+	if len(w.Fields) == 0 {
+		return own, false
+	}
+	for f, v := range w.Fields {
+		o, known := x.owners[ownerKey(f, v)]
+		if !known || (own.id != "" && o != own) {
+			return owner{}, false
+		}
+		own = o
+	}
+	return own, true
+}
+
+// Check judges in.
+func Check(in *Input) *Report {
+	r := &Report{}
+	x := newIndex(in)
+	originals, keyOf := x.originals, x.keyOf
 
 	// Results: one terminal result per id (conflict events aside); the
 	// first stored one is the command's outcome.
@@ -387,16 +417,7 @@ func Check(in *Input) *Report {
 			lostSeen++
 		}
 		// The write's owner: every field must belong to one payload.
-		var own owner
-		ok := len(w.Fields) > 0
-		for f, v := range w.Fields {
-			o, known := owners[ownerKey(f, v)]
-			if !known || (own.id != "" && o != own) {
-				ok = false
-				break
-			}
-			own = o
-		}
+		own, ok := x.writer(w)
 		if !ok {
 			r.add(VForeignWrite, "write #%d on %s: fields %v not from one published payload", w.Serial, w.Resource, w.Fields)
 			continue

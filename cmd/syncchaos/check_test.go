@@ -34,6 +34,21 @@ func TestCheckerCatchesEachViolation(t *testing.T) {
 	}
 }
 
+// TestPlanting plants each kind into the clean history as a run plants it
+// into its own data; each must be caught.
+func TestPlanting(t *testing.T) {
+	in := cleanInput()
+	base := Check(in)
+	caught, missed, notes := checkPlanted(in, base)
+	if len(missed) > 0 || len(notes) > 0 || caught != len(plantKinds) {
+		t.Fatalf("caught %d of %d; missed %v; %v", caught, len(plantKinds), missed, notes)
+	}
+	// Planting leaves the recorded data as it was.
+	if again := Check(in); again.Summary() != base.Summary() {
+		t.Fatalf("the data changed: %s, then %s", base.Summary(), again.Summary())
+	}
+}
+
 func TestCleanSummaryAndExitCode(t *testing.T) {
 	rep := Check(cleanInput())
 	if !rep.Pass() || !strings.HasPrefix(rep.Summary(), "syncchaos: PASS checked 4 ids, ") {

@@ -446,7 +446,17 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	r.mu.Unlock()
 	in.Plan = Plan{Kills: o.minKills, NATSRestarts: o.natsRestarts, RedisRestarts: o.redisRestarts, RedisEmptied: o.redisEmpty,
 		FaultRate: o.faultRate, LostRate: o.lostRate, MaxRSSKiB: int64(o.maxRSSMiB) * 1024}
+	in.Marker = marker
 	rep := Check(in)
+	// The checker must catch violations planted into this run's own data.
+	caught, missed, notes := checkPlanted(in, rep)
+	for _, kind := range missed {
+		rep.add(VImplausible, "the checker missed a %s planted into this run's data", kind)
+	}
+	for _, n := range notes {
+		r.logf("planting: %s", n)
+	}
+	rep.count("planted violations caught", caught)
 	rep.count("dead letters", deadLetters)
 	rep.count("publish retries", pub.retries)
 	for i, kib := range in.Events.PeakRSS {
