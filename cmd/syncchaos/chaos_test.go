@@ -40,7 +40,8 @@ func TestChaosSmall(t *testing.T) {
 		t.Fatal("redis-server is needed on PATH:", err)
 	}
 	o := options{
-		workers: 2, commands: 1500, resources: 60, rate: 60,
+		providers: providerNames,
+		workers:   2, commands: 1500, resources: 60, rate: 60,
 		seqJitter: 3 * time.Second, seqFraction: 0.5, dupFraction: 0.03, reuseFraction: 0.01,
 		faultRate: 0.30, lostRate: 0.02,
 		killMin: 8 * time.Second, killMax: 14 * time.Second, minKills: 1,

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -60,6 +61,9 @@ type Write struct {
 	Time     time.Time
 	Resource string
 	Fields   map[string]string
+	// Full: the body replaces the whole object (read, merge, write);
+	// otherwise only the keys present change (PATCH).
+	Full bool
 	// Lost: the write landed but its answer never reached the worker.
 	Lost bool
 }
@@ -351,6 +355,62 @@ func (x *index) writer(w Write) (owner, bool) {
 	return own, true
 }
 
+// piece is the part of a write that one payload's values make.
+type piece struct {
+	owner  owner // id "": the resource's seed values
+	fields []string
+}
+
+// writePieces splits a write by the payloads whose values it carries. A
+// partial write (PATCH) carries one payload's values, every field of it. A
+// full replacement carries the whole object: only the tracked fields (the
+// seed's) that it changes count, compared with the object as the history
+// so far left it, and they may come from several payloads (a stale read
+// writes an older command's value back). foreign, when not empty, says why
+// the write carries values no payload has.
+func writePieces(x *index, seed map[string]map[string]string, fullState map[string]map[string]string, w Write) (pieces []piece, foreign string) {
+	if !w.Full {
+		own, ok := x.writer(w)
+		if !ok {
+			return nil, fmt.Sprintf("fields %v not from one published payload", w.Fields)
+		}
+		return []piece{{own, sortedKeys(w.Fields)}}, ""
+	}
+	st := fullState[w.Resource]
+	if st == nil {
+		st = maps.Clone(seed[w.Resource])
+		fullState[w.Resource] = st
+	}
+	byOwner := map[owner][]string{}
+	var owners []owner
+	for _, f := range sortedKeys(seed[w.Resource]) {
+		v, present := w.Fields[f]
+		if !present || v == st[f] {
+			continue
+		}
+		st[f] = v
+		o, known := x.owners[ownerKey(f, v)]
+		switch {
+		case v == seed[w.Resource][f]:
+			o = owner{}
+		case !known:
+			foreign += fmt.Sprintf("%s=%q is no payload's value; ", f, v)
+			continue
+		}
+		if _, seen := byOwner[o]; !seen {
+			owners = append(owners, o)
+		}
+		byOwner[o] = append(byOwner[o], f)
+	}
+	if foreign != "" {
+		return nil, strings.TrimSuffix(foreign, "; ")
+	}
+	for _, o := range owners {
+		pieces = append(pieces, piece{o, byOwner[o]})
+	}
+	return pieces, ""
+}
+
 // Check judges in.
 func Check(in *Input) *Report {
 	r := &Report{}
@@ -421,56 +481,73 @@ func Check(in *Input) *Report {
 	lastWrite := map[string]Write{} // command -> its previous write
 	written := map[string]int{}
 	regressions, lostSeen := 0, 0
-	maxWritten := map[string]OrderKey{} // resource, field -> highest key written
+	maxWritten := map[string]OrderKey{}         // resource, field -> highest key written
+	fullState := map[string]map[string]string{} // full-replace resources, replayed
 	for _, w := range writes {
 		if w.Lost {
 			lostSeen++
 		}
-		// The write's owner: every field must belong to one payload.
-		own, ok := x.writer(w)
-		if !ok {
-			r.add(VForeignWrite, "write #%d on %s: fields %v not from one published payload", w.Serial, w.Resource, w.Fields)
-			continue
-		}
-		if c := originals[own.id]; c != nil && c.Resource != w.Resource {
-			r.add(VForeignWrite, "write #%d on %s: values of %s, a command for %s", w.Serial, w.Resource, own.id, c.Resource)
-			continue
-		}
 		prefix := ""
 		if in.Events.EmptySerial > 0 && w.Serial >= in.Events.EmptySerial {
 			prefix = storeLoss
-			r.add(VWriteAfterLoss, "write #%d on %s of %s (reuse=%t) after Redis came back empty", w.Serial, w.Resource, own.id, own.reuse)
 		}
-		if own.reuse {
-			r.add(prefix+VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
+		pieces, foreign := writePieces(x, in.Seed, fullState, w)
+		if foreign != "" {
+			r.add(VForeignWrite, "write #%d on %s: %s", w.Serial, w.Resource, foreign)
 			continue
 		}
-		if prev, seen := lastWrite[own.id]; seen && !prev.Lost {
-			r.add(prefix+VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
-				own.id, w.Serial, w.Time.Format(time.StampMilli), prev.Serial, prev.Time.Format(time.StampMilli))
-		}
-		lastWrite[own.id] = w
-		if prefix == "" { // the claims are checked against the history up to the store loss
-			written[own.id]++
-		}
-		key, known := keyOf(own.id)
-		if !known {
-			r.add(VUnknownOrderKey, "write #%d: %s is not in the commands stream", w.Serial, own.id)
-			continue
-		}
-		cur := current[w.Resource]
-		if cur == nil {
-			cur = map[string]fieldState{}
-			current[w.Resource] = cur
-		}
-		for _, f := range sortedKeys(w.Fields) {
-			if st, set := cur[f]; set && key.Compare(st.key) < 0 {
-				regressions++
-				r.addRes(in.Classify, w.Resource, prefix+VRegression, "%s.%s: %s (key %s) overwrote %s (key %s) at write #%d", w.Resource, f, own.id, key, st.id, st.key, w.Serial)
+		for _, pc := range pieces {
+			own := pc.owner
+			if own.id == "" { // a field set back to its seed value
+				for _, f := range pc.fields {
+					if st, set := current[w.Resource][f]; set {
+						regressions++
+						r.addRes(in.Classify, w.Resource, prefix+VRegression, "%s.%s: set back to its seed value over %s (key %s) at write #%d", w.Resource, f, st.id, st.key, w.Serial)
+					}
+					if current[w.Resource] != nil {
+						delete(current[w.Resource], f)
+					}
+				}
+				continue
 			}
-			cur[f] = fieldState{key, own.id}
-			if mk, ok := maxWritten[w.Resource+"\x00"+f]; !ok || key.Compare(mk) > 0 {
-				maxWritten[w.Resource+"\x00"+f] = key
+			if c := originals[own.id]; c != nil && c.Resource != w.Resource {
+				r.add(VForeignWrite, "write #%d on %s: values of %s, a command for %s", w.Serial, w.Resource, own.id, c.Resource)
+				continue
+			}
+			if prefix != "" {
+				r.add(VWriteAfterLoss, "write #%d on %s of %s (reuse=%t) after Redis came back empty", w.Serial, w.Resource, own.id, own.reuse)
+			}
+			if own.reuse {
+				r.add(prefix+VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
+				continue
+			}
+			if prev, seen := lastWrite[own.id]; seen && !prev.Lost {
+				r.add(prefix+VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
+					own.id, w.Serial, w.Time.Format(time.StampMilli), prev.Serial, prev.Time.Format(time.StampMilli))
+			}
+			lastWrite[own.id] = w
+			if prefix == "" { // the claims are checked against the history up to the store loss
+				written[own.id]++
+			}
+			key, known := keyOf(own.id)
+			if !known {
+				r.add(VUnknownOrderKey, "write #%d: %s is not in the commands stream", w.Serial, own.id)
+				continue
+			}
+			cur := current[w.Resource]
+			if cur == nil {
+				cur = map[string]fieldState{}
+				current[w.Resource] = cur
+			}
+			for _, f := range pc.fields {
+				if st, set := cur[f]; set && key.Compare(st.key) < 0 {
+					regressions++
+					r.addRes(in.Classify, w.Resource, prefix+VRegression, "%s.%s: %s (key %s) overwrote %s (key %s) at write #%d", w.Resource, f, own.id, key, st.id, st.key, w.Serial)
+				}
+				cur[f] = fieldState{key, own.id}
+				if mk, ok := maxWritten[w.Resource+"\x00"+f]; !ok || key.Compare(mk) > 0 {
+					maxWritten[w.Resource+"\x00"+f] = key
+				}
 			}
 		}
 	}

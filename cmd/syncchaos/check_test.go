@@ -51,7 +51,7 @@ func TestPlanting(t *testing.T) {
 
 func TestCleanSummaryAndExitCode(t *testing.T) {
 	rep := Check(cleanInput())
-	if !rep.Pass() || !strings.HasPrefix(rep.Summary(), "syncchaos: PASS checked 4 ids, ") {
+	if !rep.Pass() || !strings.HasPrefix(rep.Summary(), "syncchaos: PASS checked 6 ids, ") {
 		t.Fatalf("summary %q", rep.Summary())
 	}
 	var out bytes.Buffer
@@ -99,11 +99,11 @@ func TestSecretScanner(t *testing.T) {
 }
 
 func TestFaultyProvider(t *testing.T) {
-	patch := func(t *testing.T, p *faultyProvider, id, body string) (int, error) {
-		srv := httptest.NewServer(p)
+	send := func(t *testing.T, fp *faultyProvider, method, path, body string, auth func(*http.Request)) (int, error) {
+		srv := httptest.NewServer(fp)
 		defer srv.Close()
-		req, _ := http.NewRequest(http.MethodPatch, srv.URL+reelevantsim.PathPrefix+id, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+chaosToken)
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		auth(req)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := srv.Client().Do(req)
 		if err != nil {
@@ -112,53 +112,75 @@ func TestFaultyProvider(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
-	id := resourceIDs(1)[0]
-	newSim := func() *reelevantsim.Server {
-		sim := reelevantsim.New(reelevantsim.Options{Token: chaosToken, NoRecord: true})
-		sim.Seed(id, seedFields(id))
-		return sim
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+chaosToken) }
+	newRL := func(fault, lost float64) (*faultyProvider, string) {
+		p := newReelevant()
+		id := p.ids(1)[0]
+		p.seed(id)
+		return &faultyProvider{h: newHistory(1), p: p, faultRate: fault, lostRate: lost}, id
 	}
 
 	t.Run("lost answer: applied and recorded, the client sees no success", func(t *testing.T) {
-		p := newFaultyProvider(newSim(), 0, 1, 1)
+		fp, id := newRL(0, 1)
 		for range 6 { // both ways of losing an answer
-			status, err := patch(t, p, id, `{"clientId":"x","scopes":["a","b"]}`)
+			status, err := send(t, fp, http.MethodPatch, reelevantsim.PathPrefix+id, `{"clientId":"x","scopes":["a","b"]}`, bearer)
 			if err == nil && status != http.StatusBadGateway {
 				t.Fatalf("status %d, want 502 or a closed connection", status)
 			}
 		}
-		writes, faults, lost, _ := p.snapshot()
-		if len(writes) != 6 || lost != 6 || faults != 0 || !writes[0].Lost || writes[0].Fields["scopes"] != "a,b" || writes[0].Resource != id {
+		writes, faults, lost, _ := fp.h.snapshot()
+		if len(writes) != 6 || lost != 6 || faults != 0 || !writes[0].Lost || writes[0].Full || writes[0].Fields["scopes"] != "a,b" || writes[0].Resource != id {
 			t.Fatalf("writes %+v, lost %d, faults %d", writes, lost, faults)
 		}
-		if got := p.state([]string{id})[id]["clientId"]; got != "x" {
+		if got := fp.h.state([]*chaosProvider{fp.p}, map[*chaosProvider][]string{fp.p: {id}})[id]["clientId"]; got != "x" {
 			t.Fatalf("provider holds clientId %q, want x", got)
 		}
 	})
 	t.Run("fault: not applied, not recorded", func(t *testing.T) {
-		p := newFaultyProvider(newSim(), 1, 0, 1)
+		fp, id := newRL(1, 0)
 		for range 8 {
-			status, err := patch(t, p, id, `{"clientId":"x"}`)
+			status, err := send(t, fp, http.MethodPatch, reelevantsim.PathPrefix+id, `{"clientId":"x"}`, bearer)
 			if err != nil || (status != http.StatusTooManyRequests && status < 500) {
 				t.Fatalf("status %d, %v", status, err)
 			}
 		}
-		writes, faults, _, _ := p.snapshot()
-		if len(writes) != 0 || faults != 8 || p.state([]string{id})[id]["clientId"] != "seed-"+id {
-			t.Fatalf("writes %v, faults %d, state %v", writes, faults, p.state([]string{id}))
+		writes, faults, _, _ := fp.h.snapshot()
+		if st, _ := fp.p.state(id); len(writes) != 0 || faults != 8 || st["clientId"] != "seed-"+id {
+			t.Fatalf("writes %v, faults %d, state %v", writes, faults, st)
 		}
 	})
-	t.Run("no fault: applied, recorded, answered", func(t *testing.T) {
-		p := newFaultyProvider(newSim(), 0, 0, 1)
-		if status, err := patch(t, p, id, `{"clientId":"y"}`); err != nil || status != http.StatusOK {
+	t.Run("no fault: applied, recorded, answered; a refused write is no write", func(t *testing.T) {
+		fp, id := newRL(0, 0)
+		if status, err := send(t, fp, http.MethodPatch, reelevantsim.PathPrefix+id, `{"clientId":"y"}`, bearer); err != nil || status != http.StatusOK {
 			t.Fatalf("status %d, %v", status, err)
 		}
-		if status, _ := patch(t, p, id, `{"clientId":1}`); status != http.StatusBadRequest {
+		if status, _ := send(t, fp, http.MethodPatch, reelevantsim.PathPrefix+id, `{"clientId":1}`, bearer); status != http.StatusBadRequest {
 			t.Fatalf("invalid body: status %d", status)
 		}
-		writes, _, _, _ := p.snapshot()
+		writes, _, _, _ := fp.h.snapshot()
 		if len(writes) != 1 || writes[0].Lost || writes[0].Fields["clientId"] != "y" {
-			t.Fatalf("writes %+v (a refused write is not a write)", writes)
+			t.Fatalf("writes %+v", writes)
+		}
+	})
+	t.Run("full replacement: a PUT is a full write, a GET no write", func(t *testing.T) {
+		p := newHDP()
+		id := p.ids(1)[0]
+		p.seed(id)
+		fp := &faultyProvider{h: newHistory(1), p: p}
+		basic := func(r *http.Request) { r.SetBasicAuth("chaos", "chaos-hdp-password") }
+		if status, err := send(t, fp, http.MethodGet, "/api/mgmt/oauthapps/"+id, "", basic); err != nil || status != http.StatusOK {
+			t.Fatalf("GET: status %d, %v", status, err)
+		}
+		body := `{"name":"n_1","dataStore":54,"tenantId":1,"clientId":"c1","clientSecret":"s1","authorizeURI":"https://a.example.com/1","tokenURI":"https://t.example.com/1","scope":"s"}`
+		if status, err := send(t, fp, http.MethodPut, "/api/mgmt/oauthapps/"+id, body, basic); err != nil || status != http.StatusOK {
+			t.Fatalf("PUT: status %d, %v", status, err)
+		}
+		writes, _, _, _ := fp.h.snapshot()
+		if len(writes) != 1 || !writes[0].Full || writes[0].Resource != id || writes[0].Fields["clientId"] != "c1" {
+			t.Fatalf("writes %+v", writes)
+		}
+		if st, _ := p.state(id); st["name"] != "n_1" || st["scope"] != "s" {
+			t.Fatalf("state %v", st)
 		}
 	})
 }

@@ -26,65 +26,28 @@ const (
 
 var classNames = map[byte]string{classUnsequenced: "unsequenced", classSequenced: "sequenced", classMixed: "mixed"}
 
-// resourceIDs returns n Reelevant ids (24 hex digits) whose last digit is
-// the resource's class.
-func resourceIDs(n int) []string {
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%023x%d", i+1, i%3)
-	}
-	return ids
-}
-
-// seedFields are a resource's fields before the run.
-func seedFields(resource string) map[string]any {
-	return map[string]any{"clientId": "seed-" + resource, "tokenUrl": "https://t.example.com/seed", "authorizeUrl": "https://a.example.com/seed"}
-}
-
 // payload is one command body the tool publishes (an original, or a
 // reused id's other payload).
 type payload struct {
-	cmd     Command
-	changes messages.Changes
+	cmd        Command
+	connection string
+	changes    messages.Changes
 	// sequenced: the body carries data.sequence, set when it is first
 	// built (at its first publish).
 	sequenced bool
 	body      []byte
 }
 
-// variant is "" for an original, ".r" / ".r2" for a reused id's other
-// payloads.
-func newPayload(rng *rand.Rand, runTag, marker string, i int, variant, resource string, sequenced bool) *payload {
+// newPayload builds command i for resource of provider p; variant is ""
+// for an original, ".r" / ".r2" for a reused id's other payloads.
+func newPayload(rng *rand.Rand, p *chaosProvider, runTag, marker string, i int, variant, resource string, sequenced bool) *payload {
 	tag := fmt.Sprintf("%s-%d%s", runTag, i, variant)
-	p := &payload{sequenced: sequenced}
-	p.cmd = Command{
-		ID:       fmt.Sprintf("chaos-%s-%d", runTag, i),
-		Resource: resource,
-		Fields:   map[string]string{},
-		Reuse:    variant != "",
-	}
-	secret := marker + "-" + tag
-	p.changes.ClientSecret = ptr(messages.Secret(secret))
-	p.cmd.Fields["clientSecret"] = secret
-	// A non-empty random subset of the other fields.
-	mask := 1 + rng.IntN(15)
-	if mask&1 != 0 {
-		p.changes.ClientID = ptr("cid-" + tag)
-		p.cmd.Fields["clientId"] = "cid-" + tag
-	}
-	if mask&2 != 0 {
-		p.changes.Scopes = &[]string{"s-" + tag}
-		p.cmd.Fields["scopes"] = "s-" + tag
-	}
-	if mask&4 != 0 {
-		p.changes.AuthorizeURL = ptr("https://a.example.com/" + tag)
-		p.cmd.Fields["authorizeUrl"] = "https://a.example.com/" + tag
-	}
-	if mask&8 != 0 {
-		p.changes.TokenURL = ptr("https://t.example.com/" + tag)
-		p.cmd.Fields["tokenUrl"] = "https://t.example.com/" + tag
-	}
-	return p
+	pl := &payload{sequenced: sequenced, connection: p.connection}
+	pl.changes, pl.cmd.Fields = p.changes(rng, tag, marker+"-"+tag)
+	pl.cmd.ID = fmt.Sprintf("chaos-%s-%d", runTag, i)
+	pl.cmd.Resource = resource
+	pl.cmd.Reuse = variant != ""
+	return pl
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -105,7 +68,7 @@ func (p *payload) build(rng *rand.Rand, jitter time.Duration, mu *sync.Mutex) ([
 		data.Sequence = &seq
 		p.cmd.Sequence = &seq
 	}
-	body, err := messages.NewCommand(p.cmd.ID, "/syncchaos", chaosConnection, p.cmd.Resource, data).Encode()
+	body, err := messages.NewCommand(p.cmd.ID, "/syncchaos", p.connection, p.cmd.Resource, data).Encode()
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +153,7 @@ func (p *publisher) publishOne(ctx context.Context, pl *payload) error {
 		return err
 	}
 	for {
-		msg := nats.NewMsg(strings.Join([]string{"sync", "commands", chaosConnection, pl.cmd.Resource}, "."))
+		msg := nats.NewMsg(strings.Join([]string{"sync", "commands", pl.connection, pl.cmd.Resource}, "."))
 		msg.Header.Set("Content-Type", messages.ContentType)
 		msg.Header.Set(jetstream.MsgIDHeader, pl.cmd.ID)
 		msg.Data = body

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -95,6 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.StringVar(&o.dir, "dir", "", "directory for logs, stores and the worker binary (default: a temporary one, removed unless -keep)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	fs.StringVar(&o.allViolations, "violations", "", "write every violation, not only the first of each kind, to this file")
+	providers := fs.String("providers", strings.Join(providerNames, ","), "providers to drive, comma-separated: "+strings.Join(providerNames, ", ")+" (commands and resources are split between them)")
 	err := fs.Parse(args)
+	o.providers = strings.Split(*providers, ",")
 	return o, *selfTest, err
 }

@@ -10,21 +10,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
 )
 
-// faultyProvider wraps a provider simulator: it answers a share of
-// requests with a 5xx or 429 without forwarding them, records every write
-// the simulator accepts (before the answer leaves), and loses the answer of
-// a share of accepted writes (the connection is closed, or a 502 comes
-// back): a write that lands but whose answer is lost.
-type faultyProvider struct {
-	sim       *reelevantsim.Server
-	faultRate float64
-	lostRate  float64
-
-	mu       sync.Mutex // held across the simulator's call: writes are recorded in the order applied
+// history is the record of every write the providers applied, in the order
+// they applied them, and of the faults injected. Its lock is held across a
+// simulator's call, so the order recorded is the order applied.
+type history struct {
+	mu       sync.Mutex
 	rng      *rand.Rand
 	writes   []Write
 	faults   int
@@ -32,22 +24,38 @@ type faultyProvider struct {
 	requests int
 }
 
-func newFaultyProvider(sim *reelevantsim.Server, faultRate, lostRate float64, seed uint64) *faultyProvider {
-	return &faultyProvider{sim: sim, faultRate: faultRate, lostRate: lostRate, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func newHistory(seed uint64) *history {
+	return &history{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-func (p *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, reelevantsim.MaxBodyBytes))
+// faultyProvider wraps a provider simulator: it answers a share of
+// requests with a 5xx or 429 without forwarding them, records every write
+// the simulator accepts (before the answer leaves), and loses the answer of
+// a share of accepted writes (the connection is closed, or a 502 comes
+// back): a write that lands but whose answer is lost.
+type faultyProvider struct {
+	h         *history
+	p         *chaosProvider
+	faultRate float64
+	lostRate  float64
+}
+
+// maxBody bounds the request bodies the wrapper reads.
+const maxBody = 1 << 20
+
+func (fp *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 	if err != nil {
 		return
 	}
-	p.mu.Lock()
-	p.requests++
-	x := p.rng.Float64()
-	if x < p.faultRate {
-		p.faults++
-		kind := p.rng.IntN(4)
-		p.mu.Unlock()
+	h := fp.h
+	h.mu.Lock()
+	h.requests++
+	x := h.rng.Float64()
+	if x < fp.faultRate {
+		h.faults++
+		kind := h.rng.IntN(4)
+		h.mu.Unlock()
 		switch kind {
 		case 0:
 			w.Header().Set("Retry-After", "1")
@@ -61,28 +69,29 @@ func (p *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	lose := x < p.faultRate+p.lostRate
 	rec := httptest.NewRecorder()
 	fwd := r.Clone(r.Context())
 	fwd.Body = io.NopCloser(bytes.NewReader(body))
-	p.sim.ServeHTTP(rec, fwd)
-	landed := r.Method == http.MethodPatch && rec.Code == http.StatusOK
-	lose = lose && landed
+	fp.p.handler.ServeHTTP(rec, fwd)
+	resource, full, isWrite := fp.p.write(r)
+	landed := isWrite && rec.Code == http.StatusOK
+	lose := landed && x < fp.faultRate+fp.lostRate
 	closeConn := false
 	if landed {
 		if lose {
-			p.lost++
-			closeConn = p.rng.IntN(2) == 0
+			h.lost++
+			closeConn = h.rng.IntN(2) == 0
 		}
-		p.writes = append(p.writes, Write{
-			Serial:   len(p.writes) + 1,
+		h.writes = append(h.writes, Write{
+			Serial:   len(h.writes) + 1,
 			Time:     time.Now(),
-			Resource: strings.TrimPrefix(r.URL.Path, reelevantsim.PathPrefix),
-			Fields:   patchFields(body),
+			Resource: resource,
+			Fields:   bodyFields(body),
+			Full:     full,
 			Lost:     lose,
 		})
 	}
-	p.mu.Unlock()
+	h.mu.Unlock()
 
 	if lose {
 		if closeConn {
@@ -103,10 +112,10 @@ func (p *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-// patchFields returns a PATCH body's keys with their values as the checker
+// bodyFields returns a write body's keys with their values as the checker
 // compares them: strings as they are, string arrays joined with ",", any
 // other value as JSON.
-func patchFields(body []byte) map[string]string {
+func bodyFields(body []byte) map[string]string {
 	var m map[string]any
 	if json.Unmarshal(body, &m) != nil {
 		return map[string]string{"<body>": string(body)}
@@ -136,34 +145,30 @@ func fieldValue(v any) string {
 
 // snapshot returns the writes so far, the faults and lost answers injected,
 // and the requests served.
-func (p *faultyProvider) snapshot() (writes []Write, faults, lost, requests int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Write(nil), p.writes...), p.faults, p.lost, p.requests
+func (h *history) snapshot() (writes []Write, faults, lost, requests int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Write(nil), h.writes...), h.faults, h.lost, h.requests
 }
 
-func (p *faultyProvider) writeCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.writes)
+func (h *history) writeCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.writes)
 }
 
-// state returns the simulator's stored fields of each resource, in the
-// checker's form.
-func (p *faultyProvider) state(resources []string) map[string]map[string]string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make(map[string]map[string]string, len(resources))
-	for _, id := range resources {
-		c, ok := p.sim.Client(id)
-		if !ok {
-			continue
+// state returns each provider's tracked fields of its resources, read
+// while no write is being applied.
+func (h *history) state(providers []*chaosProvider, resources map[*chaosProvider][]string) map[string]map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]map[string]string{}
+	for _, p := range providers {
+		for _, id := range resources[p] {
+			if m, ok := p.state(id); ok {
+				out[id] = m
+			}
 		}
-		m := make(map[string]string, len(c))
-		for k, v := range c {
-			m[k] = fieldValue(v)
-		}
-		out[id] = m
 	}
 	return out
 }

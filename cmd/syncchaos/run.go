@@ -22,21 +22,19 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
-
-	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
 )
 
 const (
-	chaosConnection = "chaos"
-	chaosToken      = "chaos-provider-token"
-	streamCommands  = "SYNC_COMMANDS"
-	streamResults   = "SYNC_RESULTS"
-	streamDead      = "SYNC_DEADLETTER"
+	chaosToken     = "chaos-provider-token"
+	streamCommands = "SYNC_COMMANDS"
+	streamResults  = "SYNC_RESULTS"
+	streamDead     = "SYNC_DEADLETTER"
 )
 
 // options are the run's settings (flags in main.go).
 type options struct {
 	workerBin     string
+	providers     []string
 	workers       int
 	commands      int
 	resources     int
@@ -80,8 +78,9 @@ type runner struct {
 	redisDir  string
 	workers   []*proc
 	httpAddrs []string
-	provider  *faultyProvider
-	resources []string
+	providers []*chaosProvider
+	history   *history
+	resources map[*chaosProvider][]string
 
 	mu     sync.Mutex
 	events Events
@@ -103,6 +102,16 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 		o.seed = uint64(time.Now().UnixNano())
 	}
 	r := &runner{o: o, out: out, rng: rand.New(rand.NewPCG(o.seed, 1))}
+	for _, name := range o.providers {
+		p, err := newChaosProvider(name)
+		if err != nil {
+			return nil, err
+		}
+		r.providers = append(r.providers, p)
+	}
+	if len(r.providers) == 0 {
+		return nil, errors.New("-providers: none")
+	}
 	r.events.PeakRSS = make([]int64, o.workers)
 	dir := o.dir
 	if dir == "" {
@@ -142,28 +151,29 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 
-	// The provider: Reelevant's simulator behind the fault wrapper.
-	sim := reelevantsim.New(reelevantsim.Options{Token: chaosToken, NoRecord: true})
-	r.resources = resourceIDs(o.resources)
+	// The providers: each simulator behind the fault wrapper, all
+	// recording into one history.
+	r.history = newHistory(o.seed)
+	r.resources = map[*chaosProvider][]string{}
 	seed := map[string]map[string]string{}
-	for _, id := range r.resources {
-		f := seedFields(id)
-		sim.Seed(id, f)
-		seed[id] = map[string]string{}
-		for k, v := range f {
-			seed[id][k] = fieldValue(v)
+	addrs := map[*chaosProvider]string{}
+	perProvider := max(1, o.resources/len(r.providers))
+	for _, p := range r.providers {
+		r.resources[p] = p.ids(perProvider)
+		for _, id := range r.resources[p] {
+			seed[id] = p.seed(id)
 		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		srv := &http.Server{Handler: &faultyProvider{h: r.history, p: p, faultRate: o.faultRate, lostRate: o.lostRate}, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		addrs[p] = ln.Addr().String()
 	}
-	r.provider = newFaultyProvider(sim, o.faultRate, o.lostRate, o.seed)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: r.provider, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
 
-	if err := r.startWorkers(ctx, ln.Addr().String()); err != nil {
+	if err := r.startWorkers(ctx, addrs); err != nil {
 		return nil, err
 	}
 
@@ -190,8 +200,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	runTag := strconv.FormatUint(o.seed%1_000_000_007, 36)
 	marker := "cnry" + randomAlnum(r.rng, 8)
 	originals := make([]*payload, o.commands)
+	provOf := map[*payload]*chaosProvider{}
 	for i := range originals {
-		res := r.resources[r.rng.IntN(len(r.resources))]
+		prov := r.providers[r.rng.IntN(len(r.providers))]
+		res := r.resources[prov][r.rng.IntN(len(r.resources[prov]))]
 		seqd := false
 		switch res[len(res)-1] {
 		case classSequenced:
@@ -199,7 +211,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		case classMixed:
 			seqd = r.rng.Float64() < o.seqFraction
 		}
-		originals[i] = newPayload(r.rng, runTag, marker, i, "", res, seqd)
+		originals[i] = newPayload(r.rng, prov, runTag, marker, i, "", res, seqd)
+		provOf[originals[i]] = prov
 	}
 	var dups, reuses []*payload
 	for i, p := range originals {
@@ -208,7 +221,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		case x < o.dupFraction:
 			dups = append(dups, p)
 		case x < o.dupFraction+o.reuseFraction:
-			reuses = append(reuses, newPayload(r.rng, runTag, marker, i, ".r", p.cmd.Resource, p.sequenced))
+			reuses = append(reuses, newPayload(r.rng, provOf[p], runTag, marker, i, ".r", p.cmd.Resource, p.sequenced))
 		}
 	}
 	var lim *rate.Limiter
@@ -266,7 +279,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	restarts.Wait()
 
 	// Settle: every original has a result, and the planned kills happened.
-	rr := &resultReader{js: js, scan: NewSecretScanner(marker)}
+	rr := &resultReader{js: js, scan: NewSecretScanner(marker), rename: map[string]map[string]string{}}
+	for _, p := range r.providers {
+		rr.rename[p.connection] = p.fieldNames
+	}
 	want := map[string]bool{}
 	for _, p := range originals {
 		want[p.cmd.ID] = true
@@ -288,7 +304,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			r.logf("phase 1 did not settle in %s: %d/%d results, %d kills", o.settle, got, len(want), kills)
 			break
 		}
-		r.logf("waiting: %d/%d results, %d kills, %d provider writes", got, len(want), kills, r.provider.writeCount())
+		r.logf("waiting: %d/%d results, %d kills, %d provider writes", got, len(want), kills, r.history.writeCount())
 		if err := sleepCtx(ctx, 3*time.Second); err != nil {
 			return nil, err
 		}
@@ -308,8 +324,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err := rr.poll(ctx); err != nil {
 		r.logf("reading results: %v", err)
 	}
-	final := r.provider.state(r.resources)
-	finalSerial := r.provider.writeCount()
+	final := r.history.state(r.providers, r.resources)
+	finalSerial := r.history.writeCount()
 
 	// Phase 2: Redis comes back empty; duplicates and reused ids of
 	// finished commands must not be applied, and the workers must say why.
@@ -321,7 +337,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			r.logf("reading results: %v", err)
 		}
 		r.mu.Lock()
-		r.events.EmptySerial = r.provider.writeCount() + 1
+		r.events.EmptySerial = r.history.writeCount() + 1
 		r.events.EmptyResultSeq = max(rr.next, 1)
 		r.mu.Unlock()
 		if err := r.restartRedis(ctx, true); err != nil {
@@ -338,7 +354,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			}
 		}
 		for i, p := range originals[:min(len(originals), n/4+1)] {
-			again = append(again, newPayload(r.rng, runTag, marker, i, ".r2", p.cmd.Resource, p.sequenced))
+			again = append(again, newPayload(r.rng, provOf[p], runTag, marker, i, ".r2", p.cmd.Resource, p.sequenced))
 			reuses = append(reuses, again[len(again)-1])
 		}
 		r.logf("phase 2: Redis came back empty; publishing %d duplicates and reused ids of finished commands, watching /readyz for %s", len(again), o.emptyWatch)
@@ -437,7 +453,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		leak("log "+filepath.Base(path), b)
 	}
 
-	writes, faults, lost, requests := r.provider.snapshot()
+	writes, faults, lost, requests := r.history.snapshot()
 	in.Writes = writes
 	r.mu.Lock()
 	r.events.Faults, r.events.LostAnswers, r.events.Requests = faults, lost, requests
@@ -513,7 +529,7 @@ func (r *runner) startServers(ctx context.Context) error {
 	return redisPing(wctx, fmt.Sprintf("127.0.0.1:%d", r.redisPort))
 }
 
-func (r *runner) startWorkers(ctx context.Context, providerAddr string) error {
+func (r *runner) startWorkers(ctx context.Context, addrs map[*chaosProvider]string) error {
 	o := r.o
 	bin := o.workerBin
 	if bin == "" {
@@ -530,12 +546,11 @@ redis: {url: "redis://127.0.0.1:%d/0"}
 streams: {duplicateWindow: %s}
 worker: {ackWait: %s, leaseTTL: %s}
 connections:
-  %s:
-    provider: reelevant
-    baseURL: http://%s
-    auth: {bearerToken: %s}
-    maxInFlight: %d
-`, r.natsPort, r.redisPort, o.dupWindow, o.ackWait, o.leaseTTL, chaosConnection, providerAddr, chaosToken, o.maxInFlight)
+`, r.natsPort, r.redisPort, o.dupWindow, o.ackWait, o.leaseTTL)
+	for _, p := range r.providers {
+		cfg += fmt.Sprintf("  %s:\n    provider: %s\n    baseURL: http://%s\n    auth: %s\n    maxInFlight: %d\n",
+			p.connection, p.name, addrs[p], p.auth, o.maxInFlight)
+	}
 	cfgPath := filepath.Join(r.dir, "worker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -706,9 +721,12 @@ func randomAlnum(rng *rand.Rand, n int) string {
 
 // resultReader reads the results stream incrementally.
 type resultReader struct {
-	js      jetstream.JetStream
-	next    uint64
-	scan    *SecretScanner
+	js   jetstream.JetStream
+	next uint64
+	scan *SecretScanner
+	// rename maps a connection's canonical field names to its
+	// provider's, for skippedFields.
+	rename  map[string]map[string]string
 	results []ResultMsg
 	leaks   []Leak
 	bytes   int64 // scanned for secrets
@@ -726,6 +744,7 @@ func (rr *resultReader) poll(ctx context.Context) error {
 			ID   string `json:"id"`
 			Data struct {
 				CommandID     string   `json:"commandId"`
+				Connection    string   `json:"connection"`
 				Status        string   `json:"status"`
 				AppliedFields []string `json:"appliedFields"`
 				SkippedFields []string `json:"skippedFields"`
@@ -737,6 +756,11 @@ func (rr *resultReader) poll(ctx context.Context) error {
 		_ = json.Unmarshal(m.Data(), &ev)
 		res := ResultMsg{Seq: meta.Sequence.Stream, EventID: ev.ID, CommandID: ev.Data.CommandID, Status: ev.Data.Status,
 			Applied: ev.Data.AppliedFields, Skipped: ev.Data.SkippedFields}
+		for i, f := range res.Skipped {
+			if pf, ok := rr.rename[ev.Data.Connection][f]; ok {
+				res.Skipped[i] = pf
+			}
+		}
 		if ev.Data.Error != nil {
 			res.ErrorCode = ev.Data.Error.Code
 		}

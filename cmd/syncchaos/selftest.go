@@ -31,17 +31,23 @@ func cleanInput() *Input {
 			{ID: "C", Resource: "r1", Fields: map[string]string{"clientId": "c", "clientSecret": selfMarker + "-c"}},
 			{ID: "D", Resource: "r0", Sequence: seq(150), Fields: map[string]string{"clientId": "d", "clientSecret": selfMarker + "-d"}},
 			{ID: "A", Resource: "r0", Sequence: seq(100), Reuse: true, Fields: map[string]string{"clientId": "a2", "clientSecret": selfMarker + "-a2"}},
+			// r2 is a full-replace resource (read, merge, PUT the whole).
+			{ID: "F", Resource: "r2", Sequence: seq(100), Fields: map[string]string{"name": "f", "clientSecret": selfMarker + "-f"}},
+			{ID: "G", Resource: "r2", Sequence: seq(200), Fields: map[string]string{"clientId": "g", "clientSecret": selfMarker + "-g"}},
 		},
 		Copies: []StoredCopy{
 			{ID: "A", Seq: 1, Stored: t0}, {ID: "B", Seq: 2, Stored: t0}, {ID: "C", Seq: 3, Stored: t0.Add(time.Second)},
 			{ID: "D", Seq: 4, Stored: t0.Add(2 * time.Second)}, {ID: "A", Seq: 5, Stored: t0.Add(3 * time.Second), Reuse: true},
 			{ID: "C", Seq: 6, Stored: t0.Add(4 * time.Second)}, // a late duplicate
+			{ID: "F", Seq: 8, Stored: t0.Add(5 * time.Second)}, {ID: "G", Seq: 9, Stored: t0.Add(6 * time.Second)},
 		},
 		Writes: []Write{
 			{Resource: "r0", Fields: map[string]string{"clientId": "a", "clientSecret": selfMarker + "-a", "tokenUrl": "https://t/a"}, Lost: true},
 			{Resource: "r0", Fields: map[string]string{"clientId": "a", "clientSecret": selfMarker + "-a", "tokenUrl": "https://t/a"}},
 			{Resource: "r0", Fields: map[string]string{"clientId": "b", "clientSecret": selfMarker + "-b"}},
 			{Resource: "r1", Fields: map[string]string{"clientId": "c", "clientSecret": selfMarker + "-c"}},
+			{Resource: "r2", Full: true, Fields: map[string]string{"name": "f", "clientId": "seed2c", "clientSecret": selfMarker + "-f", "dataStore": "54"}},
+			{Resource: "r2", Full: true, Fields: map[string]string{"name": "f", "clientId": "g", "clientSecret": selfMarker + "-g", "dataStore": "54"}},
 		},
 		Results: []ResultMsg{
 			{EventID: "result-A", CommandID: "A", Status: "applied", Applied: []string{"clientId"}},
@@ -50,14 +56,18 @@ func cleanInput() *Input {
 			{EventID: "result-D", CommandID: "D", Status: "superseded"},
 			{EventID: "result-A-conflict-0123456789abcdef", CommandID: "A", Status: "rejected", ErrorCode: "id_conflict"},
 			{EventID: "result-C", CommandID: "C", Status: "applied", Applied: []string{"clientId"}}, // the duplicate's republished result
+			{EventID: "result-F", CommandID: "F", Status: "applied", Applied: []string{"name", "clientSecret"}},
+			{EventID: "result-G", CommandID: "G", Status: "applied", Applied: []string{"clientId", "clientSecret"}},
 		},
 		Seed: map[string]map[string]string{
 			"r0": {"clientId": "seed0", "tokenUrl": "https://t/seed"},
 			"r1": {"clientId": "seed1"},
+			"r2": {"name": "seed2n", "clientId": "seed2c", "clientSecret": "seed2s"},
 		},
 		Final: map[string]map[string]string{
 			"r0": {"clientId": "b", "clientSecret": selfMarker + "-b", "tokenUrl": "https://t/a"},
 			"r1": {"clientId": "c", "clientSecret": selfMarker + "-c"},
+			"r2": {"name": "f", "clientId": "g", "clientSecret": selfMarker + "-g"},
 		},
 		Marker: selfMarker,
 		Plan:   Plan{Kills: 1, NATSRestarts: 1, RedisRestarts: 1, RedisEmptied: true, FaultRate: 0.3, LostRate: 0.02, MaxRSSKiB: 256 << 10},
@@ -127,6 +137,19 @@ var selfCases = []selfCase{
 		in.Writes = append(in.Writes, Write{Resource: "r1", Fields: map[string]string{"clientId": "e"}})
 		renumber(in)
 		in.Final["r1"]["clientId"] = "e"
+	}},
+	{"full replacement: a stale read writes older values back", VRegression, func(in *Input) {
+		in.Writes = append(in.Writes, Write{Resource: "r2", Full: true, Fields: map[string]string{"name": "f", "clientId": "seed2c", "clientSecret": selfMarker + "-f"}})
+		renumber(in)
+	}},
+	{"full replacement: a value no command carries", VForeignWrite, func(in *Input) {
+		in.Writes = append(in.Writes, Write{Resource: "r2", Full: true, Fields: map[string]string{"name": "zzz", "clientId": "g", "clientSecret": selfMarker + "-g"}})
+		renumber(in)
+	}},
+	{"full replacement: a reused id's value", VReusedWritten, func(in *Input) {
+		in.Commands = append(in.Commands, Command{ID: "G", Resource: "r2", Reuse: true, Fields: map[string]string{"clientId": "g2"}})
+		in.Writes = append(in.Writes, Write{Resource: "r2", Full: true, Fields: map[string]string{"name": "f", "clientId": "g2", "clientSecret": selfMarker + "-g"}})
+		renumber(in)
 	}},
 	{"a write of values no command carries", VForeignWrite, func(in *Input) {
 		in.Writes = append(in.Writes, Write{Resource: "r1", Fields: map[string]string{"clientId": "zzz"}})
