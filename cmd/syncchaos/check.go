@@ -153,6 +153,7 @@ const (
 	VFinalState       = "final_state"
 	VAppliedNoWrite   = "applied_without_write"
 	VWriteNotApplied  = "written_but_not_applied"
+	VLostNotApplied   = "lost_write_not_applied"
 	VSecretLeak       = "secret_leak"
 	VMemory           = "memory"
 	VStoreLossUnnoted = "store_loss_not_detected"
@@ -482,6 +483,7 @@ func Check(in *Input) *Report {
 	written := map[string]int{}
 	regressions, lostSeen := 0, 0
 	maxWritten := map[string]OrderKey{}         // resource, field -> highest key written
+	acked := map[string]int{}                   // command -> its writes whose answer arrived
 	fullState := map[string]map[string]string{} // full-replace resources, replayed
 	for _, w := range writes {
 		if w.Lost {
@@ -528,6 +530,9 @@ func Check(in *Input) *Report {
 			lastWrite[own.id] = w
 			if prefix == "" { // the claims are checked against the history up to the store loss
 				written[own.id]++
+				if !w.Lost {
+					acked[own.id]++
+				}
 			}
 			key, known := keyOf(own.id)
 			if !known {
@@ -562,8 +567,13 @@ func Check(in *Input) *Report {
 		if applied && len(res.Applied) > 0 && written[id] == 0 {
 			r.add(VAppliedNoWrite, "%s: result applied %v but the provider never received its values", id, res.Applied)
 		}
-		if !applied && written[id] > 0 {
-			r.addRes(in.Classify, originals[id].Resource, VWriteNotApplied, "%s: its values were written %d time(s) but its result is %s %s", id, written[id], res.Status, res.ErrorCode)
+		switch {
+		case !applied && acked[id] > 0:
+			r.addRes(in.Classify, originals[id].Resource, VWriteNotApplied, "%s: its values were written %d time(s), answered 200, but its result is %s %s", id, written[id], res.Status, res.ErrorCode)
+		case !applied && written[id] > 0:
+			// The worker never saw the answer; a read or its own record of
+			// the attempt can still tell it the write landed.
+			r.addRes(in.Classify, originals[id].Resource, VLostNotApplied, "%s: its values were written (the answer was lost) but its result is %s %s", id, res.Status, res.ErrorCode)
 		}
 		// A skipped field needs a higher order key that wrote it.
 		skipped := res.Skipped
