@@ -8,10 +8,12 @@
 // started again on its JetStream store; a redis-server with its AOF on
 // (appendfsync always), SIGKILLed and started again with the AOF kept, and
 // at the end started again EMPTY; several syncworker processes, each
-// SIGKILLed at random and started again; Reelevant's simulator in process,
-// behind a wrapper that answers a share of requests with 5xx/429, loses the
-// answer of a share of the writes it applied (closed connection or 502),
-// and records every write it applied, in order, before any answer leaves.
+// SIGKILLed at random and started again; the simulators of Reelevant
+// (PATCH, no read) and Hybrid Data Pipeline (read, merge, PUT of the whole
+// object) in process, behind a wrapper that answers a share of requests
+// with 5xx/429, loses the answer of a share of the writes it applied
+// (closed connection or 502), and records every write applied, in order,
+// before any answer leaves.
 //
 // The load: commands over resources, each setting fields to values unique
 // to it and a canary clientSecret; some with data.sequence (out of order),
@@ -23,6 +25,7 @@
 // letters streams, the recorded writes, the simulator's final state, the
 // workers' logs and their RSS, and reports each violated property with
 // examples; counts that show the run did not do what it planned fail it
-// too. "syncchaos -self-test" runs the checker on histories with one known
-// violation each.
+// too, and so does a checker that misses a violation planted into a copy of
+// the run's own data (plant.go). "syncchaos -self-test" runs the checker on
+// small histories with one known violation each.
 package main
