@@ -39,7 +39,7 @@ func TestCheckerCatchesEachViolation(t *testing.T) {
 func TestPlanting(t *testing.T) {
 	in := cleanInput()
 	base := Check(in)
-	caught, missed, notes := checkPlanted(in, base)
+	caught, missed, notes := checkPlanted(in)
 	if len(missed) > 0 || len(notes) > 0 || caught != len(plantKinds) {
 		t.Fatalf("caught %d of %d; missed %v; %v", caught, len(plantKinds), missed, notes)
 	}
