@@ -69,7 +69,9 @@ type runner struct {
 	o   options
 	out io.Writer
 	dir string
-	rng *rand.Rand
+	rng *rand.Rand // the load's; used by run's goroutine only
+	// killRng picks the kills' times and victims (under mu).
+	killRng *rand.Rand
 
 	nats      *proc
 	natsPort  int
@@ -101,7 +103,7 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 	if o.seed == 0 {
 		o.seed = uint64(time.Now().UnixNano())
 	}
-	r := &runner{o: o, out: out, rng: rand.New(rand.NewPCG(o.seed, 1))}
+	r := &runner{o: o, out: out, rng: rand.New(rand.NewPCG(o.seed, 1)), killRng: rand.New(rand.NewPCG(o.seed, 3))}
 	for _, name := range o.providers {
 		p, err := newChaosProvider(name)
 		if err != nil {
@@ -193,7 +195,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	chaos.Go(func() { r.sampleRSS(chaosCtx) })
 	killCtx, stopKills := context.WithCancel(chaosCtx)
 	defer stopKills()
-	chaos.Go(func() { r.killLoop(killCtx) })
+	var kills sync.WaitGroup
+	kills.Go(func() { r.killLoop(killCtx) })
+	defer kills.Wait()
 	defer func() { stopChaos(); chaos.Wait() }()
 
 	// The commands: originals, late duplicates, reused ids.
@@ -310,6 +314,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	stopKills()
+	kills.Wait() // no kill or restart under way from here
 	// Every worker up again before the final state is taken.
 	for i, w := range r.workers {
 		if w.pid() == 0 {
@@ -366,8 +371,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 		for i, addr := range r.httpAddrs {
 			ok, text := readyz(addr)
+			r.mu.Lock()
 			r.events.Readyz = append(r.events.Readyz, text)
 			r.events.FailClosed = append(r.events.FailClosed, !ok)
+			r.mu.Unlock()
 			r.logf("worker %d /readyz after Redis came back empty: %s", i, text)
 		}
 		if err := rr.poll(ctx); err != nil {
@@ -593,14 +600,14 @@ func (r *runner) killLoop(ctx context.Context) {
 		wait := r.o.killMin
 		if span > 0 {
 			r.mu.Lock()
-			wait += time.Duration(r.rng.Int64N(int64(span)))
+			wait += time.Duration(r.killRng.Int64N(int64(span)))
 			r.mu.Unlock()
 		}
 		if sleepCtx(ctx, wait) != nil {
 			return
 		}
 		r.mu.Lock()
-		i := r.rng.IntN(len(r.workers))
+		i := r.killRng.IntN(len(r.workers))
 		r.mu.Unlock()
 		w := r.workers[i]
 		pid := w.pid()
