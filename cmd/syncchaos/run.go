@@ -371,9 +371,13 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 		for i, addr := range r.httpAddrs {
 			ok, text := readyz(addr)
+			// Failing closed is answering not ready and saying why: an
+			// unreachable worker or an empty reason does not count.
+			_, reason, _ := strings.Cut(text, ": ")
+			closed := !ok && !strings.HasPrefix(text, "unreachable") && strings.TrimSpace(reason) != ""
 			r.mu.Lock()
 			r.events.Readyz = append(r.events.Readyz, text)
-			r.events.FailClosed = append(r.events.FailClosed, !ok)
+			r.events.FailClosed = append(r.events.FailClosed, closed)
 			r.mu.Unlock()
 			r.logf("worker %d /readyz after Redis came back empty: %s", i, text)
 		}
