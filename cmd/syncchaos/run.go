@@ -392,6 +392,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 
 	// The raw data.
+	readStart := time.Now()
 	in := &Input{Seed: seed, Final: final, FinalSerial: finalSerial, Classify: func(res string) string { return classNames[res[len(res)-1]] }}
 	scan := NewSecretScanner(marker)
 	var scanned int64
@@ -433,6 +434,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", streamCommands, err)
 	}
+	r.logf("read %d results and %d command copies in %s", len(in.Results), len(in.Copies), time.Since(readStart).Round(time.Millisecond))
 	for _, p := range append(slices.Clone(originals), reuses...) {
 		in.Commands = append(in.Commands, p.cmd)
 	}
@@ -474,6 +476,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	in.Plan = Plan{Kills: o.minKills, NATSRestarts: o.natsRestarts, RedisRestarts: o.redisRestarts, RedisEmptied: o.redisEmpty,
 		FaultRate: o.faultRate, LostRate: o.lostRate, MaxRSSKiB: int64(o.maxRSSMiB) * 1024}
 	in.Marker = marker
+	checkStart := time.Now()
 	rep := Check(in)
 	// The checker must catch violations planted into this run's own data.
 	caught, missed, notes := checkPlanted(in)
@@ -484,6 +487,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		r.logf("planting: %s", n)
 	}
 	rep.count("planted violations caught", caught)
+	r.logf("checked, and planted %d violations, in %s", len(plantKinds), time.Since(checkStart).Round(time.Millisecond))
 	rep.count("dead letters", deadLetters)
 	rep.count("publish retries", pub.retries)
 	for i, kib := range in.Events.PeakRSS {
@@ -820,31 +824,31 @@ func readStream(ctx context.Context, js jetstream.JetStream, name string, from u
 	if err != nil {
 		return err
 	}
+	// A continuous pull (Fetch waits out its max wait whenever a batch
+	// comes back short, which made reading 100,000 commands take minutes).
+	it, err := c.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
 	for {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		m, err := it.Next(jetstream.NextMaxWait(5 * time.Second))
 		if err != nil {
+			if errors.Is(err, nats.ErrTimeout) {
+				// Nothing left up to last (messages removed): done.
+				if info, ierr := c.Info(ctx); ierr == nil && info.NumPending == 0 {
+					return nil
+				}
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
+			}
 			return err
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			fn(m)
-			if meta, err := m.Metadata(); err == nil && meta.Sequence.Stream >= last {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return err
-		}
-		if n == 0 {
-			// Nothing left up to last (messages removed): done.
-			info, err := c.Info(ctx)
-			if err == nil && info.NumPending == 0 {
-				return nil
-			}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		fn(m)
+		if meta, err := m.Metadata(); err == nil && meta.Sequence.Stream >= last {
+			return nil
 		}
 	}
 }
