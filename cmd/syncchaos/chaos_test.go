@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for syncchaos as the nats-server
+// child process the run starts (and kills).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "nats-server" {
+		if err := natsServerMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nats-server:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// asserted are the violation kinds this test fails on. The others are
+// logged: today's worker is known to violate them, at least now and then
+// (issue 9; applied_without_write comes with a reused id's later payload
+// applied while the original waits for redelivery); move a kind here once
+// the fix is merged, or set OAUTHSYNC_CHAOS_STRICT=1 to assert a PASS.
+var asserted = []string{
+	VMissingResult, VForeignWrite, VUnknownOrderKey, VSecretLeak, VMemory, VImplausible,
+}
+
+// TestChaosSmall runs the whole machinery at small scale: 2 workers, at
+// least one SIGKILL, one NATS restart, one Redis restart with its AOF, then
+// Redis emptied; 1,500 commands with 30% provider faults and 2% lost
+// answers. It asserts the run happened and was checked (the counts), and
+// the asserted properties.
+func TestChaosSmall(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server is needed on PATH:", err)
+	}
+	o := options{
+		providers: providerNames,
+		workers:   2, commands: 1500, resources: 60, rate: 60,
+		seqJitter: 3 * time.Second, seqFraction: 0.5, dupFraction: 0.03, reuseFraction: 0.01,
+		faultRate: 0.30, lostRate: 0.02,
+		killMin: 8 * time.Second, killMax: 14 * time.Second, minKills: 1,
+		natsRestarts: 1, redisRestarts: 1, redisEmpty: true, emptyWatch: 8 * time.Second,
+		dupWindow: 5 * time.Second, ackWait: 6 * time.Second, leaseTTL: 3 * time.Second,
+		maxInFlight: 16, settle: 2 * time.Minute, maxRSSMiB: 256,
+		dir: t.TempDir(),
+	}
+	rep, err := run(t.Context(), o, t.Output())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Summary())
+	if !rep.Pass() {
+		t.Log("violations:\n" + rep.Details())
+	}
+
+	counts := map[string]int{}
+	for _, c := range rep.Counts {
+		counts[c.Name] = c.N
+	}
+	for name, least := range map[string]int{"ids": o.commands, "results": o.commands, "writes": o.commands / 2,
+		"kills": 1, "NATS restarts": 1, "Redis restarts": 1, "Redis emptied": 1, "final fields": o.resources,
+		"provider faults": 1, "KiB scanned for secrets": 1, "planted violations caught": len(plantKinds)} {
+		if counts[name] < least {
+			t.Errorf("%s: %d, want at least %d", name, counts[name], least)
+		}
+	}
+	strict := os.Getenv("OAUTHSYNC_CHAOS_STRICT") == "1"
+	for kind, n := range rep.Totals {
+		if strict || slices.Contains(asserted, kind) {
+			t.Errorf("%s: %d violations:\n%s", kind, n, rep.Details())
+		}
+	}
+}
