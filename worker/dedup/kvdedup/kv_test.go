@@ -193,3 +193,36 @@ func TestOldOrderKeysMigrate(t *testing.T) {
 		t.Fatalf("stored order keys = %s, %v", e.Value(), err)
 	}
 }
+
+// TestOpenReadsTheWorkersBucketsAndCreatesNothing: Open (syncctl's way in)
+// fails where no worker created the buckets, and otherwise sees and resets
+// the same order keys.
+func TestOpenReadsTheWorkersBucketsAndCreatesNothing(t *testing.T) {
+	js := jetStream(t, testenv.Connect(t, testenv.EmbeddedNATS(t)))
+	bucket := "oauthsync_test_" + testenv.Unique()
+	ctx := t.Context()
+	if _, err := kvdedup.Open(ctx, js, kvdedup.Config{Bucket: bucket}); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("Open without buckets = %v, want ErrBucketNotFound", err)
+	}
+	if _, err := js.KeyValue(ctx, bucket+"_cmd"); err == nil {
+		t.Fatal("Open created a bucket")
+	}
+	s := newStore(t, js, kvdedup.Config{Bucket: bucket})
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "c", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"),
+		OrderKeys: map[string]dedup.OrderKey{"a": {Key: 5, Seq: 6}}, ResultTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := kvdedup.Open(ctx, js, kvdedup.Config{Bucket: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := o.OrderKeys(ctx, "conn/res"); err != nil || keys["a"] != (dedup.OrderKey{Key: 5, Seq: 6}) {
+		t.Fatalf("OrderKeys through Open = %v, %v", keys, err)
+	}
+	if err := o.ResetOrderKeys(ctx, "conn/res", nil); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := s.OrderKeys(ctx, "conn/res"); err != nil || len(keys) != 0 {
+		t.Fatalf("after reset through Open: %v, %v", keys, err)
+	}
+}

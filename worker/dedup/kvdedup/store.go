@@ -114,6 +114,25 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error
 	return &Store{cmd: cmdKV, state: stateKV}, nil
 }
 
+// Open returns a Store on the buckets a worker created, without creating
+// or changing them: for tools that read or reset order keys (syncctl).
+// Only Config.Bucket is used. It fails when the buckets do not exist.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cmdKV, err := js.KeyValue(ctx, cfg.Bucket+"_cmd")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_cmd: %w", cfg.Bucket, err)
+	}
+	stateKV, err := js.KeyValue(ctx, cfg.Bucket+"_state")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_state: %w", cfg.Bucket, err)
+	}
+	return &Store{cmd: cmdKV, state: stateKV}, nil
+}
+
 // Ping checks that both buckets answer, for readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
 	for _, kv := range []jetstream.KeyValue{s.cmd, s.state} {
