@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthsync/oauthsync/internal/plan"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/kvdedup"
@@ -241,4 +242,44 @@ func (g *globals) orderKeysReset(ctx context.Context, redisURL, connection, reso
 		}
 		return nil
 	})
+}
+
+// skippedLine is a skipped field of a plan: "- name: skipped, order key
+// 1732269600000 wins (stored)".
+func skippedLine(s plan.Skipped) string {
+	from := "stored"
+	if s.Line > 0 {
+		from = fmt.Sprintf("line %d", s.Line)
+	}
+	return fmt.Sprintf("- %s: skipped, order key %d wins (%s)", s.Field, s.Key.Key, from)
+}
+
+// planOrderKeys opens the workers' store for --plan to read order keys
+// from. When it cannot, the plan goes on without them, and says so on
+// stderr: no field is then shown as skipped.
+func (g *globals) planOrderKeys(ctx context.Context) (func(context.Context, string) (map[string]messages.OrderKey, error), func()) {
+	var closeNATS func()
+	var js jetstream.JetStream
+	if g.cfg == nil || g.cfg.Redis.URL == "" {
+		nc, j, err := g.connect()
+		if err != nil {
+			fmt.Fprintf(g.stderr, "syncctl: warning: order keys not read (%v): fields a higher order key wins are not shown as skipped\n", err)
+			return nil, func() {}
+		}
+		js, closeNATS = j, nc.Close
+	}
+	s, closeStore, err := g.openOrderKeys(ctx, js, "")
+	if err != nil {
+		if closeNATS != nil {
+			closeNATS()
+		}
+		fmt.Fprintf(g.stderr, "syncctl: warning: order keys not read (%v): fields a higher order key wins are not shown as skipped\n", err)
+		return nil, func() {}
+	}
+	return s.OrderKeys, func() {
+		closeStore()
+		if closeNATS != nil {
+			closeNATS()
+		}
+	}
 }
