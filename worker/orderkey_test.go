@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
@@ -204,5 +205,53 @@ func TestReplayTakesItsPlaceFromTheFailedRecord(t *testing.T) {
 	}
 	if app, _ := b.sim.App(res1); app.Name != "later" {
 		t.Fatalf("provider name = %q, want later", app.Name)
+	}
+}
+
+// TestReplayHandedBackStaysAReplay: a replay that fails transiently and is
+// handed back puts the failed record back, so its redelivery is still the
+// replay: its result has the replay's id, and it keeps the original's place
+// in the order.
+func TestReplayHandedBackStaysAReplay(t *testing.T) {
+	b := newBundle(t)
+	stop := b.start(b.failingConfig())
+	b.failFor()
+	b.publish(command("cmd-old", res1, nil, messages.Changes{Name: ptr("old"), RedirectURI: ptr("https://old-cmd.example.com/cb")}), true)
+	if r := b.result("cmd-old").Data; r.Status != messages.StatusFailed {
+		t.Fatalf("old: %s, want failed", r.Status)
+	}
+	dl := b.deadLetters()[0]
+	b.heal()
+	b.publish(command("cmd-new", res1, nil, messages.Changes{Name: ptr("new")}), true)
+	b.result("cmd-new")
+	stop()
+
+	// A worker with a delivery budget to spare: the replay's first delivery
+	// fails transiently and is handed back.
+	cfg := b.failingConfig()
+	cfg.MaxDeliver = 5
+	b.start(cfg)
+	b.failFor()
+	token := replayToken(t, dl)
+	b.replay(dl, "cmd-old", token, true)
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(b.spans.GetSpans(), func(s tracetest.SpanStub) bool { return hasEvent(s, "handed_back") }) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay was not handed back within 30s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.heal()
+
+	ev, _ := b.resultWithID("cmd-old", messages.ReplayResultEventID("cmd-old", token))
+	r := ev.Data
+	if r.Status != messages.StatusApplied || !slices.Equal(r.SkippedFields, []string{"name"}) || r.Deliveries < 2 {
+		t.Fatalf("replay: %s applied=%v skipped=%v deliveries=%d; want applied, name skipped (the original's place), redelivered",
+			r.Status, r.AppliedFields, r.SkippedFields, r.Deliveries)
+	}
+	// (heal re-seeded the app: the replay's one write must not carry its
+	// stale name.)
+	if p := b.posts(); len(p) != 1 || p[0]["name"] == "old" || p[0]["redirectUri"] != "https://old-cmd.example.com/cb" {
+		t.Fatalf("provider writes after the hand-back: %v; want one, with the redirect and without the stale name", p)
 	}
 }

@@ -54,6 +54,9 @@ type job struct {
 	replay string
 	seq    uint64
 	stored time.Time
+	// reopened is the failed record's result that j's Begin reopened (a
+	// replay); release puts it back instead of leaving the id unknown.
+	reopened []byte
 }
 
 // handle processes one delivery to its single acknowledgement.
@@ -452,8 +455,13 @@ func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra .
 	w.cfg.Logger.Info("command finished", append(attrs, extra...)...)
 }
 
-// release gives up the claim and lease after a transient failure.
+// release gives up the claim and lease after a transient failure (for a
+// replay: puts the failed record back, see putBack).
 func (w *Worker) release(j *job) {
+	if j.reopened != nil {
+		w.putBack(j)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()

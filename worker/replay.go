@@ -50,6 +50,12 @@ import (
 // publish or its Term failed) reopens that record too; seeing its own
 // event id in the reopened result, it puts the record back and answers as a
 // duplicate, so one replay token never gets two results.
+//
+// A replay handed back after a transient failure puts the failed record
+// back (putBack) rather than releasing its claim, so that its redelivery
+// reopens it again and is still the replay, at the original's place. Only
+// a replay whose claim expires (its worker killed) leaves the id unknown:
+// its redelivery is then an ordinary command.
 
 // maxReplayDigits is the longest replay token.
 const maxReplayDigits = 20
@@ -95,6 +101,7 @@ func (w *Worker) settleReplay(j *job, br dedup.BeginResult) {
 		return
 	}
 	j.span.SetAttributes(attrReplay.String(j.replay))
+	j.reopened = br.Result
 	if br.Origin.IsZero() {
 		// A failed record stored before records kept their origin.
 		w.cfg.Logger.Warn("the reopened failed record keeps no stream position; the replay's own is its place in the order", w.logAttrs(j)...)
@@ -129,6 +136,21 @@ func (w *Worker) reopened(ctx context.Context, j *job, br dedup.BeginResult) (de
 		return br, false
 	}
 	return dedup.BeginResult{State: dedup.Done, Result: br.Result}, true
+}
+
+// putBack gives up a replay's claim and lease by storing the failed record
+// it reopened again, as it was (reopenable, with the original's origin).
+// When that fails, the claim expires with its TTL.
+func (w *Worker) putBack(j *job) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
+	defer cancel()
+	start := time.Now()
+	err := w.cfg.Store.Complete(ctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey,
+		Result: j.reopened, ResultTTL: w.cfg.ResultTTL, Reopenable: true, Origin: dedup.Origin{Seq: j.seq, Time: j.stored}})
+	w.storeDone(ctx, opComplete, start)
+	if err != nil {
+		w.cfg.Logger.Warn("putting the reopened failed record back failed; the claim expires with its TTL", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
 }
 
 // storeResult stores body as the done record of j's command, replacing j's
