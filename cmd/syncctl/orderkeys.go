@@ -85,7 +85,9 @@ The store is the workers' own: Redis when --config has redis.url (or with
 	show := &cobra.Command{
 		Use:   "show <connection> <resource>",
 		Short: "Show each field's order key and stream sequence",
-		Args:  exactArgs(2, "a connection and a resource"),
+		Example: `  syncctl orderkeys show rc-prod 65a7d77142a7e12453052d59 --config syncworker.yaml
+  syncctl orderkeys show rc-dev 65a7d77142a7e12453052d5b -o json`,
+		Args: exactArgs(2, "a connection and a resource"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.orderKeysShow(ctxOf(cmd), redisURL, args[0], args[1])
 		},
@@ -99,6 +101,8 @@ The store is the workers' own: Redis when --config has redis.url (or with
 without --field), so that the next command on them writes them whatever its
 order key. It needs --yes. A command being applied at that moment still
 records its keys.`,
+		Example: `  syncctl orderkeys reset rc-prod 65a7d77142a7e12453052d59 --field name --field redirectUri --yes --config syncworker.yaml
+  syncctl orderkeys reset rc-dev 65a7d77142a7e12453052d5b --yes`,
 		Args: exactArgs(2, "a connection and a resource"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.orderKeysReset(ctxOf(cmd), redisURL, args[0], args[1], fields, yes)
