@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"slices"
 	"time"
 )
@@ -83,18 +82,6 @@ func (c *Command) Encode() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// OrderKey is the command's per-resource order key (docs/CONTRACT.md §3): its
-// data.sequence when set, else streamSeq, the command's stream sequence.
-func (c *Command) OrderKey(streamSeq uint64) int64 {
-	if c.Data.Sequence != nil {
-		return *c.Data.Sequence
-	}
-	if streamSeq > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(streamSeq)
-}
-
 // LogValue makes a command safe to log with slog: ids, routing and the names
 // of the fields it changes, never a field's value (so never a secret).
 func (c Command) LogValue() slog.Value {
@@ -117,7 +104,9 @@ func (c Command) LogValue() slog.Value {
 
 // Data is a command's payload.
 type Data struct {
-	// Sequence is the per-resource order key; nil means "use the stream sequence".
+	// Sequence is the per-resource order key, on the scale of a Unix time
+	// in milliseconds; nil means "the time JetStream stored the command"
+	// (see Command.OrderKey).
 	Sequence *int64 `json:"sequence,omitempty"`
 	// Changes are the provider-neutral fields to change.
 	Changes Changes `json:"changes"`

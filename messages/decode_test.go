@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -295,12 +296,13 @@ func TestDecodeCommandValues(t *testing.T) {
 	if cmd.Time == nil || cmd.Time.Unix() != 1795341600 {
 		t.Errorf("time = %v", cmd.Time)
 	}
-	if cmd.OrderKey(7) != 1732269600000 {
-		t.Errorf("OrderKey with sequence = %d", cmd.OrderKey(7))
+	stored := time.UnixMilli(1795341600123)
+	if got := cmd.OrderKey(stored, 7); got != (messages.OrderKey{Key: 1732269600000, Seq: 7}) {
+		t.Errorf("OrderKey with sequence = %v", got)
 	}
 	cmd.Data.Sequence = nil
-	if cmd.OrderKey(7) != 7 {
-		t.Errorf("OrderKey without sequence = %d", cmd.OrderKey(7))
+	if got := cmd.OrderKey(stored, 7); got != (messages.OrderKey{Key: 1795341600123, Seq: 7}) {
+		t.Errorf("OrderKey without sequence = %v, want the stored time in ms", got)
 	}
 	want := []string{"name", "description", "clientId", "clientSecret", "redirectUri", "scopes", "authorizeUrl", "tokenUrl", "active", "providerFields.configuration"}
 	if got := cmd.Data.Fields(); strings.Join(got, ",") != strings.Join(want, ",") {

@@ -27,7 +27,7 @@ func ExampleDecodeCommand() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(cmd.ID, cmd.Connection, cmd.Resource, cmd.OrderKey(42))
+	fmt.Println(cmd.ID, cmd.Connection, cmd.Resource, cmd.OrderKey(time.UnixMilli(1732269700000), 42))
 	fmt.Println(cmd.Data.Fields())
 	fmt.Println(*cmd.Data.Changes.ClientSecret) // a Secret never prints its value
 
@@ -38,7 +38,7 @@ func ExampleDecodeCommand() {
 		fmt.Println(invalid.Field, invalid.Identified(), invalid.ID)
 	}
 	// Output:
-	// cmd-2026-11-22-000123 rc-prod 65a7d77142a7e12453052d59 1732269600000
+	// cmd-2026-11-22-000123 rc-prod 65a7d77142a7e12453052d59 1732269600000/42
 	// [clientSecret redirectUri active]
 	// [REDACTED]
 	// specversion true cmd-7

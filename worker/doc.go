@@ -17,14 +17,17 @@
 //   - A resource's read-modify-write holds the resource lease in the store
 //     for its whole duration, renewed by the heartbeat; losing it aborts the
 //     work and hands the message back.
-//   - A field is written only when the command's order key is not lower than
-//     the field's stored order key.
+//   - A field is written only when the command's order key (data.sequence,
+//     else the time JetStream stored the command in Unix ms; the stream
+//     sequence breaking ties: messages.OrderKey) is not lower than the
+//     field's stored order key. Every skipped field is in the result, with
+//     the key that won.
 //   - A replay of a dead letter (header Sync-Replay, see replay.go) retries
 //     a failed command and nothing else: only a failed outcome is stored
 //     Reopenable, so once a replay is applied or rejected every later replay
 //     is a duplicate. Its result has an id of its own
 //     (messages.ReplayResultEventID), and its order key is the original
-//     command's.
+//     command's, taken from the failed record (no header value is trusted).
 //   - Adapters classify errors; only this package retries, with
 //     cenkalti/backoff/v4, inside a budget below the ack wait.
 //   - Nothing a command carries decides which host is called, and no secret

@@ -42,12 +42,21 @@ type job struct {
 	applied, skipped         []string
 	secret                   string
 
+	// skippedKeys holds, per skipped field, the order key that won.
+	skippedKeys map[string]int64
+
 	// replay is the token of a replayed dead letter (HeaderReplay), ""
-	// when the delivery is no replay. seq is the command's stream
-	// sequence: the delivery's own, or for a replay the original's (see
-	// readReplay). It is the order key of a command without data.sequence.
+	// when the delivery is no replay (or its header matched no failed
+	// record: see settleReplay). seq and stored are where and when
+	// JetStream stored the command: the delivery's own, or for a replay
+	// the original command's, as its failed record kept them. With
+	// data.sequence they make the command's order key.
 	replay string
 	seq    uint64
+	stored time.Time
+	// reopened is the failed record's result that j's Begin reopened (a
+	// replay); release puts it back instead of leaving the id unknown.
+	reopened []byte
 }
 
 // handle processes one delivery to its single acknowledgement.
@@ -168,10 +177,14 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		return
 	}
 
-	key := j.cmd.OrderKey(j.seq)
+	key := j.cmd.OrderKey(j.stored, j.seq)
 	for _, f := range fields {
-		if stored, ok := br.OrderKeys[f]; ok && stored > key {
+		if stored, ok := br.OrderKeys[f]; ok && stored.Compare(key) > 0 {
 			j.skipped = append(j.skipped, f)
+			if j.skippedKeys == nil {
+				j.skippedKeys = map[string]int64{}
+			}
+			j.skippedKeys[f] = stored.Key
 		}
 	}
 	if len(j.skipped) == len(fields) {
@@ -225,7 +238,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		} else {
 			j.applied = update.Fields()
 		}
-		keys := make(map[string]int64, len(fields))
+		keys := make(map[string]dedup.OrderKey, len(fields))
 		for _, f := range update.Fields() {
 			keys[f] = key
 		}
@@ -257,6 +270,7 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
 		}
+		w.settleReplay(j, br)
 		if br.State == dedup.Claimed && br.Result != nil {
 			return w.reopened(ctx, j, br)
 		}
@@ -332,7 +346,7 @@ func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) 
 
 // finish stores the terminal result, publishes it and acks: the one
 // acknowledgement of a command.
-func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKeys map[string]int64) {
+func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKeys map[string]dedup.OrderKey) {
 	body, ok := w.complete(ctx, j, r, orderKeys)
 	if !ok {
 		return
@@ -351,7 +365,7 @@ func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKey
 // it as the command's done record. A failed outcome is stored Reopenable,
 // so that a replay of its dead letter may retry it; every other outcome is
 // final.
-func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderKeys map[string]int64) ([]byte, bool) {
+func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderKeys map[string]dedup.OrderKey) ([]byte, bool) {
 	ev := messages.NewResultEvent(w.source, r)
 	ev.ID = j.resultEventID()
 	body, err := messages.EncodeResultEvent(ev)
@@ -441,8 +455,13 @@ func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra .
 	w.cfg.Logger.Info("command finished", append(attrs, extra...)...)
 }
 
-// release gives up the claim and lease after a transient failure.
+// release gives up the claim and lease after a transient failure (for a
+// replay: puts the failed record back, see putBack).
 func (w *Worker) release(j *job) {
+	if j.reopened != nil {
+		w.putBack(j)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()
@@ -508,6 +527,7 @@ func (w *Worker) result(j *job, status messages.Status, rerr *messages.ResultErr
 		Status:                status,
 		AppliedFields:         slices.Clone(j.applied),
 		SkippedFields:         slices.Clone(j.skipped),
+		SkippedOrderKeys:      maps.Clone(j.skippedKeys),
 		Attempts:              j.attempts,
 		Deliveries:            int(j.meta.NumDelivered),
 		CommandStreamSequence: j.seq,

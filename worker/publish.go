@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,7 +23,13 @@ const (
 	HeaderAttempts       = "Sync-Attempts"
 	HeaderDeliveries     = "Sync-Deliveries"
 	HeaderStreamSequence = "Sync-Stream-Sequence"
-	HeaderSubject        = "Sync-Subject"
+	// HeaderStreamTime is the time JetStream stored the command (RFC 3339,
+	// UTC, nanoseconds), beside HeaderStreamSequence: with it and
+	// data.sequence an operator can tell the command's order key. The
+	// worker writes both on a dead letter and trusts neither on a command:
+	// a replay takes them from the command's failed record.
+	HeaderStreamTime = "Sync-Stream-Time"
+	HeaderSubject    = "Sync-Subject"
 )
 
 // HeaderReplay marks a command delivery as a replay of a dead letter: its
@@ -75,9 +82,10 @@ func (w *Worker) publishResult(ctx context.Context, connection, resource, eventI
 // deadLetter publishes the command verbatim, with its original headers and
 // the reason it failed, to the dead-letter stream. The Sync-* headers
 // describe this failure (a replay's copies of an earlier dead letter's are
-// replaced, its HeaderReplay dropped); HeaderStreamSequence is the
-// command's stream sequence, for a replay the original command's, so that
-// replaying this dead letter keeps the command's order key. Its Nats-Msg-Id
+// replaced, its HeaderReplay dropped); HeaderStreamSequence and
+// HeaderStreamTime say where and when the command was stored, for a replay
+// the original command, whose order key it keeps (for the operator's eyes:
+// the worker takes them from the failed record, never from these headers). Its Nats-Msg-Id
 // is deadletter-<id>, and deadletter-<id>-replay-<token> for a replay, which
 // JetStream's duplicate window must not take for the first dead letter.
 func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode, reason string) error {
@@ -97,6 +105,7 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode
 	msg.Header.Set(HeaderAttempts, strconv.Itoa(j.attempts))
 	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(j.meta.NumDelivered, 10))
 	msg.Header.Set(HeaderStreamSequence, strconv.FormatUint(j.seq, 10))
+	msg.Header.Set(HeaderStreamTime, j.stored.UTC().Format(time.RFC3339Nano))
 	msg.Header.Set(HeaderSubject, j.msg.Subject())
 	msg.Data = j.msg.Data()
 	id := "deadletter-" + j.id

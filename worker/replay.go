@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,28 +18,44 @@ import (
 // An operator replays a dead letter by publishing its body again on the
 // commands subject, with the dead letter's headers and HeaderReplay set to a
 // token of 1 to 20 digits (the dead letter's stream sequence). The worker
-// then:
+// trusts no header value of it (docs/CONTRACT.md §2): HeaderReplay only asks
+// the store to reopen the command's failed record, and what the store holds
+// decides. The worker then:
 //   - begins the command with dedup.BeginRequest.Replay, so that the done
 //     record of its failure (completed Reopenable: failed is the only
-//     reopenable outcome) is claimed again and the command re-attempted; any
-//     other done record answers as for a duplicate, so a replayed command
-//     is applied at most once however often it is replayed;
+//     reopenable outcome, with the same payload hash) is claimed again and
+//     the command re-attempted; any other done record answers as for a
+//     duplicate, so a replayed command is applied at most once however
+//     often it is replayed;
+//   - when no failed record was reopened (an ordinary command with a
+//     forged header, or a replay whose record is gone), ignores the
+//     header: the command is an ordinary one, at its own place in the
+//     order, with an ordinary result id (settleReplay);
+//   - takes the command's place in the order (its stream sequence and the
+//     time JetStream stored it, which make the order key of a command
+//     without data.sequence and break ties) from the failed record, which
+//     kept the original command's (dedup.Origin), so that a replay never
+//     outranks commands published after the original, and a header can
+//     pin no field; HeaderStreamSequence and HeaderStreamTime on the dead
+//     letter are for the operator's eyes only;
 //   - publishes the replay's result with id messages.ReplayResultEventID(id,
 //     token), which JetStream's duplicate window does not confuse with the
 //     failed result (a duplicate still republishes the stored result, under
 //     the id it was stored with);
-//   - takes the command's order key (when it has no data.sequence) from the
-//     original stream sequence in HeaderStreamSequence, not from the
-//     replay's own, so that a replay never outranks commands published after
-//     the original; results and a new dead letter carry that sequence too;
 //   - dead-letters it again if it fails again: a new dead letter, Nats-Msg-Id
 //     deadletter-<id>-replay-<token>, describing the new failure, without
-//     HeaderReplay.
+//     HeaderReplay, and a failed record keeping the original's place again.
 //
 // A redelivery of a replay whose failure was already stored (its result
 // publish or its Term failed) reopens that record too; seeing its own
 // event id in the reopened result, it puts the record back and answers as a
 // duplicate, so one replay token never gets two results.
+//
+// A replay handed back after a transient failure puts the failed record
+// back (putBack) rather than releasing its claim, so that its redelivery
+// reopens it again and is still the replay, at the original's place. Only
+// a replay whose claim expires (its worker killed) leaves the id unknown:
+// its redelivery is then an ordinary command.
 
 // maxReplayDigits is the longest replay token.
 const maxReplayDigits = 20
@@ -61,29 +76,38 @@ func replayToken(h nats.Header) string {
 	return v
 }
 
-// originalSequence returns the stream sequence that a replay's
-// HeaderStreamSequence names, when it is a positive decimal uint64.
-func originalSequence(h nats.Header) (uint64, bool) {
-	n, err := strconv.ParseUint(headerCarrier(h).Get(HeaderStreamSequence), 10, 64)
-	return n, err == nil && n > 0
+// readReplay sets j's place in the commands stream (the delivery's own
+// stream sequence and stored time) and, when the delivery asks to be a
+// replay, its candidate replay token; settleReplay decides on it once the
+// store has answered.
+func (w *Worker) readReplay(j *job) {
+	j.seq, j.stored = j.meta.Sequence.Stream, j.meta.Timestamp
+	j.replay = replayToken(j.msg.Headers())
 }
 
-// readReplay sets j's replay token and command stream sequence from the
-// delivery's headers: the delivery's own sequence, or for a replay the
-// original command's, when its headers name one.
-func (w *Worker) readReplay(j *job) {
-	j.seq = j.meta.Sequence.Stream
-	j.replay = replayToken(j.msg.Headers())
-	if j.replay == "" {
+// settleReplay decides, from the store's answer to Begin, whether j is a
+// replay. A reopened failed record (Claimed with a result) makes it one:
+// its place in the order becomes the one the record kept. A claim of
+// anything else makes the replay header void: j is an ordinary command.
+// Other states leave j as it is (they answer from the stored record).
+func (w *Worker) settleReplay(j *job, br dedup.BeginResult) {
+	if j.replay == "" || br.State != dedup.Claimed {
+		return
+	}
+	if br.Result == nil {
+		w.cfg.Logger.Info("ignoring the "+HeaderReplay+" header: this command has no failed record to replay; processed as an ordinary command", w.logAttrs(j)...)
+		j.span.AddEvent("replay_header_ignored")
+		j.replay = ""
 		return
 	}
 	j.span.SetAttributes(attrReplay.String(j.replay))
-	if seq, ok := originalSequence(j.msg.Headers()); ok {
-		j.seq = seq
+	j.reopened = br.Result
+	if br.Origin.IsZero() {
+		// A failed record stored before records kept their origin.
+		w.cfg.Logger.Warn("the reopened failed record keeps no stream position; the replay's own is its place in the order", w.logAttrs(j)...)
 		return
 	}
-	w.cfg.Logger.Warn("replay without a valid "+HeaderStreamSequence+" header; its own stream sequence is its order key",
-		w.logAttrs(j, slog.String(HeaderStreamSequence, headerCarrier(j.msg.Headers()).Get(HeaderStreamSequence)))...)
+	j.seq, j.stored = br.Origin.Seq, br.Origin.Time
 }
 
 // resultEventID is the id of the result j publishes: ReplayResultEventID
@@ -114,14 +138,30 @@ func (w *Worker) reopened(ctx context.Context, j *job, br dedup.BeginResult) (de
 	return dedup.BeginResult{State: dedup.Done, Result: br.Result}, true
 }
 
+// putBack gives up a replay's claim and lease by storing the failed record
+// it reopened again, as it was (reopenable, with the original's origin).
+// When that fails, the claim expires with its TTL.
+func (w *Worker) putBack(j *job) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
+	defer cancel()
+	start := time.Now()
+	err := w.cfg.Store.Complete(ctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey,
+		Result: j.reopened, ResultTTL: w.cfg.ResultTTL, Reopenable: true, Origin: dedup.Origin{Seq: j.seq, Time: j.stored}})
+	w.storeDone(ctx, opComplete, start)
+	if err != nil {
+		w.cfg.Logger.Warn("putting the reopened failed record back failed; the claim expires with its TTL", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
+}
+
 // storeResult stores body as the done record of j's command, replacing j's
 // claim; false when that failed and the message was handed back.
-func (w *Worker) storeResult(ctx context.Context, j *job, body []byte, orderKeys map[string]int64, reopenable bool) bool {
+func (w *Worker) storeResult(ctx context.Context, j *job, body []byte, orderKeys map[string]dedup.OrderKey, reopenable bool) bool {
 	sctx, span := w.childSpan(ctx, "dedup complete", trace.SpanKindClient)
 	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
 	start := time.Now()
 	err := w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
-		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL, Reopenable: reopenable})
+		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL, Reopenable: reopenable,
+		Origin: dedup.Origin{Seq: j.seq, Time: j.stored}})
 	w.storeDone(sctx, opComplete, start)
 	cancel()
 	endSpan(span, err, "dedup complete failed")

@@ -153,7 +153,7 @@ It connects like the NATS CLI: --server, --creds, or a NATS CLI context
 		return &exitErr{code: exitUsage, err: fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
 	g.register(root)
-	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g))
+	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g), newOrderKeys(g))
 	return root
 }
 

@@ -415,6 +415,8 @@ func (g *globals) plan(ctx context.Context, lines []commandfile.Line, f migrateF
 		}
 		planners[c] = p
 	}
+	orderKeys, closeKeys := g.planOrderKeys(ctx)
+	defer closeKeys()
 	planned, counts, err := plan.Run(ctx, plan.Config{
 		Concurrency: f.concurrency,
 		Planner: func(c string) (plan.Planner, error) {
@@ -423,6 +425,7 @@ func (g *globals) plan(ctx context.Context, lines []commandfile.Line, f migrateF
 			}
 			return planners[c], nil
 		},
+		OrderKeys: orderKeys,
 	}, lines)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -457,13 +460,20 @@ func printPlan(w io.Writer, lines []plan.Line, n plan.Counts) {
 			fmt.Fprintf(w, "! %s\n    %s: %s\n", where, kind, trimLine(l.Err))
 			continue
 		}
-		fmt.Fprintf(w, "%s %s\n", lineMark(l.Fields), where)
+		if l.Superseded {
+			fmt.Fprintf(w, "- %s\n    superseded: a higher order key already set every field\n", where)
+		} else {
+			fmt.Fprintf(w, "%s %s\n", lineMark(l.Fields), where)
+		}
 		for _, fp := range l.Fields {
 			fmt.Fprintf(w, "    %s\n", fieldLine(fp))
 		}
+		for _, sk := range l.Skipped {
+			fmt.Fprintf(w, "    %s\n", skippedLine(sk))
+		}
 	}
-	fmt.Fprintf(w, "\nPlan: %d lines; %d would change, %d unchanged; fields: %d to change, %d unchanged, %d unknown (not readable, would be sent); %d unsupported, %d errors. Nothing was written.\n",
-		n.Lines+n.Unsupported+n.Errors, n.LinesChanging, n.LinesUnchanged, n.Changed, n.Unchanged, n.Unknown, n.Unsupported, n.Errors)
+	fmt.Fprintf(w, "\nPlan: %d lines; %d would change, %d unchanged, %d superseded; fields: %d to change, %d unchanged, %d unknown (not readable, would be sent), %d skipped (a higher order key wins); %d unsupported, %d errors. Nothing was written.\n",
+		n.Lines+n.Unsupported+n.Errors, n.LinesChanging, n.LinesUnchanged, n.LinesSuperseded, n.Changed, n.Unchanged, n.Unknown, n.Skipped, n.Unsupported, n.Errors)
 }
 
 func lineMark(fields []adapters.FieldPlan) string {
@@ -506,6 +516,17 @@ type planLineJSON struct {
 	Fields      []planFieldJSON `json:"fields,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	Unsupported bool            `json:"unsupported,omitempty"`
+	Superseded  bool            `json:"superseded,omitempty"`
+	Skipped     []skippedJSON   `json:"skippedFields,omitempty"`
+}
+
+// skippedJSON is a skipped field of a plan line, with the order key that
+// wins it and, when an earlier line of the file holds that key, its number.
+type skippedJSON struct {
+	Field          string `json:"field"`
+	OrderKey       int64  `json:"orderKey"`
+	StreamSequence uint64 `json:"streamSequence,omitempty"`
+	Line           int    `json:"line,omitempty"`
 }
 
 type planFieldJSON struct {
@@ -522,7 +543,14 @@ func planJSON(lines []plan.Line, n plan.Counts) any {
 		Counts plan.Counts    `json:"counts"`
 	}{Counts: n}
 	for _, l := range lines {
-		pl := planLineJSON{Line: l.Number, CommandID: l.CommandID, Connection: l.Connection, Resource: l.Resource, Unsupported: l.Unsupported}
+		pl := planLineJSON{Line: l.Number, CommandID: l.CommandID, Connection: l.Connection, Resource: l.Resource, Unsupported: l.Unsupported, Superseded: l.Superseded}
+		for _, sk := range l.Skipped {
+			js := skippedJSON{Field: sk.Field, OrderKey: sk.Key.Key, Line: sk.Line}
+			if sk.Line == 0 {
+				js.StreamSequence = sk.Key.Seq
+			}
+			pl.Skipped = append(pl.Skipped, js)
+		}
 		if l.Err != nil {
 			pl.Error = l.Err.Error()
 		}

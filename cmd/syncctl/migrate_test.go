@@ -346,7 +346,7 @@ func TestMigratePlanShowsDiffsAndWritesNothing(t *testing.T) {
 		`    ? tokenUrl: (cannot be read) -> "https://login.example.com/token"`,
 		"unsupported:",
 		fmt.Sprintf("! rc/%s (line 7,", rcID(99)),
-		"Plan: 7 lines; 4 would change, 1 unchanged; fields: 3 to change, 5 unchanged, 1 unknown (not readable, would be sent); 1 unsupported, 1 errors. Nothing was written.",
+		"Plan: 7 lines; 4 would change, 1 unchanged, 0 superseded; fields: 3 to change, 5 unchanged, 1 unknown (not readable, would be sent), 0 skipped (a higher order key wins); 1 unsupported, 1 errors. Nothing was written.",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)

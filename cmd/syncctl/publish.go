@@ -78,7 +78,7 @@ code is 3 when the command was rejected or failed, 4 on timeout.`,
 	fl.StringArrayVar(&f.pfield, "provider-field", nil, "provider-native field, name=value: JSON if it parses, else a string (repeatable)")
 	fl.StringVar(&f.secretEnv, "secret-from-env", "", "set clientSecret from this environment variable")
 	fl.StringVar(&f.secretFile, "secret-from-file", "", "set clientSecret from this file (one trailing newline is dropped)")
-	fl.Int64Var(&f.sequence, "sequence", 0, "data.sequence, the per-resource order key (default: the stream sequence)")
+	fl.Int64Var(&f.sequence, "sequence", 0, "data.sequence, the per-resource order key, a Unix time in ms (default: the time the stream stores the command)")
 	fl.StringVar(&f.batch, "batch", "", "batch id to carry into the result")
 	fl.StringVar(&f.id, "id", "", "command id, the idempotency key (default: a new random id)")
 	fl.StringVar(&f.source, "source", commandfile.DefaultSource, "CloudEvents source")

@@ -97,8 +97,12 @@ func startStack(t *testing.T, o stackOptions) *stack {
 		t.Cleanup(srv.Close)
 		urls[name] = srv.URL
 	}
+	redisPrefix := "syncctl-test-" + testenv.Unique()
 	yaml := fmt.Sprintf(`nats:
   url: %s
+redis:
+  url: %s
+  keyPrefix: %s
 connections:
   rc:
     provider: rocketchat
@@ -116,7 +120,7 @@ connections:
     provider: jframework
     baseURL: %s
     auth: { brandURL: %q, authKey: %q }
-`, s.natsURL, urls["rc"], rcUser, rcToken, urls["rl"], rlToken, urls["hdp"], hdpUser, hdpPass, urls["jf"], jfBrand, jfAuthKey)
+`, s.natsURL, testenv.RedisURL(), redisPrefix, urls["rc"], rcUser, rcToken, urls["rl"], rlToken, urls["hdp"], hdpUser, hdpPass, urls["jf"], jfBrand, jfAuthKey)
 	s.configPath = filepath.Join(t.TempDir(), "syncworker.yaml")
 	if err := os.WriteFile(s.configPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -130,7 +134,7 @@ connections:
 	}
 	wc := o.Worker
 	wc.JetStream = js
-	wc.Store = redisdedup.New(testenv.Redis(t), redisdedup.Config{Prefix: "syncctl-test-" + testenv.Unique()})
+	wc.Store = redisdedup.New(testenv.Redis(t), redisdedup.Config{Prefix: redisPrefix})
 	wc.Streams.Storage = jetstream.MemoryStorage
 	for _, name := range cfg.ConnectionNames() {
 		c := cfg.Connections[name]

@@ -4,7 +4,28 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/oauthsync/oauthsync/messages"
 )
+
+// OrderKey is a field's position in its resource's order: the order key
+// and the stream sequence that breaks ties, compared lexicographically
+// (messages.OrderKey.Compare). A store keeps, per resource and field, the
+// highest OrderKey completed, exactly (all of int64 and uint64).
+type OrderKey = messages.OrderKey
+
+// Origin is where and when JetStream stored a command: its stream sequence
+// and the time of that store. The worker derives a command's OrderKey from
+// it (and data.sequence). A failed (Reopenable) done record keeps its
+// command's Origin, so that a replay of the dead letter takes its place in
+// the order from the store, never from a header a publisher could forge.
+type Origin struct {
+	Seq  uint64
+	Time time.Time
+}
+
+// IsZero reports whether o is unset.
+func (o Origin) IsZero() bool { return o.Seq == 0 && o.Time.IsZero() }
 
 // ErrLeaseLost is returned by Renew and Complete when the caller no longer
 // holds the resource lease or the command claim (it expired and another owner
@@ -78,7 +99,11 @@ type BeginResult struct {
 	Result []byte
 	// OrderKeys are the current order keys of the requested fields (State
 	// Claimed); a field with no key yet is absent.
-	OrderKeys map[string]int64
+	OrderKeys map[string]OrderKey
+	// Origin is the Origin the reopened done record kept (State Claimed
+	// with Result set); zero otherwise, and for a record completed
+	// without one.
+	Origin Origin
 }
 
 // CompleteRequest records a command's terminal result.
@@ -89,8 +114,9 @@ type CompleteRequest struct {
 	LeaseKey    string
 	// Result is the encoded result event, returned by later Begins.
 	Result []byte
-	// OrderKeys are set to max(stored, given) for each field.
-	OrderKeys map[string]int64
+	// OrderKeys are set to max(stored, given) for each field, by
+	// OrderKey.Compare.
+	OrderKeys map[string]OrderKey
 	// ResultTTL is how long the done record is kept; duplicates later than
 	// that are processed as new commands.
 	ResultTTL time.Duration
@@ -100,6 +126,9 @@ type CompleteRequest struct {
 	// (dead-lettered) only; an applied, unchanged, superseded or rejected
 	// outcome is final.
 	Reopenable bool
+	// Origin is kept with a Reopenable done record and given back by the
+	// Begin that reopens it (BeginResult.Origin); ignored otherwise.
+	Origin Origin
 }
 
 // ReleaseRequest gives up a claim and a lease after a transient failure, so
@@ -177,4 +206,17 @@ type Store interface {
 	// by PutDeliveryTrace, or "" when there is none (never recorded, or
 	// expired). It never retries; errors are backend failures.
 	DeliveryTrace(ctx context.Context, commandID string) (string, error)
+
+	// OrderKeys returns every order key stored for the resource leaseKey
+	// (field -> key; empty when none). It only reads: no claim, no lease.
+	// It never retries; errors are backend failures.
+	OrderKeys(ctx context.Context, leaseKey string) (map[string]OrderKey, error)
+
+	// ResetOrderKeys deletes the order keys of the named fields of the
+	// resource leaseKey, or all of its order keys when fields is empty, so
+	// that the next command on a field writes it whatever its key: the
+	// operator's way out of a key pinned too high. Fields without a key
+	// are ignored. It takes no lease: a command completing at the same
+	// time raises its keys as usual. It never retries.
+	ResetOrderKeys(ctx context.Context, leaseKey string, fields []string) error
 }

@@ -40,7 +40,7 @@ func BenchBeginComplete(b *testing.B, s dedup.Store) {
 			}
 			if err := s.Complete(ctx, dedup.CompleteRequest{
 				CommandID: id, PayloadHash: "h", Owner: owner, LeaseKey: leaseKey, Result: result,
-				OrderKeys: map[string]int64{"name": i, "email": i}, ResultTTL: time.Hour,
+				OrderKeys: map[string]dedup.OrderKey{"name": {Key: i, Seq: uint64(i)}, "email": {Key: i, Seq: uint64(i)}}, ResultTTL: time.Hour,
 			}); err != nil {
 				b.Errorf("Complete(%s): %v", id, err)
 				return

@@ -71,6 +71,9 @@ var cases = []struct {
 	{"RenewAfterRelease", testRenewAfterRelease},
 	{"OrderKeysRaised", testOrderKeysRaised},
 	{"OrderKeysNeedLeaseKey", testOrderKeysNeedLeaseKey},
+	{"OrderKeyTieBrokenBySequence", testOrderKeyTieBrokenBySequence},
+	{"OrderKeysReadAndReset", testOrderKeysReadAndReset},
+	{"ReopenGivesOrigin", testReopenGivesOrigin},
 	{"CompleteByNonOwner", testCompleteByNonOwner},
 	{"CompleteAfterClaimLost", testCompleteAfterClaimLost},
 	{"CompleteIdempotent", testCompleteIdempotent},
@@ -110,8 +113,26 @@ func begin(id, hash, owner, leaseKey string, fields ...string) dedup.BeginReques
 	return dedup.BeginRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Fields: fields, TTL: longTTL}
 }
 
+// complete returns a CompleteRequest raising the order keys keys, each
+// with stream sequence 0 (completeKeys gives the sequences too).
 func complete(id, hash, owner, leaseKey string, result []byte, keys map[string]int64) dedup.CompleteRequest {
+	return completeKeys(id, hash, owner, leaseKey, result, withSeq0(keys))
+}
+
+func completeKeys(id, hash, owner, leaseKey string, result []byte, keys map[string]dedup.OrderKey) dedup.CompleteRequest {
 	return dedup.CompleteRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Result: result, OrderKeys: keys, ResultTTL: resultTTL}
+}
+
+// withSeq0 turns bare keys into order keys of stream sequence 0; nil stays nil.
+func withSeq0(keys map[string]int64) map[string]dedup.OrderKey {
+	if keys == nil {
+		return nil
+	}
+	out := make(map[string]dedup.OrderKey, len(keys))
+	for f, k := range keys {
+		out[f] = dedup.OrderKey{Key: k}
+	}
+	return out
 }
 
 // replay returns a BeginRequest of a replay (Replay set) with a long TTL.
@@ -220,9 +241,24 @@ func wantNoOrderKeys(t *testing.T, res dedup.BeginResult) {
 
 func wantOrderKeys(t *testing.T, res dedup.BeginResult, want map[string]int64) {
 	t.Helper()
-	if !maps.Equal(res.OrderKeys, want) {
-		t.Fatalf("OrderKeys = %v, want %v", res.OrderKeys, want)
+	wantKeys(t, res.OrderKeys, withSeq0(want))
+}
+
+func wantKeys(t *testing.T, got, want map[string]dedup.OrderKey) {
+	t.Helper()
+	if len(got) != len(want) || !maps.Equal(got, want) {
+		t.Fatalf("OrderKeys = %v, want %v", got, want)
 	}
+}
+
+// storedKeys returns Store.OrderKeys(leaseKey).
+func (h *harness) storedKeys(leaseKey string) map[string]dedup.OrderKey {
+	h.t.Helper()
+	keys, err := h.s.OrderKeys(h.ctx, leaseKey)
+	if err != nil {
+		h.t.Fatalf("OrderKeys(%s): %v", leaseKey, err)
+	}
+	return keys
 }
 
 func wantResult(t *testing.T, res dedup.BeginResult, want []byte) {
@@ -824,6 +860,137 @@ func testDeliveryTraceIndependentOfRecords(t *testing.T, h *harness) {
 	wantResult(t, h.expect(begin("cmd-1", "h1", "o3", "conn/res"), dedup.Done), result)
 	if tp := h.deliveryTrace("cmd-1"); tp != traceparentB {
 		t.Fatalf("DeliveryTrace after Complete = %q, want %q", tp, traceparentB)
+	}
+}
+
+func testOrderKeyTieBrokenBySequence(t *testing.T, h *harness) {
+	const p53 = 1 << 53 // the first integer a float64 cannot tell from its successor
+	k := func(key int64, seq uint64) dedup.OrderKey { return dedup.OrderKey{Key: key, Seq: seq} }
+	lk := "conn/res"
+	steps := []struct {
+		given, want map[string]dedup.OrderKey
+	}{
+		{map[string]dedup.OrderKey{"a": k(5, 7), "b": k(p53+1, math.MaxUint64-1), "c": k(-1, 3)},
+			map[string]dedup.OrderKey{"a": k(5, 7), "b": k(p53+1, math.MaxUint64-1), "c": k(-1, 3)}},
+		// Same key: the lower sequence loses, the higher wins, exactly
+		// (sequences beyond 2^53 and 2^63 too).
+		{map[string]dedup.OrderKey{"a": k(5, 6), "b": k(p53+1, math.MaxUint64), "c": k(-1, 2)},
+			map[string]dedup.OrderKey{"a": k(5, 7), "b": k(p53+1, math.MaxUint64), "c": k(-1, 3)}},
+		{map[string]dedup.OrderKey{"a": k(5, 8), "b": k(p53, math.MaxUint64), "c": k(-1, 10)},
+			map[string]dedup.OrderKey{"a": k(5, 8), "b": k(p53+1, math.MaxUint64), "c": k(-1, 10)}},
+		// A higher key wins whatever its sequence; a lower one loses
+		// whatever its sequence.
+		{map[string]dedup.OrderKey{"a": k(6, 0), "b": k(p53+2, 1), "c": k(-2, math.MaxUint64)},
+			map[string]dedup.OrderKey{"a": k(6, 0), "b": k(p53+2, 1), "c": k(-1, 10)}},
+		// The same pair again changes nothing.
+		{map[string]dedup.OrderKey{"a": k(6, 0)},
+			map[string]dedup.OrderKey{"a": k(6, 0), "b": k(p53+2, 1), "c": k(-1, 10)}},
+	}
+	for i, st := range steps {
+		id := fmt.Sprintf("cmd-%d", i)
+		h.claim(begin(id, "h", "o", lk, "a"))
+		h.complete(completeKeys(id, "h", "o", lk, result, st.given))
+		res := h.claim(begin(fmt.Sprintf("read-%d", i), "h", "r", lk, "a", "b", "c"))
+		wantKeys(t, res.OrderKeys, st.want)
+		h.release(fmt.Sprintf("read-%d", i), "r", lk)
+		wantKeys(t, h.storedKeys(lk), st.want)
+	}
+}
+
+func testOrderKeysReadAndReset(t *testing.T, h *harness) {
+	k := func(key int64, seq uint64) dedup.OrderKey { return dedup.OrderKey{Key: key, Seq: seq} }
+	lk, other := "conn/res", "conn/other"
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{})
+	h.claim(begin("cmd-1", "h", "o", lk))
+	h.complete(completeKeys("cmd-1", "h", "o", lk, result, map[string]dedup.OrderKey{"a": k(1, 1), "b": k(math.MaxInt64, 2), "providerFields.mode": k(3, 3)}))
+	h.claim(begin("cmd-2", "h", "o", other))
+	h.complete(completeKeys("cmd-2", "h", "o", other, result, map[string]dedup.OrderKey{"a": k(9, 9)}))
+
+	// OrderKeys reads every field of one resource, and takes nothing.
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{"a": k(1, 1), "b": k(math.MaxInt64, 2), "providerFields.mode": k(3, 3)})
+	h.claim(begin("cmd-3", "h", "o3", lk))
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{"a": k(1, 1), "b": k(math.MaxInt64, 2), "providerFields.mode": k(3, 3)})
+	h.release("cmd-3", "o3", lk)
+
+	// Reset of named fields: only those go (unknown ones are ignored); a
+	// pinned key no longer holds a lower command back.
+	if err := h.s.ResetOrderKeys(h.ctx, lk, []string{"b", "nope"}); err != nil {
+		t.Fatalf("ResetOrderKeys(b): %v", err)
+	}
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{"a": k(1, 1), "providerFields.mode": k(3, 3)})
+	h.claim(begin("cmd-4", "h", "o", lk))
+	h.complete(completeKeys("cmd-4", "h", "o", lk, result, map[string]dedup.OrderKey{"b": k(5, 5)}))
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{"a": k(1, 1), "b": k(5, 5), "providerFields.mode": k(3, 3)})
+
+	// Reset of all fields; the other resource keeps its keys.
+	if err := h.s.ResetOrderKeys(h.ctx, lk, nil); err != nil {
+		t.Fatalf("ResetOrderKeys(all): %v", err)
+	}
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{})
+	wantKeys(t, h.storedKeys(other), map[string]dedup.OrderKey{"a": k(9, 9)})
+	wantNoOrderKeys(t, h.claim(begin("cmd-5", "h", "o5", lk, "a", "b")))
+	h.release("cmd-5", "o5", lk)
+	// Keys rise again after a reset.
+	h.claim(begin("cmd-6", "h", "o", lk))
+	h.complete(completeKeys("cmd-6", "h", "o", lk, result, map[string]dedup.OrderKey{"a": k(0, 1)}))
+	wantKeys(t, h.storedKeys(lk), map[string]dedup.OrderKey{"a": k(0, 1)})
+
+	// Resetting a resource without keys is a no-op; no lease key is refused.
+	if err := h.s.ResetOrderKeys(h.ctx, "conn/never", []string{"a"}); err != nil {
+		t.Fatalf("ResetOrderKeys of a resource without keys: %v", err)
+	}
+	if err := h.s.ResetOrderKeys(h.ctx, "conn/never", nil); err != nil {
+		t.Fatalf("ResetOrderKeys of a resource without keys: %v", err)
+	}
+	if _, err := h.s.OrderKeys(h.ctx, ""); err == nil {
+		t.Fatal("OrderKeys without a lease key: no error")
+	}
+	if err := h.s.ResetOrderKeys(h.ctx, "", nil); err == nil {
+		t.Fatal("ResetOrderKeys without a lease key: no error")
+	}
+}
+
+func testReopenGivesOrigin(t *testing.T, h *harness) {
+	lk := "conn/res"
+	at := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
+	origin := dedup.Origin{Seq: math.MaxUint64 - 3, Time: at}
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	req := failed("cmd-1", "h1", "o1", lk, failedResult, nil)
+	req.Origin = origin
+	h.complete(req)
+	// A plain duplicate learns nothing of it.
+	if res := h.expect(begin("cmd-1", "h1", "o2", lk), dedup.Done); !res.Origin.IsZero() {
+		t.Fatalf("Done: Origin = %v, want none", res.Origin)
+	}
+	res := h.claim(replay("cmd-1", "h1", "o2", lk, "a"))
+	if res.Origin.Seq != origin.Seq || !res.Origin.Time.Equal(at) {
+		t.Fatalf("reopened: Origin = %+v, want %+v", res.Origin, origin)
+	}
+	// Failing again keeps (or replaces) it.
+	req = failed("cmd-1", "h1", "o2", lk, failedResult, nil)
+	req.Origin = dedup.Origin{Seq: 7, Time: at.Add(time.Second)}
+	h.complete(req)
+	res = h.claim(replay("cmd-1", "h1", "o3", lk))
+	if res.Origin.Seq != 7 || !res.Origin.Time.Equal(at.Add(time.Second)) {
+		t.Fatalf("reopened again: Origin = %+v, want seq 7", res.Origin)
+	}
+
+	// A failed record stored without an origin, a new command and a final
+	// outcome give none.
+	h.claim(begin("cmd-2", "h2", "o1", "conn/res2"))
+	h.complete(failed("cmd-2", "h2", "o1", "conn/res2", failedResult, nil))
+	if res := h.claim(replay("cmd-2", "h2", "o2", "conn/res2")); !res.Origin.IsZero() {
+		t.Fatalf("reopened without origin: Origin = %+v, want none", res.Origin)
+	}
+	if res := h.claim(replay("cmd-3", "h3", "o2", "conn/res3")); !res.Origin.IsZero() {
+		t.Fatalf("new command: Origin = %+v, want none", res.Origin)
+	}
+	h.claim(begin("cmd-4", "h4", "o1", "conn/res4"))
+	req = complete("cmd-4", "h4", "o1", "conn/res4", appliedResult, nil)
+	req.Origin = origin // ignored: not reopenable
+	h.complete(req)
+	if res := h.expect(replay("cmd-4", "h4", "o2", "conn/res4"), dedup.Done); !res.Origin.IsZero() {
+		t.Fatalf("final outcome: Origin = %+v, want none", res.Origin)
 	}
 }
 

@@ -15,8 +15,11 @@
 // store: Begin's five outcomes and their precedence (done record, then live
 // claim, then lease, then claim), that LeaseBusy and InProgress take
 // nothing, TTL expiry of claims and leases, Renew and ErrLeaseLost, order
-// keys raised to the maximum and returned per requested field with full
-// int64 precision, Complete's ownership rule and idempotence, Release
+// keys (key, stream sequence) raised to the lexicographic maximum and
+// returned per requested field with full int64/uint64 precision (ties
+// broken by the sequence, beyond 2^53), read whole (OrderKeys) and reset
+// per field or per resource (ResetOrderKeys), the Origin a reopenable
+// record keeps for the replay that reopens it, Complete's ownership rule and idempotence, Release
 // touching only what the caller owns, single winners under 32-way races,
 // delivery trace records (last put wins, distinct per id, independent of
 // the command records), replays (a Reopenable done record claimed again

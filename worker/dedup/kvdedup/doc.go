@@ -11,13 +11,21 @@
 //	b_cmd    MaxAge = Config.ResultTTL (default 72h): command records
 //	         <base64url(command id)>          {"s":"claim","h":hash,"o":owner,"x":deadline}
 //	                                          {"s":"done","h":hash,"r":result}
-//	                                          ("f":true as well when Reopenable)
+//	                                          ("f":true as well when Reopenable,
+//	                                          with "q":<origin stream sequence>,
+//	                                          "t":<origin time, Unix ns>)
 //	                                          {"s":"free"}
 //	         trace.<base64url(command id)>    W3C traceparent of the last delivery
 //	                                          that handed the command back
 //	b_state  no MaxAge: leases and order keys
 //	         lease.<connection>.<resource>    {"o":owner,"x":deadline}   ({} when free)
-//	         order.<connection>.<resource>    {"<field>":<int64>, ...}
+//	         order.<connection>.<resource>    {"<field>":[<key int64>,<stream seq uint64>], ...}
+//
+// An order key is the pair (key, stream sequence), compared
+// lexicographically. A bare integer written before keys had a stream
+// sequence reads as [key, 0]: it keeps its key and loses a tie (such a key
+// of a command without data.sequence was its stream sequence, far below
+// any Unix time in ms, so the next command stored since wins it).
 //
 // A lease key "<connection>/<resource>" is split at its first '/'. A part
 // made only of [A-Za-z0-9_-] is used as is; any other part (one with '.',

@@ -3,6 +3,7 @@ package kvdedup_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 	"time"
 
@@ -152,4 +153,76 @@ func BenchmarkBeginComplete(b *testing.B) {
 func BenchmarkBeginCompleteServer(b *testing.B) {
 	js := jetStream(b, testenv.NATS(b))
 	deduptest.BenchBeginComplete(b, newStore(b, js, kvdedup.Config{Storage: jetstream.MemoryStorage}))
+}
+
+// TestOldOrderKeysMigrate: a bare integer order key, as stored before keys
+// had a stream sequence, reads as that key with sequence 0: it keeps its
+// key, loses a tie to any command stored since, and is replaced by the pair
+// when beaten.
+func TestOldOrderKeysMigrate(t *testing.T) {
+	js := jetStream(t, testenv.Connect(t, testenv.EmbeddedNATS(t)))
+	bucket := "oauthsync_test_" + testenv.Unique()
+	s := newStore(t, js, kvdedup.Config{Bucket: bucket})
+	ctx := t.Context()
+	state, err := js.KeyValue(ctx, bucket+"_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Put(ctx, "order.conn.res", []byte(`{"a":1732269600000,"b":42,"c":-5}`)); err != nil {
+		t.Fatal(err)
+	}
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute})
+	if err != nil || br.State != dedup.Claimed {
+		t.Fatalf("Begin = %+v, %v", br, err)
+	}
+	want := map[string]dedup.OrderKey{"a": {Key: 1732269600000}, "b": {Key: 42}, "c": {Key: -5}}
+	if !maps.Equal(br.OrderKeys, want) {
+		t.Fatalf("OrderKeys = %v, want %v", br.OrderKeys, want)
+	}
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"),
+		OrderKeys: map[string]dedup.OrderKey{"a": {Key: 1732269600000, Seq: 1}, "b": {Key: 1795341600000, Seq: 2}, "c": {Key: -6, Seq: 99}}, ResultTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.OrderKeys(ctx, "conn/res")
+	want = map[string]dedup.OrderKey{"a": {Key: 1732269600000, Seq: 1}, "b": {Key: 1795341600000, Seq: 2}, "c": {Key: -5}}
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("OrderKeys = %v, %v; want %v", got, err, want)
+	}
+	e, err := state.Get(ctx, "order.conn.res")
+	if err != nil || string(e.Value()) != `{"a":[1732269600000,1],"b":[1795341600000,2],"c":[-5,0]}` {
+		t.Fatalf("stored order keys = %s, %v", e.Value(), err)
+	}
+}
+
+// TestOpenReadsTheWorkersBucketsAndCreatesNothing: Open (syncctl's way in)
+// fails where no worker created the buckets, and otherwise sees and resets
+// the same order keys.
+func TestOpenReadsTheWorkersBucketsAndCreatesNothing(t *testing.T) {
+	js := jetStream(t, testenv.Connect(t, testenv.EmbeddedNATS(t)))
+	bucket := "oauthsync_test_" + testenv.Unique()
+	ctx := t.Context()
+	if _, err := kvdedup.Open(ctx, js, kvdedup.Config{Bucket: bucket}); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("Open without buckets = %v, want ErrBucketNotFound", err)
+	}
+	if _, err := js.KeyValue(ctx, bucket+"_cmd"); err == nil {
+		t.Fatal("Open created a bucket")
+	}
+	s := newStore(t, js, kvdedup.Config{Bucket: bucket})
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "c", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"),
+		OrderKeys: map[string]dedup.OrderKey{"a": {Key: 5, Seq: 6}}, ResultTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := kvdedup.Open(ctx, js, kvdedup.Config{Bucket: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := o.OrderKeys(ctx, "conn/res"); err != nil || keys["a"] != (dedup.OrderKey{Key: 5, Seq: 6}) {
+		t.Fatalf("OrderKeys through Open = %v, %v", keys, err)
+	}
+	if err := o.ResetOrderKeys(ctx, "conn/res", nil); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := s.OrderKeys(ctx, "conn/res"); err != nil || len(keys) != 0 {
+		t.Fatalf("after reset through Open: %v, %v", keys, err)
+	}
 }

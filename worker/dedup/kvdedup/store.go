@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,6 +114,25 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error
 	return &Store{cmd: cmdKV, state: stateKV}, nil
 }
 
+// Open returns a Store on the buckets a worker created, without creating
+// or changing them: for tools that read or reset order keys (syncctl).
+// Only Config.Bucket is used. It fails when the buckets do not exist.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cmdKV, err := js.KeyValue(ctx, cfg.Bucket+"_cmd")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_cmd: %w", cfg.Bucket, err)
+	}
+	stateKV, err := js.KeyValue(ctx, cfg.Bucket+"_state")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_state: %w", cfg.Bucket, err)
+	}
+	return &Store{cmd: cmdKV, state: stateKV}, nil
+}
+
 // Ping checks that both buckets answer, for readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
 	for _, kv := range []jetstream.KeyValue{s.cmd, s.state} {
@@ -183,7 +203,53 @@ type cmdRecord struct {
 	// Reopenable marks a done record that a Begin with Replay may claim
 	// again (CompleteRequest.Reopenable).
 	Reopenable bool `json:"f,omitempty"`
+	// OriginSeq and OriginTime (Unix ns) are the Origin a reopenable done
+	// record keeps for the Begin that reopens it.
+	OriginSeq  uint64 `json:"q,omitempty"`
+	OriginTime int64  `json:"t,omitempty"`
 }
+
+// origin returns the Origin r kept; zero when none.
+func (r cmdRecord) origin() dedup.Origin {
+	if r.OriginSeq == 0 && r.OriginTime == 0 {
+		return dedup.Origin{}
+	}
+	return dedup.Origin{Seq: r.OriginSeq, Time: time.Unix(0, r.OriginTime)}
+}
+
+// orderValue is one field's order key as stored: the JSON array
+// [key, stream sequence]. A bare JSON integer, written before order keys
+// had a stream sequence, reads as [key, 0].
+type orderValue dedup.OrderKey
+
+func (v orderValue) MarshalJSON() ([]byte, error) {
+	return []byte("[" + strconv.FormatInt(v.Key, 10) + "," + strconv.FormatUint(v.Seq, 10) + "]"), nil
+}
+
+func (v *orderValue) UnmarshalJSON(b []byte) error {
+	var pair []json.Number
+	if err := json.Unmarshal(b, &pair); err == nil {
+		if len(pair) != 2 {
+			return fmt.Errorf("order key %s: want [key, sequence]", b)
+		}
+		key, err1 := strconv.ParseInt(string(pair[0]), 10, 64)
+		seq, err2 := strconv.ParseUint(string(pair[1]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("order key %s: want two integers", b)
+		}
+		*v = orderValue{Key: key, Seq: seq}
+		return nil
+	}
+	key, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("order key %s: want [key, sequence] or an integer", b)
+	}
+	*v = orderValue{Key: key}
+	return nil
+}
+
+// orderRecord is the value of an order key: field -> order key.
+type orderRecord map[string]orderValue
 
 // reopenedBy reports whether a Begin of req claims the done record r again:
 // a reopenable outcome of the same payload, met by a replay.
@@ -373,7 +439,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			reopened = nonNil(cur.val.Result)
 		}
 		if req.LeaseKey == "" {
-			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, OrderKeys: map[string]int64{}}, nil
+			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: reopenedOrigin(cur.val, reopen), OrderKeys: map[string]dedup.OrderKey{}}, nil
 		}
 
 		took, err := s.takeLease(ctx, req.LeaseKey, req.Owner, deadline, lease)
@@ -400,7 +466,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			cancel()
 			return dedup.BeginResult{}, err
 		}
-		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, OrderKeys: keys}, nil
+		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: reopenedOrigin(cur.val, reopen), OrderKeys: keys}, nil
 	}
 	return dedup.BeginResult{}, contended("begin")
 }
@@ -444,21 +510,85 @@ func (s *Store) undoClaim(ctx context.Context, ck string, prev entry[cmdRecord],
 	_, _ = put(uctx, s.cmd, ck, cmdRecord{State: stateFree}, claimRev)
 }
 
-func (s *Store) readOrder(ctx context.Context, lk string, fields []string) (map[string]int64, error) {
-	keys := map[string]int64{}
+// reopenedOrigin is the Origin a Begin returns: the reopened record's.
+func reopenedOrigin(r cmdRecord, reopen bool) dedup.Origin {
+	if !reopen {
+		return dedup.Origin{}
+	}
+	return r.origin()
+}
+
+func (s *Store) readOrder(ctx context.Context, lk string, fields []string) (map[string]dedup.OrderKey, error) {
+	keys := map[string]dedup.OrderKey{}
 	if len(fields) == 0 {
 		return keys, nil
 	}
-	stored, err := get[map[string]int64](ctx, s.state, orderKey(lk))
+	stored, err := get[orderRecord](ctx, s.state, orderKey(lk))
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range fields {
 		if v, ok := stored.val[f]; ok {
-			keys[f] = v
+			keys[f] = dedup.OrderKey(v)
 		}
 	}
 	return keys, nil
+}
+
+// OrderKeys implements dedup.Store: one read of order.<connection>.<resource>.
+func (s *Store) OrderKeys(ctx context.Context, leaseKey string) (map[string]dedup.OrderKey, error) {
+	if err := reqcheck.LeaseKey("order keys", leaseKey); err != nil {
+		return nil, err
+	}
+	stored, err := get[orderRecord](ctx, s.state, orderKey(leaseKey))
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]dedup.OrderKey, len(stored.val))
+	for f, v := range stored.val {
+		keys[f] = dedup.OrderKey(v)
+	}
+	return keys, nil
+}
+
+// ResetOrderKeys implements dedup.Store: the named fields (all when none)
+// are removed from order.<connection>.<resource> by compare-and-set, so that
+// a key raised meanwhile is never lost except the ones reset.
+func (s *Store) ResetOrderKeys(ctx context.Context, leaseKey string, fields []string) error {
+	if err := reqcheck.LeaseKey("reset order keys", leaseKey); err != nil {
+		return err
+	}
+	key := orderKey(leaseKey)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[orderRecord](ctx, s.state, key)
+		if err != nil {
+			return err
+		}
+		if cur.rev == 0 {
+			return nil
+		}
+		next := orderRecord{}
+		if len(fields) > 0 {
+			for f, v := range cur.val {
+				next[f] = v
+			}
+			for _, f := range fields {
+				delete(next, f)
+			}
+			if len(next) == len(cur.val) {
+				return nil
+			}
+		}
+		_, err = put(ctx, s.state, key, next, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("reset order keys")
 }
 
 // Renew implements dedup.Store. It checks claim and lease, then extends the
@@ -559,9 +689,11 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			}
 			raised = true
 		}
-		_, err = put(ctx, s.cmd, ck, cmdRecord{
-			State: stateDone, Hash: req.PayloadHash, Result: req.Result, Reopenable: req.Reopenable,
-		}, cur.rev)
+		done := cmdRecord{State: stateDone, Hash: req.PayloadHash, Result: req.Result, Reopenable: req.Reopenable}
+		if req.Reopenable && !req.Origin.IsZero() {
+			done.OriginSeq, done.OriginTime = req.Origin.Seq, req.Origin.Time.UnixNano()
+		}
+		_, err = put(ctx, s.cmd, ck, done, cur.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}
@@ -574,24 +706,24 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 }
 
 // raiseOrder sets each order key to max(stored, given).
-func (s *Store) raiseOrder(ctx context.Context, lk string, given map[string]int64) error {
+func (s *Store) raiseOrder(ctx context.Context, lk string, given map[string]dedup.OrderKey) error {
 	key := orderKey(lk)
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cur, err := get[map[string]int64](ctx, s.state, key)
+		cur, err := get[orderRecord](ctx, s.state, key)
 		if err != nil {
 			return err
 		}
-		next := make(map[string]int64, len(cur.val)+len(given))
+		next := make(orderRecord, len(cur.val)+len(given))
 		for f, v := range cur.val {
 			next[f] = v
 		}
 		changed := false
 		for f, v := range given {
-			if old, ok := next[f]; !ok || v > old {
-				next[f] = v
+			if old, ok := next[f]; !ok || v.Compare(dedup.OrderKey(old)) > 0 {
+				next[f] = orderValue(v)
 				changed = true
 			}
 		}

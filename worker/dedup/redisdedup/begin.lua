@@ -1,20 +1,23 @@
 -- begin.lua: look up a command, claim it, take the resource lease and read
 -- the order keys, atomically.
 --
--- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f)
--- KEYS[2]  resource lease (string: owner)           } only when a lease
--- KEYS[3]  resource order keys (hash: field -> int) } key was given
+-- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f, q, t)
+-- KEYS[2]  resource lease (string: owner)               } only when a lease
+-- KEYS[3]  resource order keys (hash: field -> key/seq) } key was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  TTL in milliseconds
 -- ARGV[4]  '1' when the delivery is a replay, '0' otherwise
 -- ARGV[5..] fields whose order keys to return
 --
--- Reply: {state, result|nil, field1, key1, field2, key2, ...}; the pairs are
--- present only for state 'claimed' and only for fields that have a key. The
--- result is that of the done record for 'done' and 'conflict', and for
--- 'claimed' when a reopenable done record (f = '1') was reopened by a replay.
-local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r', 'f')
+-- Reply: {state, result|nil} or, for state 'claimed', {state, result|nil,
+-- origin seq|nil, origin time|nil, field1, key1, field2, key2, ...}; the
+-- pairs only for fields that have a key (stored as "key/seq", or a bare
+-- "key" written before order keys had a stream sequence). The result is
+-- that of the done record for 'done' and 'conflict', and for 'claimed' when
+-- a reopenable done record (f = '1') was reopened by a replay, with the
+-- origin (q, t) that record kept.
+local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r', 'f', 'q', 't')
 local state, hash, owner, result, reopenable = rec[1], rec[2], rec[3], rec[4], rec[5]
 
 local reopened = false
@@ -52,9 +55,11 @@ end
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 
-local reply = {'claimed', false}
+local reply = {'claimed', false, false, false}
 if reopened then
   reply[2] = result
+  reply[3] = rec[6] or false
+  reply[4] = rec[7] or false
 end
 if leased then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])

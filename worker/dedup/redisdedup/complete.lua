@@ -9,8 +9,11 @@
 -- ARGV[3]  result bytes
 -- ARGV[4]  result TTL in milliseconds
 -- ARGV[5]  '1' when a replay may reopen the done record, '0' otherwise
--- ARGV[6..] field, order key pairs (canonical decimal int64, as Go's
---           strconv.FormatInt writes them)
+-- ARGV[6]  origin stream sequence ('' for none), kept on a reopenable record
+-- ARGV[7]  origin time in Unix nanoseconds ('' for none), likewise
+-- ARGV[8..] field, order key pairs: "key/seq", the key a canonical decimal
+--           int64 and the stream sequence a canonical decimal uint64, as Go's
+--           strconv.FormatInt and FormatUint write them
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -36,6 +39,36 @@ local function greater(a, b)
   return a > b
 end
 
+-- ugreater reports a > b for canonical decimal uint64 strings.
+local function ugreater(a, b)
+  if #a ~= #b then
+    return #a > #b
+  end
+  return a > b
+end
+
+-- split returns the key and the stream sequence of a stored order key: a
+-- bare key (written before order keys had a sequence) has sequence '0'.
+local function split(v)
+  local i = string.find(v, '/', 1, true)
+  if not i then
+    return v, '0'
+  end
+  return string.sub(v, 1, i - 1), string.sub(v, i + 1)
+end
+
+-- after reports that order key a comes after b: the higher key, or the
+-- same key with the higher stream sequence. Canonical decimals are equal
+-- exactly when their numbers are.
+local function after(a, b)
+  local ak, as = split(a)
+  local bk, bs = split(b)
+  if ak ~= bk then
+    return greater(ak, bk)
+  end
+  return ugreater(as, bs)
+end
+
 local leased = #KEYS >= 3
 local function release()
   if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
@@ -58,15 +91,18 @@ end
 redis.call('DEL', KEYS[1])
 if ARGV[5] == '1' then
   redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3], 'f', '1')
+  if ARGV[6] ~= '' then
+    redis.call('HSET', KEYS[1], 'q', ARGV[6], 't', ARGV[7])
+  end
 else
   redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 
 if leased then
-  for i = 6, #ARGV - 1, 2 do
+  for i = 8, #ARGV - 1, 2 do
     local cur = redis.call('HGET', KEYS[3], ARGV[i])
-    if (not cur) or greater(ARGV[i + 1], cur) then
+    if (not cur) or after(ARGV[i + 1], cur) then
       redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
     end
   end

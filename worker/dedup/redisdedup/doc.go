@@ -7,9 +7,11 @@
 //	p:cmd:<command id>   hash, the command record
 //	                     claim: s=c h=<payload hash> o=<owner>, PEXPIRE = claim TTL
 //	                     done:  s=d h=<payload hash> r=<result bytes> [f=1 when
-//	                            Reopenable], PEXPIRE = ResultTTL
+//	                            Reopenable, with q=<origin stream sequence>
+//	                            t=<origin time, Unix ns>], PEXPIRE = ResultTTL
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
-//	p:order:<lease key>  hash field -> order key (decimal int64), no expiry
+//	p:order:<lease key>  hash field -> order key "<key>/<stream sequence>"
+//	                     (decimal int64 and uint64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that
 //	                     handed the command back, PX = the request's TTL
 //
@@ -30,10 +32,16 @@
 //     replaces it with a claim (the lease taken first, so a busy lease
 //     leaves the record as it was); it lives for the request's ResultTTL,
 //     after which the id is new again.
-//   - Order keys never decrease. They are compared as decimal strings in
-//     Lua, never as Lua numbers (doubles), so all of int64 is exact. They
-//     are kept forever: one small hash per resource that ever completed a
-//     command with order keys.
+//   - Order keys never decrease (except by ResetOrderKeys, an operator's
+//     act). A key is the pair (order key, stream sequence), compared
+//     lexicographically; both are compared as canonical decimal strings in
+//     Lua, never as Lua numbers (doubles, exact only to 2^53), so all of
+//     int64 and uint64 is exact. A bare "<key>" stored before keys had a
+//     stream sequence reads as "<key>/0": it keeps its key and loses a
+//     tie. (Such a key of a command without data.sequence was its stream
+//     sequence, far below any Unix time in ms, so the next command stored
+//     since wins it, as it should.) They are kept forever: one small hash
+//     per resource that ever completed a command with order keys.
 //   - Order keys are read and written only with a lease key; without one a
 //     command has no resource.
 //

@@ -2,6 +2,7 @@ package redisdedup_test
 
 import (
 	"context"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestOneRoundTripEach(t *testing.T) {
 			return s.Renew(ctx, dedup.RenewRequest{CommandID: "c1", Owner: "o", LeaseKey: "c/r", TTL: time.Minute})
 		}},
 		{"Complete", func() error {
-			return s.Complete(ctx, dedup.CompleteRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Result: []byte("r"), OrderKeys: map[string]int64{"a": 1, "b": 2}, ResultTTL: time.Minute})
+			return s.Complete(ctx, dedup.CompleteRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Result: []byte("r"), OrderKeys: map[string]dedup.OrderKey{"a": {Key: 1, Seq: 1}, "b": {Key: 2, Seq: 2}}, ResultTTL: time.Minute})
 		}},
 		{"Release", func() error {
 			return s.Release(ctx, dedup.ReleaseRequest{CommandID: "c1", Owner: "o", LeaseKey: "c/r"})
@@ -152,7 +153,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 		t.Fatalf("lease = %q, %v; want o", owner, err)
 	}
 
-	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"), OrderKeys: map[string]int64{"a": 7}, ResultTTL: 2 * time.Hour}); err != nil {
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"), OrderKeys: map[string]dedup.OrderKey{"a": {Key: 7, Seq: 9}}, ResultTTL: 2 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	// The request's ResultTTL is honoured per key.
@@ -160,8 +161,8 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	if n, err := client.Exists(ctx, prefix+":lease:conn/res").Result(); err != nil || n != 0 {
 		t.Fatalf("lease after Complete: exists=%d, %v; want released", n, err)
 	}
-	if v, err := client.HGet(ctx, prefix+":order:conn/res", "a").Result(); err != nil || v != "7" {
-		t.Fatalf("order key a = %q, %v; want 7", v, err)
+	if v, err := client.HGet(ctx, prefix+":order:conn/res", "a").Result(); err != nil || v != "7/9" {
+		t.Fatalf("order key a = %q, %v; want 7/9", v, err)
 	}
 	// Order keys never expire.
 	wantPTTL(prefix+":order:conn/res", -1*time.Nanosecond, -1*time.Nanosecond)
@@ -196,6 +197,41 @@ func TestReopenKeyLayout(t *testing.T) {
 	}
 	if rec, err := client.HGetAll(ctx, key).Result(); err != nil || len(rec) != 3 || rec["r"] != "applied" {
 		t.Fatalf("final done record = %v, %v; want s=d h r, no flag", rec, err)
+	}
+}
+
+// TestOldOrderKeysMigrate: a bare decimal order key, as stored before keys
+// had a stream sequence, reads as that key with sequence 0: it keeps its
+// key, loses a tie to any command stored since, and is replaced by the pair
+// when beaten.
+func TestOldOrderKeysMigrate(t *testing.T) {
+	client := testenv.Redis(t)
+	s, prefix := newStore(t, client)
+	ctx := t.Context()
+	if err := client.HSet(ctx, prefix+":order:conn/res", "a", "1732269600000", "b", "42", "c", "-5").Err(); err != nil {
+		t.Fatal(err)
+	}
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute})
+	if err != nil || br.State != dedup.Claimed {
+		t.Fatalf("Begin = %+v, %v", br, err)
+	}
+	want := map[string]dedup.OrderKey{"a": {Key: 1732269600000}, "b": {Key: 42}, "c": {Key: -5}}
+	if !maps.Equal(br.OrderKeys, want) {
+		t.Fatalf("OrderKeys = %v, want %v", br.OrderKeys, want)
+	}
+	// a: a tie with a stream sequence wins; b: a stream-sequence key of old
+	// loses to a stored time; c: a lower key loses.
+	if err := s.Complete(ctx, dedup.CompleteRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Result: []byte("r"),
+		OrderKeys: map[string]dedup.OrderKey{"a": {Key: 1732269600000, Seq: 1}, "b": {Key: 1795341600000, Seq: 2}, "c": {Key: -6, Seq: 99}}, ResultTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.OrderKeys(ctx, "conn/res")
+	want = map[string]dedup.OrderKey{"a": {Key: 1732269600000, Seq: 1}, "b": {Key: 1795341600000, Seq: 2}, "c": {Key: -5}}
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("OrderKeys = %v, %v; want %v", got, err, want)
+	}
+	if v, _ := client.HGet(ctx, prefix+":order:conn/res", "c").Result(); v != "-5" {
+		t.Fatalf("unbeaten old key c = %q, want it untouched", v)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -121,20 +123,28 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 	var res dedup.BeginResult
 	switch state {
 	case "claimed":
+		if len(reply) < 4 {
+			return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed reply of %d elements", len(reply))
+		}
 		res.State = dedup.Claimed
-		res.OrderKeys = make(map[string]int64, (len(reply)-2)/2)
-		for i := 2; i < len(reply); i += 2 {
+		res.OrderKeys = make(map[string]dedup.OrderKey, (len(reply)-4)/2)
+		for i := 4; i < len(reply); i += 2 {
 			f, _ := reply[i].(string)
 			v, _ := reply[i+1].(string)
-			n, err := strconv.ParseInt(v, 10, 64)
+			k, err := parseOrderKey(v)
 			if err != nil {
-				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: order key %q: %w", f, err)
+				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: order key of %q: %w", f, err)
 			}
-			res.OrderKeys[f] = n
+			res.OrderKeys[f] = k
 		}
-		// A reopened done record: the result it held.
+		// A reopened done record: the result it held, and its origin.
 		if r, ok := reply[1].(string); ok {
 			res.Result = []byte(r)
+			o, err := parseOrigin(reply[2], reply[3])
+			if err != nil {
+				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
+			}
+			res.Origin = o
 		}
 		return res, nil
 	case "done":
@@ -154,6 +164,86 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 		res.Result = []byte(r)
 	}
 	return res, nil
+}
+
+// formatOrderKey is an order key as stored: "key/seq" in canonical decimals.
+func formatOrderKey(k dedup.OrderKey) string {
+	return strconv.FormatInt(k.Key, 10) + "/" + strconv.FormatUint(k.Seq, 10)
+}
+
+// parseOrderKey reads a stored order key: "key/seq", or a bare "key"
+// written before order keys had a stream sequence (sequence 0).
+func parseOrderKey(v string) (dedup.OrderKey, error) {
+	key, seq, pair := strings.Cut(v, "/")
+	var k dedup.OrderKey
+	var err error
+	if k.Key, err = strconv.ParseInt(key, 10, 64); err != nil {
+		return k, fmt.Errorf("malformed order key %q", v)
+	}
+	if pair {
+		if k.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
+			return k, fmt.Errorf("malformed order key %q", v)
+		}
+	}
+	return k, nil
+}
+
+// parseOrigin reads the origin (q, t) a reopened record kept; zero when
+// it kept none.
+func parseOrigin(q, t any) (dedup.Origin, error) {
+	qs, _ := q.(string)
+	ts, _ := t.(string)
+	if qs == "" {
+		return dedup.Origin{}, nil
+	}
+	seq, err := strconv.ParseUint(qs, 10, 64)
+	if err != nil {
+		return dedup.Origin{}, fmt.Errorf("malformed origin sequence %q", qs)
+	}
+	ns, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return dedup.Origin{}, fmt.Errorf("malformed origin time %q", ts)
+	}
+	return dedup.Origin{Seq: seq, Time: time.Unix(0, ns)}, nil
+}
+
+// OrderKeys implements dedup.Store: HGETALL <prefix>:order:<leaseKey>.
+func (s *Store) OrderKeys(ctx context.Context, leaseKey string) (map[string]dedup.OrderKey, error) {
+	if err := reqcheck.LeaseKey("order keys", leaseKey); err != nil {
+		return nil, err
+	}
+	all, err := s.client.HGetAll(ctx, s.prefix+":order:"+leaseKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisdedup: order keys: %w", err)
+	}
+	keys := make(map[string]dedup.OrderKey, len(all))
+	for f, v := range all {
+		k, err := parseOrderKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("redisdedup: order key of %q: %w", f, err)
+		}
+		keys[f] = k
+	}
+	return keys, nil
+}
+
+// ResetOrderKeys implements dedup.Store: HDEL of the fields, or DEL of the
+// resource's order-key hash when fields is empty.
+func (s *Store) ResetOrderKeys(ctx context.Context, leaseKey string, fields []string) error {
+	if err := reqcheck.LeaseKey("reset order keys", leaseKey); err != nil {
+		return err
+	}
+	key := s.prefix + ":order:" + leaseKey
+	var err error
+	if len(fields) == 0 {
+		err = s.client.Del(ctx, key).Err()
+	} else {
+		err = s.client.HDel(ctx, key, fields...).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redisdedup: reset order keys: %w", err)
+	}
+	return nil
 }
 
 // PutDeliveryTrace implements dedup.Store: SET <prefix>:trace:<id> PX TTL.
@@ -209,11 +299,16 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	args := make([]any, 0, 5+2*len(req.OrderKeys))
+	args := make([]any, 0, 7+2*len(req.OrderKeys))
 	args = append(args, req.PayloadHash, req.Owner, req.Result, reqcheck.Millis(req.ResultTTL), flag(req.Reopenable))
+	if req.Reopenable && !req.Origin.IsZero() {
+		args = append(args, strconv.FormatUint(req.Origin.Seq, 10), strconv.FormatInt(req.Origin.Time.UnixNano(), 10))
+	} else {
+		args = append(args, "", "")
+	}
 	if req.LeaseKey != "" {
 		for f, v := range req.OrderKeys {
-			args = append(args, f, strconv.FormatInt(v, 10))
+			args = append(args, f, formatOrderKey(v))
 		}
 	}
 	n, err := completeScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Int()

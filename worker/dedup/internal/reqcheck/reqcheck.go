@@ -92,3 +92,11 @@ func DeliveryTraceID(commandID string) error {
 func Millis(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
+
+// LeaseKey checks the resource of an OrderKeys or ResetOrderKeys call.
+func LeaseKey(op, leaseKey string) error {
+	if leaseKey == "" {
+		return invalid(op, "empty LeaseKey")
+	}
+	return nil
+}
