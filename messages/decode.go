@@ -106,33 +106,45 @@ func DecodeCommand(subject string, body []byte, opts DecodeOptions) (*Command, e
 // without any other check. It returns "" unless exactly one "id" key was
 // seen before the first syntax error and its value is a valid command id.
 func lenientID(body []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	if cut := depthOver(body, MaxDepth); cut >= 0 {
+		body = body[:cut] // the members before the deep part can be read
+	}
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
 		return ""
 	}
+	i = skipSpace(body, i+1)
 	var id string
 	seen := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for i < len(body) && body[i] == '"' {
+		kend, esc, err := scanString(body, i)
 		if err != nil {
 			break
 		}
-		key, _ := tok.(string)
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
+		key := unquote(body[i:kend], esc)
+		i = skipSpace(body, kend)
+		if i >= len(body) || body[i] != ':' {
 			break
 		}
-		if key != "id" {
-			continue
+		i = skipSpace(body, i+1)
+		vend, jerr := scanValue(body, i, 1)
+		if jerr != nil {
+			break
 		}
-		if seen {
-			return "" // ambiguous
+		if key == "id" {
+			if seen {
+				return "" // ambiguous
+			}
+			seen = true
+			if s, ok := stringValue(body[i:vend]); ok && ValidCommandID(s) {
+				id = s
+			}
 		}
-		seen = true
-		var s string
-		if jsonKind(value) == "string" && json.Unmarshal(value, &s) == nil && ValidCommandID(s) {
-			id = s
+		i = skipSpace(body, vend)
+		if i >= len(body) || body[i] != ',' {
+			break
 		}
+		i = skipSpace(body, i+1)
 	}
 	return id
 }
@@ -289,8 +301,8 @@ func decodeProviderFields(raw []byte) (map[string]json.RawMessage, *InvalidError
 		if _, err := canonicalJSON(v); err != nil {
 			return nil, invalid(o.at(k), "value "+err.Error())
 		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, v); err != nil {
+		buf := bytes.NewBuffer(make([]byte, 0, len(v)))
+		if err := json.Compact(buf, v); err != nil {
 			return nil, invalid(o.at(k), "value is not valid JSON")
 		}
 		fields[k] = json.RawMessage(buf.Bytes())
@@ -333,12 +345,12 @@ func decodeChanges(raw []byte) (Changes, *InvalidError) {
 			if ie != nil {
 				return c, ie
 			}
+			first := make(map[string]int, len(scopes))
 			for i, s := range scopes {
-				for j := range i {
-					if scopes[j] == s {
-						return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
-					}
+				if j, dup := first[s]; dup {
+					return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
 				}
+				first[s] = i
 			}
 			c.Scopes = &scopes
 			continue
@@ -387,14 +399,14 @@ func decodeChanges(raw []byte) (Changes, *InvalidError) {
 
 // checkScope refuses an empty scope or one with whitespace (providers join
 // scopes with spaces).
-func checkScope(s, field string) *InvalidError {
+func checkScope(s string) string {
 	if s == "" {
-		return invalid(field, "must not be empty")
+		return "must not be empty"
 	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-		return invalid(field, "must not contain whitespace (scopes are joined with spaces)")
+		return "must not contain whitespace (scopes are joined with spaces)"
 	}
-	return nil
+	return ""
 }
 
 // schemePattern is an URI scheme followed by ':' (RFC 3986 §3.1).
