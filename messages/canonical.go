@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -64,6 +65,7 @@ type canonicalizer struct {
 	// (isSecretKey, string value) by the string it returns.
 	secret func(value []byte) string
 	unq    []byte
+	in     []byte // input assembled by the caller, if any
 }
 
 // spanSorter sorts spans by key; a pointer to it satisfies sort.Interface
@@ -426,30 +428,53 @@ func isSecretKey(quoted []byte) bool {
 	return secretKeys[string(buf[:n])]
 }
 
-// canonicalJSON returns the canonical form of raw, one JSON value, with no
-// secret replaced. It refuses invalid JSON, nesting beyond MaxDepth,
-// duplicate keys and numbers beyond a double, naming where.
-func canonicalJSON(raw []byte) ([]byte, error) {
-	var c canonicalizer
-	if err := c.write(raw, 0); err != nil {
-		return nil, err
+// canonicalPool keeps canonicalizers, so that their buffers (bounded by
+// maxPooledBytes) are allocated once per goroutine at work, not per value.
+var canonicalPool = sync.Pool{New: func() any { return new(canonicalizer) }}
+
+// maxPooledBytes is the most buffer memory a pooled canonicalizer keeps.
+const maxPooledBytes = 1 << 20
+
+func getCanonicalizer() *canonicalizer {
+	c := canonicalPool.Get().(*canonicalizer)
+	c.out, c.in = c.out[:0], c.in[:0]
+	return c
+}
+
+func putCanonicalizer(c *canonicalizer) {
+	c.secret = nil
+	if cap(c.out)+cap(c.in)+cap(c.scratch)+cap(c.unq)+12*cap(c.spans) > maxPooledBytes {
+		return
 	}
-	return c.out, nil
+	canonicalPool.Put(c)
+}
+
+// checkCanonical reports why raw, one JSON value that scanValue accepted
+// at nesting depth depth (its container's), has no canonical form: a
+// duplicate key or a number beyond a double, naming where. It returns nil
+// when raw has one.
+func checkCanonical(raw []byte, depth int) error {
+	c := getCanonicalizer()
+	defer putCanonicalizer(c)
+	return c.write(raw, depth, true)
 }
 
 // write appends the canonical form of raw, a JSON value at nesting depth
-// depth (its container's), to c.out.
-func (c *canonicalizer) write(raw []byte, depth int) error {
-	if !utf8.Valid(raw) {
-		return errors.New("is not valid UTF-8")
-	}
+// depth (its container's), to c.out. Unless valid says scanValue has
+// accepted raw already, raw is validated first.
+func (c *canonicalizer) write(raw []byte, depth int, valid bool) error {
 	i := skipSpace(raw, 0)
-	end, jerr := scanValue(raw, i, depth)
-	if jerr != nil {
-		return jerr
-	}
-	if skipSpace(raw, end) != len(raw) {
-		return errors.New("is not a single JSON value")
+	if !valid {
+		if !utf8.Valid(raw) {
+			return errors.New("is not valid UTF-8")
+		}
+		end, jerr := scanValue(raw, i, depth)
+		if jerr != nil {
+			return jerr
+		}
+		if skipSpace(raw, end) != len(raw) {
+			return errors.New("is not a single JSON value")
+		}
 	}
 	if _, err := c.value(raw, i, depth); err != nil {
 		return err

@@ -1,13 +1,14 @@
 package messages
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -298,14 +299,10 @@ func decodeProviderFields(raw []byte) (map[string]json.RawMessage, *InvalidError
 			return nil, invalidf(o.at(k), "provider field names must match %s", providerFieldPattern)
 		}
 		v := o.members[k]
-		if _, err := canonicalJSON(v); err != nil {
+		if err := checkCanonical(v, 3); err != nil { // body, data, providerFields
 			return nil, invalid(o.at(k), "value "+err.Error())
 		}
-		buf := bytes.NewBuffer(make([]byte, 0, len(v)))
-		if err := json.Compact(buf, v); err != nil {
-			return nil, invalid(o.at(k), "value is not valid JSON")
-		}
-		fields[k] = json.RawMessage(buf.Bytes())
+		fields[k] = json.RawMessage(appendCompact(make([]byte, 0, len(v)), v))
 	}
 	return fields, nil
 }
@@ -345,12 +342,8 @@ func decodeChanges(raw []byte) (Changes, *InvalidError) {
 			if ie != nil {
 				return c, ie
 			}
-			first := make(map[string]int, len(scopes))
-			for i, s := range scopes {
-				if j, dup := first[s]; dup {
-					return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
-				}
-				first[s] = i
+			if i, j, dup := firstDuplicate(scopes); dup {
+				return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
 			}
 			c.Scopes = &scopes
 			continue
@@ -455,4 +448,27 @@ func checkHTTPURL(s string) string {
 		return want
 	}
 	return ""
+}
+
+// firstDuplicate finds, in O(n log n), the first item of list (in list
+// order) equal to an earlier one, i, and the first of those, j.
+func firstDuplicate(list []string) (i, j int, dup bool) {
+	idx := make([]int32, len(list))
+	for k := range idx {
+		idx[k] = int32(k)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(strings.Compare(list[a], list[b]), cmp.Compare(a, b))
+	})
+	i = len(list)
+	for k := 1; k < len(idx); k++ {
+		if list[idx[k]] == list[idx[k-1]] && int(idx[k]) < i {
+			i, dup = int(idx[k]), true
+			j = int(idx[k-1])
+			for k2 := k - 1; k2 > 0 && list[idx[k2-1]] == list[idx[k]]; k2-- {
+				j = int(idx[k2-1])
+			}
+		}
+	}
+	return i, j, dup
 }

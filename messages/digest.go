@@ -1,12 +1,16 @@
 package messages
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
 )
 
 // DigestPrefix starts every payload digest: "sha256:" and 64 lowercase hex digits.
@@ -47,7 +51,9 @@ var ErrNoDigestKey = errors.New("messages: the payload holds a secret and no dig
 // a command (same id, same digest) from an id reused for another payload
 // (id_conflict), and puts it on every result (Result.PayloadDigest).
 func (c *Command) PayloadDigest(key []byte) (string, error) {
-	payload, err := c.canonicalPayload(key)
+	canon := getCanonicalizer()
+	defer putCanonicalizer(canon)
+	payload, err := c.canonicalPayload(canon, key)
 	if err != nil {
 		return "", err
 	}
@@ -70,7 +76,10 @@ func InvalidBodyDigest(key, body []byte) (string, error) {
 
 // CanonicalPayload returns the canonical payload PayloadDigest hashes,
 // secrets replaced: what docs/payload-digest.md shows for its vectors.
-func (c *Command) CanonicalPayload(key []byte) ([]byte, error) { return c.canonicalPayload(key) }
+func (c *Command) CanonicalPayload(key []byte) ([]byte, error) {
+	var canon canonicalizer
+	return c.canonicalPayload(&canon, key)
+}
 
 func digestOf(payload []byte) string {
 	sum := sha256.Sum256(payload)
@@ -84,35 +93,61 @@ func keyed(key, value []byte) string {
 	return SecretPrefix + hex.EncodeToString(m.Sum(nil))
 }
 
-// canonicalPayload is the canonical payload hashed by PayloadDigest.
-func (c *Command) canonicalPayload(key []byte) ([]byte, error) {
+// canonicalPayload is the canonical payload hashed by PayloadDigest. The
+// payload is written as JSON in any member order, then canonicalised with
+// its secrets replaced, in one pass each.
+func (c *Command) canonicalPayload(canon *canonicalizer, key []byte) ([]byte, error) {
 	changes := c.Data.Changes
 	if changes.Scopes != nil && *changes.Scopes == nil {
 		empty := []string{}
 		changes.Scopes = &empty // a nil list and an empty one both clear the scopes
 	}
-	var pf map[string]json.RawMessage
-	if len(c.Data.ProviderFields) > 0 {
-		pf = c.Data.ProviderFields
-	}
-	payload := struct {
-		Connection string `json:"connection"`
-		Data       struct {
-			Changes        Changes                    `json:"changes"`
-			ProviderFields map[string]json.RawMessage `json:"providerFields,omitempty"`
-			Sequence       *int64                     `json:"sequence,omitempty"`
-		} `json:"data"`
-		Resource string `json:"resource"`
-		Type     string `json:"type"`
-	}{Connection: c.Connection, Resource: c.Resource, Type: c.Type}
-	payload.Data.Changes = changes
-	payload.Data.ProviderFields = pf
-	payload.Data.Sequence = c.Data.Sequence
-	raw, err := json.Marshal(payload)
+	ch, err := json.Marshal(changes)
 	if err != nil {
-		return nil, fmt.Errorf("messages: payload digest: provider fields are not valid JSON: %w", err)
+		return nil, fmt.Errorf("messages: payload digest: %w", err)
 	}
-	canon := canonicalizer{out: make([]byte, 0, len(raw))}
+	size := len(ch) + len(c.Connection) + len(c.Resource) + len(c.Type) + 128
+	for k, v := range c.Data.ProviderFields {
+		size += len(k) + len(v) + 8
+	}
+	raw := slices.Grow(canon.in[:0], size)
+	raw = append(raw, `{"connection":`...)
+	raw = appendJCSString(raw, c.Connection)
+	raw = append(raw, `,"data":{"changes":`...)
+	raw = append(raw, ch...)
+	if len(c.Data.ProviderFields) > 0 {
+		raw = append(raw, `,"providerFields":{`...)
+		n := 0
+		for k, v := range c.Data.ProviderFields { // any order: canonicalising sorts
+			v = bytes.TrimSpace(v)
+			if len(v) == 0 || !utf8.Valid(v) || !utf8.ValidString(k) {
+				return nil, fmt.Errorf("messages: payload digest: provider field %s is not valid UTF-8 JSON", keySegment(k)[1:])
+			}
+			if end, err := scanValue(v, 0, 3); err != nil || end != len(v) {
+				return nil, fmt.Errorf("messages: payload digest: provider field %s is not one valid JSON value", keySegment(k)[1:])
+			}
+			if n > 0 {
+				raw = append(raw, ',')
+			}
+			n++
+			raw = appendJCSString(raw, k)
+			raw = append(raw, ':')
+			raw = append(raw, v...)
+		}
+		raw = append(raw, '}')
+	}
+	if c.Data.Sequence != nil {
+		raw = append(raw, `,"sequence":`...)
+		raw = strconv.AppendInt(raw, *c.Data.Sequence, 10)
+	}
+	raw = append(raw, `},"resource":`...)
+	raw = appendJCSString(raw, c.Resource)
+	raw = append(raw, `,"type":`...)
+	raw = appendJCSString(raw, c.Type)
+	raw = append(raw, '}')
+
+	canon.in = raw
+	canon.out = slices.Grow(canon.out[:0], len(raw))
 	missingKey := false
 	canon.secret = func(v []byte) string {
 		if len(key) == 0 {
@@ -121,7 +156,7 @@ func (c *Command) canonicalPayload(key []byte) ([]byte, error) {
 		}
 		return keyed(key, v)
 	}
-	if err := canon.write(raw, 0); err != nil {
+	if err := canon.write(raw, 0, true); err != nil { // each part is valid
 		return nil, fmt.Errorf("messages: payload digest: data %w", err)
 	}
 	if missingKey {

@@ -358,7 +358,7 @@ func eachMember(raw []byte, fn func(m member) *InvalidError) *InvalidError {
 		kend, esc, _ := scanString(raw, i)
 		key := unquote(raw[i:kend], esc)
 		i = skipSpace(raw, skipSpace(raw, kend)+1) // after ':'
-		vend, _ := scanValue(raw, i, 0)
+		vend := skipValid(raw, i)
 		if ie := fn(member{key: key, value: raw[i:vend]}); ie != nil {
 			return ie
 		}
@@ -378,7 +378,7 @@ func eachItem(raw []byte, fn func(i int, item []byte) *InvalidError) *InvalidErr
 		return nil
 	}
 	for n := 0; ; n++ {
-		end, _ := scanValue(raw, i, 0)
+		end := skipValid(raw, i)
 		if ie := fn(n, raw[i:end]); ie != nil {
 			return ie
 		}
@@ -388,6 +388,65 @@ func eachItem(raw []byte, fn func(i int, item []byte) *InvalidError) *InvalidErr
 		}
 		i = skipSpace(raw, i+1)
 	}
+}
+
+// skipValid returns the offset after the value at b[i], which scanValue
+// has already accepted: a byte loop, no validation.
+func skipValid(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	default: // number or literal
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
+			i++
+		}
+		return i
+	}
+}
+
+// skipString returns the offset after the valid string at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// appendCompact appends b, valid JSON, without the whitespace outside
+// its strings.
+func appendCompact(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			end := skipString(b, i)
+			dst = append(dst, b[i:end]...)
+			i = end - 1
+		case !isSpace(c):
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // itoa is strconv.Itoa, named for the path builders.

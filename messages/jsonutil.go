@@ -273,28 +273,40 @@ func decodeTime(raw json.RawMessage, field string) (time.Time, *InvalidError) {
 }
 
 // decodeStrings reads an array of strings; items are checked by item, whose
-// field is field[i] (built only for an error).
+// field is field[i] (built only for an error). The strings share one
+// allocation.
 func decodeStrings(raw json.RawMessage, field string, item func(s string) string) ([]string, *InvalidError) {
 	if jsonKind(raw) != "array" {
 		return nil, invalid(field, wrongKind("an array of strings", raw))
 	}
-	out := []string{}
+	var all []byte
+	var ends []int32
 	ie := eachItem(raw, func(i int, it []byte) *InvalidError {
-		s, ie := decodeString(it, "")
-		if ie != nil {
-			ie.Field = field + "[" + itoa(i) + "]"
-			return ie
+		if jsonKind(it) != "string" {
+			return invalid(field+"["+itoa(i)+"]", wrongKind("a string", it))
 		}
-		if item != nil {
-			if reason := item(s); reason != "" {
-				return invalid(field+"["+itoa(i)+"]", reason)
-			}
-		}
-		out = append(out, s)
+		all = appendUnquoted(all, bytes.TrimSpace(it))
+		ends = append(ends, int32(len(all)))
 		return nil
 	})
 	if ie != nil {
 		return nil, ie
+	}
+	joined := string(all)
+	out := make([]string, len(ends))
+	start := int32(0)
+	for i, end := range ends {
+		s := joined[start:end]
+		start = end
+		if c := utf8.RuneCountInString(s); c > maxStringChars {
+			return nil, invalidf(field+"["+itoa(i)+"]", "must be at most %d characters long, got %d", maxStringChars, c)
+		}
+		if item != nil {
+			if reason := item(s); reason != "" {
+				return nil, invalid(field+"["+itoa(i)+"]", reason)
+			}
+		}
+		out[i] = s
 	}
 	return out, nil
 }
