@@ -3,6 +3,7 @@ package messages_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/oauthsync/oauthsync/messages"
@@ -32,6 +33,15 @@ func FuzzDecodeCommand(f *testing.F) {
 	} {
 		f.Add(testSubject, []byte(broken))
 	}
+	// The deep and wide shapes of the cost benchmark, and nesting just
+	// at and just past MaxDepth.
+	for _, s := range costShapes() {
+		f.Add(testSubject, s.body)
+	}
+	for _, depth := range []int{messages.MaxDepth - 4, messages.MaxDepth - 3} {
+		f.Add(testSubject, withProviderFields(`{"x":`+strings.Repeat(`{"a":`, depth)+`[]`+strings.Repeat(`}`, depth)+`}`))
+	}
+	f.Add(testSubject, withProviderFields(`{"x":"\ud83d\ude00","y":"\ud83d","z":1e400,"w":-0.0}`))
 	f.Fuzz(func(t *testing.T, subject string, body []byte) {
 		cmd, err := messages.DecodeCommand(subject, body, messages.DecodeOptions{})
 		if err != nil {
