@@ -291,8 +291,12 @@ func decodeJSON(raw []byte) (any, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	v, err := decodeValue(dec, "")
+	v, err := decodeValue(dec)
 	if err != nil {
+		var dup *dupKeyError
+		if errors.As(err, &dup) {
+			return nil, fmt.Errorf("has a duplicate key at %s", strings.TrimPrefix(dup.path, "."))
+		}
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -303,7 +307,22 @@ func decodeJSON(raw []byte) (any, error) {
 
 var errNotJSON = errors.New("is not valid JSON")
 
-func decodeValue(dec *json.Decoder, path string) (any, error) {
+// dupKeyError is a duplicate key at path (relative to the decoded value).
+// The path is built as the error unwinds, so that decoding builds no path
+// per nesting level: the cost stays linear in the value's size.
+type dupKeyError struct{ path string }
+
+func (e *dupKeyError) Error() string { return "has a duplicate key at " + e.path }
+
+// under prepends seg to the path of a *dupKeyError.
+func under(err error, seg func() string) error {
+	if dup, ok := err.(*dupKeyError); ok {
+		dup.path = seg() + dup.path
+	}
+	return err
+}
+
+func decodeValue(dec *json.Decoder) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, errNotJSON
@@ -321,12 +340,11 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 				return nil, errNotJSON
 			}
 			key, _ := kt.(string)
-			at := joinPath(path, key)
 			if _, dup := m[key]; dup {
-				return nil, fmt.Errorf("has a duplicate key at %s", strings.TrimPrefix(at, "."))
+				return nil, &dupKeyError{path: joinPath("", key)}
 			}
-			if m[key], err = decodeValue(dec, at); err != nil {
-				return nil, err
+			if m[key], err = decodeValue(dec); err != nil {
+				return nil, under(err, func() string { return joinPath("", key) })
 			}
 		}
 		if _, err := dec.Token(); err != nil {
@@ -336,9 +354,9 @@ func decodeValue(dec *json.Decoder, path string) (any, error) {
 	case '[':
 		items := []any{}
 		for i := 0; dec.More(); i++ {
-			v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i))
+			v, err := decodeValue(dec)
 			if err != nil {
-				return nil, err
+				return nil, under(err, func() string { return fmt.Sprintf("[%d]", i) })
 			}
 			items = append(items, v)
 		}
