@@ -129,8 +129,12 @@ func TestSameIDWithAnotherPayloadIsAnIDConflict(t *testing.T) {
 	if ev.Data.Status != messages.StatusRejected || ev.Data.Error == nil || ev.Data.Error.Code != messages.CodeIDConflict {
 		t.Fatalf("second payload result = %+v", ev.Data)
 	}
-	if ev.ID != messages.ConflictEventID("cmd-conflict", other.PayloadHash()) {
-		t.Fatalf("conflict event id = %q", ev.ID)
+	otherDigest, err := other.PayloadDigest(testDigestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != messages.ConflictEventID("cmd-conflict", otherDigest) || ev.Data.PayloadDigest != otherDigest {
+		t.Fatalf("conflict event id = %q, payloadDigest %q; want both from %q", ev.ID, ev.Data.PayloadDigest, otherDigest)
 	}
 	if app, _ := b.sim.App(res1); app.Name != "first" || len(b.posts()) != 1 {
 		t.Fatalf("the conflicting payload reached the provider: name=%q posts=%d", app.Name, len(b.posts()))
