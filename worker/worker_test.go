@@ -115,9 +115,14 @@ func TestDuplicatesAreAppliedOnceAndAnsweredWithTheStoredResult(t *testing.T) {
 func TestSameIDWithAnotherPayloadIsAnIDConflict(t *testing.T) {
 	b := newBundle(t)
 	b.start(b.config())
-	b.publish(command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("first")}), true)
-	if r := b.result("cmd-conflict"); r.Data.Status != messages.StatusApplied {
-		t.Fatalf("first: %s", r.Data.Status)
+	first := command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("first")})
+	b.publish(first, true)
+	firstDigest, err := first.PayloadDigest(testDigestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.result("cmd-conflict"); r.Data.Status != messages.StatusApplied || r.Data.PayloadDigest != firstDigest {
+		t.Fatalf("first: %s, payloadDigest %q, want applied and %q", r.Data.Status, r.Data.PayloadDigest, firstDigest)
 	}
 	other := command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("second")})
 	b.publish(other, false)
