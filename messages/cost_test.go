@@ -125,6 +125,9 @@ const maxDecideBytes = 1 << 20
 // the size limit allocates more than maxDecideBytes to decode and digest.
 // (Time is measured by BenchmarkDecideCommand, not asserted.)
 func TestDecideCommandAllocationBounded(t *testing.T) {
+	if raceEnabled {
+		t.Log("the race detector's own allocations are counted: bounds not asserted")
+	}
 	for _, s := range costShapes() {
 		if len(s.body) > messages.DefaultMaxCommandBytes {
 			t.Fatalf("%s: shape is %d bytes, over the limit", s.name, len(s.body))
@@ -143,7 +146,7 @@ func TestDecideCommandAllocationBounded(t *testing.T) {
 			perRun = max(perRun, after.TotalAlloc-before.TotalAlloc)
 		}
 		t.Logf("%-40s %6d bytes  %8d B allocated (cold)", s.name, len(s.body), perRun)
-		if perRun > maxDecideBytes {
+		if perRun > maxDecideBytes && !raceEnabled {
 			t.Errorf("%s: %d bytes allocated per command, want at most %d", s.name, perRun, maxDecideBytes)
 		}
 	}
