@@ -449,6 +449,18 @@ func putCanonicalizer(c *canonicalizer) {
 	canonicalPool.Put(c)
 }
 
+// CheckJSON reports why raw is not one JSON value that has a canonical form
+// (docs/payload-digest.md): invalid UTF-8 or JSON, nesting beyond MaxDepth
+// (counted from raw itself), a duplicate key or a number beyond a double,
+// naming where ("has a duplicate key at a.b[0]"). It returns nil when raw
+// has one. It costs time linear in len(raw) and, warm, allocates nothing
+// but an error: adapters use it to check provider field values.
+func CheckJSON(raw []byte) error {
+	c := getCanonicalizer()
+	defer putCanonicalizer(c)
+	return c.write(raw, 0, false)
+}
+
 // checkCanonical reports why raw, one JSON value that scanValue accepted
 // at nesting depth depth (its container's), has no canonical form: a
 // duplicate key or a number beyond a double, naming where. It returns nil

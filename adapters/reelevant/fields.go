@@ -284,86 +284,27 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // decodeJSON decodes exactly one JSON value, keeping numbers' literals
 // (json.Number) and refusing duplicate keys at any depth, so that what is
-// validated is what is sent. Errors never quote the input.
+// validated is what is sent. Errors never quote the input. Duplicates (and
+// numbers beyond a double, nesting beyond messages.MaxDepth) are found by
+// messages.CheckJSON, which builds nothing per level: the cost is linear in
+// the value's size whatever its shape.
 func decodeJSON(raw []byte) (any, error) {
 	if !utf8.Valid(raw) {
 		return nil, errors.New("is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
-	if err != nil {
-		var dup *dupKeyError
-		if errors.As(err, &dup) {
-			return nil, fmt.Errorf("has a duplicate key at %s", strings.TrimPrefix(dup.path, "."))
-		}
-		return nil, err
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errNotJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("is not a single JSON value")
+	}
+	if err := messages.CheckJSON(raw); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
 
 var errNotJSON = errors.New("is not valid JSON")
-
-// dupKeyError is a duplicate key at path (relative to the decoded value).
-// The path is built as the error unwinds, so that decoding builds no path
-// per nesting level: the cost stays linear in the value's size.
-type dupKeyError struct{ path string }
-
-func (e *dupKeyError) Error() string { return "has a duplicate key at " + e.path }
-
-// under prepends seg to the path of a *dupKeyError.
-func under(err error, seg func() string) error {
-	if dup, ok := err.(*dupKeyError); ok {
-		dup.path = seg() + dup.path
-	}
-	return err
-}
-
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, errNotJSON
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, errNotJSON
-			}
-			key, _ := kt.(string)
-			if _, dup := m[key]; dup {
-				return nil, &dupKeyError{path: joinPath("", key)}
-			}
-			if m[key], err = decodeValue(dec); err != nil {
-				return nil, under(err, func() string { return joinPath("", key) })
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, errNotJSON
-		}
-		return m, nil
-	case '[':
-		items := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := decodeValue(dec)
-			if err != nil {
-				return nil, under(err, func() string { return fmt.Sprintf("[%d]", i) })
-			}
-			items = append(items, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, errNotJSON
-		}
-		return items, nil
-	}
-	return nil, errNotJSON
-}
