@@ -1,13 +1,14 @@
 package messages
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -106,33 +107,45 @@ func DecodeCommand(subject string, body []byte, opts DecodeOptions) (*Command, e
 // without any other check. It returns "" unless exactly one "id" key was
 // seen before the first syntax error and its value is a valid command id.
 func lenientID(body []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	if cut := depthOver(body, MaxDepth); cut >= 0 {
+		body = body[:cut] // the members before the deep part can be read
+	}
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
 		return ""
 	}
+	i = skipSpace(body, i+1)
 	var id string
 	seen := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for i < len(body) && body[i] == '"' {
+		kend, esc, err := scanString(body, i)
 		if err != nil {
 			break
 		}
-		key, _ := tok.(string)
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
+		key := unquote(body[i:kend], esc)
+		i = skipSpace(body, kend)
+		if i >= len(body) || body[i] != ':' {
 			break
 		}
-		if key != "id" {
-			continue
+		i = skipSpace(body, i+1)
+		vend, jerr := scanValue(body, i, 1)
+		if jerr != nil {
+			break
 		}
-		if seen {
-			return "" // ambiguous
+		if key == "id" {
+			if seen {
+				return "" // ambiguous
+			}
+			seen = true
+			if s, ok := stringValue(body[i:vend]); ok && ValidCommandID(s) {
+				id = s
+			}
 		}
-		seen = true
-		var s string
-		if jsonKind(value) == "string" && json.Unmarshal(value, &s) == nil && ValidCommandID(s) {
-			id = s
+		i = skipSpace(body, vend)
+		if i >= len(body) || body[i] != ',' {
+			break
 		}
+		i = skipSpace(body, i+1)
 	}
 	return id
 }
@@ -286,14 +299,10 @@ func decodeProviderFields(raw []byte) (map[string]json.RawMessage, *InvalidError
 			return nil, invalidf(o.at(k), "provider field names must match %s", providerFieldPattern)
 		}
 		v := o.members[k]
-		if _, err := canonicalJSON(v); err != nil {
+		if err := checkCanonical(v, 3); err != nil { // body, data, providerFields
 			return nil, invalid(o.at(k), "value "+err.Error())
 		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, v); err != nil {
-			return nil, invalid(o.at(k), "value is not valid JSON")
-		}
-		fields[k] = json.RawMessage(buf.Bytes())
+		fields[k] = json.RawMessage(appendCompact(make([]byte, 0, len(v)), v))
 	}
 	return fields, nil
 }
@@ -333,12 +342,8 @@ func decodeChanges(raw []byte) (Changes, *InvalidError) {
 			if ie != nil {
 				return c, ie
 			}
-			for i, s := range scopes {
-				for j := range i {
-					if scopes[j] == s {
-						return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
-					}
-				}
+			if i, j, dup := firstDuplicate(scopes); dup {
+				return c, invalidf(fmt.Sprintf("%s[%d]", field, i), "duplicates %s[%d]; scopes must be unique", field, j)
 			}
 			c.Scopes = &scopes
 			continue
@@ -387,14 +392,14 @@ func decodeChanges(raw []byte) (Changes, *InvalidError) {
 
 // checkScope refuses an empty scope or one with whitespace (providers join
 // scopes with spaces).
-func checkScope(s, field string) *InvalidError {
+func checkScope(s string) string {
 	if s == "" {
-		return invalid(field, "must not be empty")
+		return "must not be empty"
 	}
 	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-		return invalid(field, "must not contain whitespace (scopes are joined with spaces)")
+		return "must not contain whitespace (scopes are joined with spaces)"
 	}
-	return nil
+	return ""
 }
 
 // schemePattern is an URI scheme followed by ':' (RFC 3986 §3.1).
@@ -443,4 +448,27 @@ func checkHTTPURL(s string) string {
 		return want
 	}
 	return ""
+}
+
+// firstDuplicate finds, in O(n log n), the first item of list (in list
+// order) equal to an earlier one, i, and the first of those, j.
+func firstDuplicate(list []string) (i, j int, dup bool) {
+	idx := make([]int32, len(list))
+	for k := range idx {
+		idx[k] = int32(k)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(strings.Compare(list[a], list[b]), cmp.Compare(a, b))
+	})
+	i = len(list)
+	for k := 1; k < len(idx); k++ {
+		if list[idx[k]] == list[idx[k-1]] && int(idx[k]) < i {
+			i, dup = int(idx[k]), true
+			j = int(idx[k-1])
+			for k2 := k - 1; k2 > 0 && list[idx[k2-1]] == list[idx[k]]; k2-- {
+				j = int(idx[k2-1])
+			}
+		}
+	}
+	return i, j, dup
 }

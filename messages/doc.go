@@ -13,9 +13,14 @@
 //   - Every command DecodeCommand accepts matches CommandSchema; every event
 //     EncodeResultEvent produces matches ResultSchema and decodes again with
 //     DecodeResultEvent.
-//   - A command's PayloadHash depends only on what it asks for (type,
+//   - A command's PayloadDigest depends only on what it asks for (type,
 //     connection, resource, data), never on its id, time, source, batch or
-//     formatting; a result event's id derives only from the command id.
+//     formatting (docs/payload-digest.md); a secret enters it only as an
+//     HMAC under the deployment's digest key. A result event's id derives
+//     only from the command id.
+//   - Deciding a command costs time and memory linear in its size: nesting
+//     beyond MaxDepth is refused by a byte scan before decoding, values are
+//     scanned without copies, and field paths are built only for errors.
 //   - A client secret is held as a Secret, which never prints its value
 //     (fmt, slog); only its JSON encoding, used on the wire, carries it.
 //     Command, Data and Changes log field names only (slog.LogValuer), and

@@ -3,6 +3,7 @@ package messages_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/oauthsync/oauthsync/messages"
@@ -32,6 +33,15 @@ func FuzzDecodeCommand(f *testing.F) {
 	} {
 		f.Add(testSubject, []byte(broken))
 	}
+	// The deep and wide shapes of the cost benchmark, and nesting just
+	// at and just past MaxDepth.
+	for _, s := range costShapes() {
+		f.Add(testSubject, s.body)
+	}
+	for _, depth := range []int{messages.MaxDepth - 4, messages.MaxDepth - 3} {
+		f.Add(testSubject, withProviderFields(`{"x":`+strings.Repeat(`{"a":`, depth)+`[]`+strings.Repeat(`}`, depth)+`}`))
+	}
+	f.Add(testSubject, withProviderFields(`{"x":"\ud83d\ude00","y":"\ud83d","z":1e400,"w":-0.0}`))
 	f.Fuzz(func(t *testing.T, subject string, body []byte) {
 		cmd, err := messages.DecodeCommand(subject, body, messages.DecodeOptions{})
 		if err != nil {
@@ -64,7 +74,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		if !equalCommands(cmd, again) {
 			t.Fatalf("round trip changed the command:\n got %#v\nwant %#v", again, cmd)
 		}
-		if cmd.PayloadHash() != again.PayloadHash() {
+		if hashOf(cmd) != hashOf(again) {
 			t.Fatalf("round trip changed the payload hash")
 		}
 		if err := schemaValidate(schema, wire); err != nil {
@@ -164,7 +174,7 @@ func FuzzCommandValues(f *testing.F) {
 		if err != nil {
 			t.Fatalf("DecodeCommand(Encode()): %v\n%s", err, wire)
 		}
-		if !equalCommands(cmd, again) || cmd.PayloadHash() != again.PayloadHash() {
+		if !equalCommands(cmd, again) || hashOf(cmd) != hashOf(again) {
 			t.Fatalf("round trip changed the command:\n got %#v\nwant %#v", again, cmd)
 		}
 	})

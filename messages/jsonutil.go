@@ -3,9 +3,7 @@ package messages
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -94,37 +92,29 @@ func shorten(s string) string {
 	return s[:cut] + "…"
 }
 
-// readValue reads body as exactly one JSON value: valid UTF-8, no syntax
-// error, nothing but whitespace after it. The reason never quotes the body.
+// readValue reads body as exactly one JSON value: valid UTF-8, nested at
+// most MaxDepth levels (checked by a byte scan before anything else), no
+// syntax error, nothing but whitespace after it. The reason never quotes
+// the body.
 func readValue(body []byte) (json.RawMessage, *InvalidError) {
+	if off := depthOver(body, MaxDepth); off >= 0 {
+		return nil, invalidf("body", "is nested deeper than %d levels of objects and arrays (at byte offset %d)", MaxDepth, off)
+	}
 	if !utf8.Valid(body) {
 		return nil, invalid("body", "is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return nil, invalid("body", syntaxReason(err))
+	i := skipSpace(body, 0)
+	if i == len(body) {
+		return nil, invalid("body", "is empty: expected a JSON object")
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	end, err := scanValue(body, i, 0)
+	if err != nil {
+		return nil, invalid("body", err.Error())
+	}
+	if skipSpace(body, end) != len(body) {
 		return nil, invalid("body", "must hold a single JSON object: found data after it")
 	}
-	return raw, nil
-}
-
-// syntaxReason describes a JSON decoding error by position only, so that no
-// part of the body (possibly a secret) is echoed.
-func syntaxReason(err error) string {
-	var se *json.SyntaxError
-	switch {
-	case errors.Is(err, io.EOF):
-		return "is empty: expected a JSON object"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "is not valid JSON: unexpected end of input"
-	case errors.As(err, &se):
-		return fmt.Sprintf("is not valid JSON: syntax error at byte offset %d", se.Offset)
-	default:
-		return "is not valid JSON"
-	}
+	return body[i:end], nil
 }
 
 // object is a JSON object read strictly: no duplicate keys, members kept by
@@ -135,8 +125,9 @@ type object struct {
 	members map[string]json.RawMessage
 }
 
-// parseObject reads raw, a syntactically valid JSON value, as an object at
-// path ("" for the body itself). It refuses other kinds and duplicate keys.
+// parseObject reads raw, a JSON value read by readValue (or a member of
+// one), as an object at path ("" for the body itself). It refuses other
+// kinds and duplicate keys. Members are slices of raw, not copies.
 func parseObject(raw json.RawMessage, path string) (*object, *InvalidError) {
 	field := path
 	if field == "" {
@@ -145,26 +136,17 @@ func parseObject(raw json.RawMessage, path string) (*object, *InvalidError) {
 	if kind := jsonKind(raw); kind != "object" {
 		return nil, invalid(field, wrongKind("a JSON object", raw))
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // '{'
-		return nil, invalid(field, syntaxReason(err))
-	}
 	o := &object{path: path, members: make(map[string]json.RawMessage)}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, invalid(field, syntaxReason(err))
+	ie := eachMember(raw, func(m member) *InvalidError {
+		if _, dup := o.members[m.key]; dup {
+			return invalid(o.at(m.key), "duplicate key")
 		}
-		key, _ := tok.(string)
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, invalid(o.at(key), syntaxReason(err))
-		}
-		if _, dup := o.members[key]; dup {
-			return nil, invalid(o.at(key), "duplicate key")
-		}
-		o.keys = append(o.keys, key)
-		o.members[key] = value
+		o.keys = append(o.keys, m.key)
+		o.members[m.key] = m.value
+		return nil
+	})
+	if ie != nil {
+		return nil, ie
 	}
 	return o, nil
 }
@@ -219,8 +201,8 @@ func decodeString(raw json.RawMessage, field string) (string, *InvalidError) {
 	if jsonKind(raw) != "string" {
 		return "", invalid(field, wrongKind("a string", raw))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := stringValue(raw)
+	if !ok {
 		return "", invalid(field, "must be a valid JSON string")
 	}
 	if n := utf8.RuneCountInString(s); n > maxStringChars {
@@ -279,8 +261,8 @@ func decodeTime(raw json.RawMessage, field string) (time.Time, *InvalidError) {
 	if jsonKind(raw) != "string" {
 		return time.Time{}, invalid(field, wrongKind("an RFC 3339 timestamp string", raw))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil || !timestampPattern.MatchString(s) {
+	s, ok := stringValue(raw)
+	if !ok || !timestampPattern.MatchString(s) {
 		return time.Time{}, invalid(field, reason)
 	}
 	var t time.Time
@@ -291,121 +273,54 @@ func decodeTime(raw json.RawMessage, field string) (time.Time, *InvalidError) {
 }
 
 // decodeStrings reads an array of strings; items are checked by item, whose
-// field is field[i].
-func decodeStrings(raw json.RawMessage, field string, item func(s, field string) *InvalidError) ([]string, *InvalidError) {
+// field is field[i] (built only for an error). The strings share one
+// allocation.
+func decodeStrings(raw json.RawMessage, field string, item func(s string) string) ([]string, *InvalidError) {
 	if jsonKind(raw) != "array" {
 		return nil, invalid(field, wrongKind("an array of strings", raw))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, invalid(field, "must be a valid JSON array")
+	var all []byte
+	var ends []int32
+	ie := eachItem(raw, func(i int, it []byte) *InvalidError {
+		if jsonKind(it) != "string" {
+			return invalid(field+"["+itoa(i)+"]", wrongKind("a string", it))
+		}
+		all = appendUnquoted(all, bytes.TrimSpace(it))
+		ends = append(ends, int32(len(all)))
+		return nil
+	})
+	if ie != nil {
+		return nil, ie
 	}
-	out := make([]string, 0, len(items))
-	for i, it := range items {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		s, ie := decodeString(it, f)
-		if ie != nil {
-			return nil, ie
+	joined := string(all)
+	out := make([]string, len(ends))
+	start := int32(0)
+	for i, end := range ends {
+		s := joined[start:end]
+		start = end
+		if c := utf8.RuneCountInString(s); c > maxStringChars {
+			return nil, invalidf(field+"["+itoa(i)+"]", "must be at most %d characters long, got %d", maxStringChars, c)
 		}
 		if item != nil {
-			if ie := item(s, f); ie != nil {
-				return nil, ie
+			if reason := item(s); reason != "" {
+				return nil, invalid(field+"["+itoa(i)+"]", reason)
 			}
 		}
-		out = append(out, s)
+		out[i] = s
 	}
 	return out, nil
 }
 
-// canonicalJSON rewrites a JSON value canonically: objects with their keys
-// sorted, no insignificant whitespace, strings re-escaped the one way
-// encoding/json writes them; numbers keep their literal. It refuses duplicate
-// keys, naming where (relative to the value) in the error.
-func canonicalJSON(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var buf bytes.Buffer
-	if err := canonicalValue(dec, &buf, ""); err != nil {
-		return nil, err
+// stringValue returns the value of raw, a JSON string scanned by
+// scanValue; ok is false when raw is not a string.
+func stringValue(raw []byte) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
+	end, esc, err := scanString(raw, 0)
+	if err != nil || end != len(raw) {
+		return "", false
 	}
-	return buf.Bytes(), nil
-}
-
-func canonicalValue(dec *json.Decoder, buf *bytes.Buffer, path string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return errors.New("not valid JSON")
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			type member struct {
-				key   string
-				value []byte
-			}
-			var members []member
-			seen := make(map[string]bool)
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return errors.New("not valid JSON")
-				}
-				key, _ := kt.(string)
-				if seen[key] {
-					return fmt.Errorf("has a duplicate key at %s", joinPath(path, key))
-				}
-				seen[key] = true
-				var sub bytes.Buffer
-				if err := canonicalValue(dec, &sub, joinPath(path, key)); err != nil {
-					return err
-				}
-				members = append(members, member{key, sub.Bytes()})
-			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return errors.New("not valid JSON")
-			}
-			slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
-			buf.WriteByte('{')
-			for i, m := range members {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				k, _ := json.Marshal(m.key)
-				buf.Write(k)
-				buf.WriteByte(':')
-				buf.Write(m.value)
-			}
-			buf.WriteByte('}')
-		case '[':
-			buf.WriteByte('[')
-			for i := 0; dec.More(); i++ {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				if err := canonicalValue(dec, buf, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return errors.New("not valid JSON")
-			}
-			buf.WriteByte(']')
-		default:
-			return errors.New("not valid JSON")
-		}
-	case string:
-		s, _ := json.Marshal(t)
-		buf.Write(s)
-	case json.Number:
-		buf.WriteString(t.String())
-	case bool:
-		buf.WriteString(strconv.FormatBool(t))
-	case nil:
-		buf.WriteString("null")
-	}
-	return nil
+	return unquote(raw, esc), true
 }

@@ -3,6 +3,7 @@ package messages
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -91,15 +92,17 @@ type ResultEvent struct {
 func ResultEventID(commandID string) string { return "result-" + commandID }
 
 // ConflictEventID is the id of the rejected/id_conflict result published for
-// a command that reuses commandID with another payload, whose PayloadHash is
-// payloadHash. It names the first 16 hex digits of that hash, so it never
-// replaces the original command's result, and two conflicting payloads get
-// two events.
-func ConflictEventID(commandID, payloadHash string) string {
-	if len(payloadHash) > 16 {
-		payloadHash = payloadHash[:16]
+// a command that reuses commandID with another payload, whose digest is
+// payloadDigest (Command.PayloadDigest). It names the first 16 hex digits of
+// that digest (after "sha256:"), so it never replaces the original command's
+// result, and two conflicting payloads get two events. A secret enters the
+// digest only keyed, so these digits cannot confirm a guess of a secret.
+func ConflictEventID(commandID, payloadDigest string) string {
+	h := strings.TrimPrefix(payloadDigest, DigestPrefix)
+	if len(h) > 16 {
+		h = h[:16]
 	}
-	return ResultEventID(commandID) + "-conflict-" + payloadHash
+	return ResultEventID(commandID) + "-conflict-" + h
 }
 
 // ReplayResultEventID is the id of the result published for a replay of a

@@ -197,7 +197,7 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s: connection %q batch %q source %q", c.ID, c.Connection, c.Batch, c.Source)
 		}
 		if prev, ok := ids[c.ID]; ok {
-			if prev.PayloadHash() != c.PayloadHash() {
+			if hashOf(prev) != hashOf(c) {
 				t.Errorf("%s reused with another payload", c.ID)
 			}
 			dup = true

@@ -93,6 +93,12 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxCommandBytes is the largest command body accepted. Default 64 KiB.
 	MaxCommandBytes int
+	// DigestKey is the key with which secrets enter payload digests
+	// (docs/payload-digest.md): the fleet's shared key, from
+	// internal/digestkey. Default: a random key of this worker alone,
+	// which is right for one worker only (two workers with different keys
+	// see a duplicate of a command with a secret as an id_conflict).
+	DigestKey []byte
 	// FetchBatch is the number of messages pulled per request. Default 64.
 	FetchBatch int
 	// JetStreamInfoTTL is how long what JetStream said about the streams
@@ -170,6 +176,10 @@ func (c Config) withDefaults() Config {
 	c.StoreTimeout = cmp.Or(c.StoreTimeout, 5*time.Second)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, 10*time.Second)
 	c.MaxCommandBytes = cmp.Or(c.MaxCommandBytes, messages.DefaultMaxCommandBytes)
+	if len(c.DigestKey) == 0 {
+		c.DigestKey = make([]byte, 32)
+		_, _ = rand.Read(c.DigestKey) // crypto/rand.Read never fails
+	}
 	c.FetchBatch = cmp.Or(c.FetchBatch, 64)
 	c.JetStreamInfoTTL = cmp.Or(c.JetStreamInfoTTL, 5*time.Second)
 	for i := range c.Connections {

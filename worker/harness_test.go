@@ -169,8 +169,12 @@ func (b *bundle) config() worker.Config {
 		LeaseTTL:       3 * time.Second,
 		LeaseWait:      200 * time.Millisecond,
 		DrainTimeout:   5 * time.Second,
+		DigestKey:      testDigestKey,
 	}
 }
+
+// testDigestKey is the payload digest key the test workers share.
+var testDigestKey = []byte("worker-test-digest-key-32-bytes!")
 
 // start runs a worker with cfg until the test ends (or stop is called).
 func (b *bundle) start(cfg worker.Config) (stop func()) {

@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,7 +94,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		var inv *messages.InvalidError
 		if errors.As(err, &inv) && inv.Identified() {
 			j.id, j.connection, j.resource = inv.ID, inv.Connection, inv.Resource
-			j.hash = bodyHash(msg.Data())
+			j.hash, _ = messages.InvalidBodyDigest(w.cfg.DigestKey, msg.Data()) // the key is never empty
 			w.annotate(ctx, j)
 			w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: w.scrub(j, err.Error())})
 			return
@@ -108,7 +106,10 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		return
 	}
 	j.cmd, j.id, j.connection, j.resource, j.batch = cmd, cmd.ID, cmd.Connection, cmd.Resource, cmd.Batch
-	j.hash = cmd.PayloadHash()
+	if j.hash, err = cmd.PayloadDigest(w.cfg.DigestKey); err != nil { // not for a decoded command
+		w.deadLetterUnreadable(ctx, j, err)
+		return
+	}
 	if s := cmd.Data.Changes.ClientSecret; s != nil {
 		j.secret = s.Reveal()
 	}
@@ -533,6 +534,7 @@ func (w *Worker) result(j *job, status messages.Status, rerr *messages.ResultErr
 		CommandStreamSequence: j.seq,
 		StartedAt:             j.started.UTC(),
 		FinishedAt:            w.cfg.now().UTC(),
+		PayloadDigest:         j.hash,
 		Error:                 rerr,
 	}
 }
@@ -593,11 +595,6 @@ func withoutFields(u adapters.Update, names []string) adapters.Update {
 		u.ProviderFields = kept
 	}
 	return u
-}
-
-func bodyHash(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func randomToken() string {

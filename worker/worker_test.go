@@ -115,9 +115,14 @@ func TestDuplicatesAreAppliedOnceAndAnsweredWithTheStoredResult(t *testing.T) {
 func TestSameIDWithAnotherPayloadIsAnIDConflict(t *testing.T) {
 	b := newBundle(t)
 	b.start(b.config())
-	b.publish(command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("first")}), true)
-	if r := b.result("cmd-conflict"); r.Data.Status != messages.StatusApplied {
-		t.Fatalf("first: %s", r.Data.Status)
+	first := command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("first")})
+	b.publish(first, true)
+	firstDigest, err := first.PayloadDigest(testDigestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.result("cmd-conflict"); r.Data.Status != messages.StatusApplied || r.Data.PayloadDigest != firstDigest {
+		t.Fatalf("first: %s, payloadDigest %q, want applied and %q", r.Data.Status, r.Data.PayloadDigest, firstDigest)
 	}
 	other := command("cmd-conflict", res1, nil, messages.Changes{Name: ptr("second")})
 	b.publish(other, false)
@@ -129,8 +134,12 @@ func TestSameIDWithAnotherPayloadIsAnIDConflict(t *testing.T) {
 	if ev.Data.Status != messages.StatusRejected || ev.Data.Error == nil || ev.Data.Error.Code != messages.CodeIDConflict {
 		t.Fatalf("second payload result = %+v", ev.Data)
 	}
-	if ev.ID != messages.ConflictEventID("cmd-conflict", other.PayloadHash()) {
-		t.Fatalf("conflict event id = %q", ev.ID)
+	otherDigest, err := other.PayloadDigest(testDigestKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != messages.ConflictEventID("cmd-conflict", otherDigest) || ev.Data.PayloadDigest != otherDigest {
+		t.Fatalf("conflict event id = %q, payloadDigest %q; want both from %q", ev.ID, ev.Data.PayloadDigest, otherDigest)
 	}
 	if app, _ := b.sim.App(res1); app.Name != "first" || len(b.posts()) != 1 {
 		t.Fatalf("the conflicting payload reached the provider: name=%q posts=%d", app.Name, len(b.posts()))

@@ -284,68 +284,27 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // decodeJSON decodes exactly one JSON value, keeping numbers' literals
 // (json.Number) and refusing duplicate keys at any depth, so that what is
-// validated is what is sent. Errors never quote the input.
+// validated is what is sent. Errors never quote the input. Duplicates (and
+// numbers beyond a double, nesting beyond messages.MaxDepth) are found by
+// messages.CheckJSON, which builds nothing per level: the cost is linear in
+// the value's size whatever its shape.
 func decodeJSON(raw []byte) (any, error) {
 	if !utf8.Valid(raw) {
 		return nil, errors.New("is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	v, err := decodeValue(dec, "")
-	if err != nil {
-		return nil, err
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errNotJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("is not a single JSON value")
+	}
+	if err := messages.CheckJSON(raw); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
 
 var errNotJSON = errors.New("is not valid JSON")
-
-func decodeValue(dec *json.Decoder, path string) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, errNotJSON
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil // string, json.Number, bool or nil
-	}
-	switch d {
-	case '{':
-		m := map[string]any{}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return nil, errNotJSON
-			}
-			key, _ := kt.(string)
-			at := joinPath(path, key)
-			if _, dup := m[key]; dup {
-				return nil, fmt.Errorf("has a duplicate key at %s", strings.TrimPrefix(at, "."))
-			}
-			if m[key], err = decodeValue(dec, at); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, errNotJSON
-		}
-		return m, nil
-	case '[':
-		items := []any{}
-		for i := 0; dec.More(); i++ {
-			v, err := decodeValue(dec, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, errNotJSON
-		}
-		return items, nil
-	}
-	return nil, errNotJSON
-}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/commandfile"
+	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/migrate"
 	"github.com/oauthsync/oauthsync/internal/plan"
 	"github.com/oauthsync/oauthsync/messages"
@@ -199,6 +200,7 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 		JetStream: js, Subjects: g.subjects(), ResultsStream: g.streams().results,
 		Rate: f.rate, MaxPending: f.maxPending, Wait: !f.noWait, Timeout: f.timeout,
 		Progress: display.update, ProgressEvery: display.every, Tracer: g.tracer(),
+		Digest: (&digestkey.Digester{JetStream: js}).Digest,
 	}, batch, lines)
 	display.close()
 	if sum != nil && f.report != "" {

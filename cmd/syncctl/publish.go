@@ -23,6 +23,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/commandfile"
+	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
@@ -126,8 +127,17 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	defer readerWG.Wait()
 	waitCtx, stopWaiting := context.WithTimeout(ctx, f.timeout)
 	defer stopWaiting()
+	// The digest of what is published, to tell this payload's result from
+	// another payload's under the same id (docs/payload-digest.md). With a
+	// secret it needs the fleet's key; when that cannot be read yet, it is
+	// tried again once a result is there.
+	digester := &digestkey.Digester{JetStream: js}
+	digest, _ := digester.Digest(ctx, cmd)
 	if f.wait {
-		want := map[string]bool{messages.ResultEventID(cmd.ID): true, messages.ConflictEventID(cmd.ID, cmd.PayloadHash()): true}
+		want := map[string]bool{messages.ResultEventID(cmd.ID): true}
+		if digest != "" {
+			want[messages.ConflictEventID(cmd.ID, digest)] = true
+		}
 		reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
 		readerWG.Go(func() {
 			var found *resultstream.Item
@@ -175,6 +185,12 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	case w.item.EventID != "":
 		if w.item.Event != nil {
 			out.Result = &w.item.Event.Data
+			if digest == "" {
+				digest, _ = digester.Digest(ctx, cmd)
+			}
+			if digestkey.Mismatch(digest, out.Result.PayloadDigest) {
+				out.Result = idConflict(*out.Result)
+			}
 		} else {
 			out.Result = &messages.Result{CommandID: cmd.ID, Status: w.item.Status}
 		}
@@ -200,6 +216,19 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 		return withCode(exitRejected)
 	}
 	return nil
+}
+
+// idConflict is what publish reports when the result of its command's id
+// answers another payload: JetStream dropped this publish as a duplicate
+// of the id (or the worker kept the first payload), so nothing of it was
+// applied.
+func idConflict(other messages.Result) *messages.Result {
+	r := other
+	r.Status = messages.StatusRejected
+	r.AppliedFields, r.SkippedFields, r.SkippedOrderKeys = nil, nil, nil
+	r.Error = &messages.ResultError{Code: messages.CodeIDConflict,
+		Message: digestkey.ConflictMessage(other.CommandID, other.Status, other.PayloadDigest)}
+	return &r
 }
 
 type publishOutput struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/providers"
 	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/worker"
@@ -134,6 +135,9 @@ connections:
 	}
 	wc := o.Worker
 	wc.JetStream = js
+	if wc.DigestKey, err = digestkey.Ensure(context.Background(), js, digestkey.Config{}); err != nil { // the fleet's key, as syncworker does
+		t.Fatal(err)
+	}
 	wc.Store = redisdedup.New(testenv.Redis(t), redisdedup.Config{Prefix: redisPrefix})
 	wc.Streams.Storage = jetstream.MemoryStorage
 	for _, name := range cfg.ConnectionNames() {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/providers"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
@@ -114,6 +115,16 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 	if err != nil {
 		return err
 	}
+	// The fleet's payload digest key: created by the first worker unless
+	// provisioning is someone else's job (docs/payload-digest.md).
+	keyOf := digestkey.Ensure
+	if o.noProvision {
+		keyOf = digestkey.Load
+	}
+	digestKey, err := keyOf(ctx, js, digestkey.Config{Replicas: cfg.Streams.Replicas})
+	if err != nil {
+		return fmt.Errorf("payload digest key: %w", err)
+	}
 	subjects := messages.Subjects{Prefix: cfg.NATS.SubjectPrefix}
 	storage := jetstream.FileStorage
 	if cfg.Streams.Storage == "memory" {
@@ -140,6 +151,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		DrainTimeout:    time.Duration(cfg.Worker.DrainTimeout),
 		MaxCommandBytes: cfg.Worker.MaxCommandBytes,
 		FetchBatch:      cfg.Worker.FetchBatch,
+		DigestKey:       digestKey,
 
 		RejectUnknownConnections: cfg.Worker.RejectUnknownConnections,
 	})

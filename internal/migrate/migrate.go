@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/oauthsync/oauthsync/internal/commandfile"
+	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
@@ -74,6 +75,12 @@ type Config struct {
 	// Propagator writes trace context into the commands' headers. Default
 	// W3C trace context and baggage.
 	Propagator propagation.TextMapPropagator
+	// Digest computes a command's payload digest as the workers do
+	// (digestkey.Digester.Digest). A result whose payloadDigest differs
+	// answers another payload under the line's id: the line is reported
+	// rejected with id_conflict. Default: the digest of commands without
+	// a secret only; a line whose digest cannot be computed is not checked.
+	Digest func(ctx context.Context, c *messages.Command) (string, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +89,9 @@ func (c Config) withDefaults() Config {
 	c.Timeout = cmp.Or(c.Timeout, 10*time.Minute)
 	c.PublishRetries = cmp.Or(c.PublishRetries, 5)
 	c.ProgressEvery = cmp.Or(c.ProgressEvery, 500*time.Millisecond)
+	if c.Digest == nil {
+		c.Digest = func(_ context.Context, c *messages.Command) (string, error) { return c.PayloadDigest(nil) }
+	}
 	if c.Tracer == nil {
 		c.Tracer = noop.NewTracerProvider().Tracer("")
 	}
@@ -164,6 +174,8 @@ type run struct {
 	// byEventID maps the result event ids a line can be answered with
 	// (its result, its id-conflict refusal) to the line's index.
 	byEventID map[string]int
+	// digests are the lines' payload digests ("" when unknown).
+	digests []string
 
 	mu        sync.Mutex
 	outcomes  []Outcome
@@ -197,6 +209,7 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 	r := &run{
 		cfg: cfg, lines: lines, start: time.Now(),
 		byEventID: make(map[string]int, len(lines)),
+		digests:   make([]string, len(lines)),
 		outcomes:  make([]Outcome, len(lines)),
 		hasResult: make([]bool, len(lines)),
 		before:    make([]bool, len(lines)),
@@ -215,7 +228,10 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 		c := l.Command
 		o.CommandID, o.Connection, o.Resource, o.Status = c.ID, c.Connection, c.Resource, StatusUnpublished
 		r.byEventID[messages.ResultEventID(c.ID)] = i
-		r.byEventID[messages.ConflictEventID(c.ID, c.PayloadHash())] = i
+		if d, err := cfg.Digest(ctx, c); err == nil {
+			r.digests[i] = d
+			r.byEventID[messages.ConflictEventID(c.ID, d)] = i
+		}
 		conns[c.Connection] = true
 		valid++
 	}
@@ -347,6 +363,12 @@ func (r *run) onResult(it resultstream.Item) error {
 		o.ErrorCode, o.Error = "", ""
 		if e := it.Event.Data.Error; e != nil {
 			o.ErrorCode, o.Error = string(e.Code), e.Message
+		}
+		if got := it.Event.Data.PayloadDigest; digestkey.Mismatch(r.digests[i], got) {
+			// The id's result answers another payload: this line's was
+			// dropped as a duplicate, never applied.
+			o.ErrorCode, o.Error = string(messages.CodeIDConflict), digestkey.ConflictMessage(o.CommandID, status, got)
+			status = messages.StatusRejected
 		}
 	}
 	if r.hasResult[i] {

@@ -426,7 +426,7 @@ func TestRunMatchesConflictAndReplayResults(t *testing.T) {
 	// Line 2's id was used before with another payload: this payload was refused.
 	conflict := resultOf(c2, messages.StatusRejected)
 	conflict.Error = &messages.ResultError{Code: messages.CodeIDConflict, Message: "id reused with another payload"}
-	e.mustPublishResult(t, conflict, messages.ConflictEventID(c2.ID, c2.PayloadHash()))
+	e.mustPublishResult(t, conflict, messages.ConflictEventID(c2.ID, digestOf(t, c2)))
 	// A conflict of another payload under line 3's id answers someone else.
 	e.mustPublishResult(t, conflict3(c3), messages.ConflictEventID(c3.ID, strings.Repeat("0", 64)))
 	// Line 4 failed; the worker replays it while this run waits for line 3 and 5.
@@ -534,4 +534,45 @@ func TestRunWithoutAResultsStream(t *testing.T) {
 	if n := e.commandCount(t); n != 0 {
 		t.Errorf("%d commands published", n)
 	}
+}
+
+// digestOf is the payload digest of c, a command without a secret.
+func digestOf(t *testing.T, c *messages.Command) string {
+	t.Helper()
+	d, err := c.PayloadDigest(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestResultForAnotherPayloadIsAnIDConflict: a line whose id already has
+// a result for another payload (JetStream dropped its publish as a
+// duplicate within its window) is reported rejected with id_conflict, not
+// with the other payload's status; a result without payloadDigest (an
+// older worker) is taken as before.
+func TestResultForAnotherPayloadIsAnIDConflict(t *testing.T) {
+	e := newEnv(t)
+	ls := lines(t, "digests", "rc/r1", "rc/r2", "rc/r3")
+	c1, c2, c3 := ls[0].Command, ls[1].Command, ls[2].Command
+	other := resultOf(c1, messages.StatusApplied)
+	other.PayloadDigest = "sha256:" + strings.Repeat("ab", 32) // another payload's
+	e.mustPublishResult(t, other, "")
+	same := resultOf(c2, messages.StatusApplied)
+	same.PayloadDigest = digestOf(t, c2)
+	e.mustPublishResult(t, same, "")
+	e.mustPublishResult(t, resultOf(c3, messages.StatusApplied), "") // no digest: an older worker
+	cfg := e.config()
+	cfg.Wait = true
+	s := run(t, context.Background(), cfg, "digests", ls)
+	if got, want := statuses(s), []string{"rejected", "applied", "applied"}; !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if o := s.Outcomes[0]; o.ErrorCode != string(messages.CodeIDConflict) || !strings.Contains(o.Error, "another payload") {
+		t.Errorf("line 1: %+v, want id_conflict", o)
+	}
+	if !s.Failed() {
+		t.Errorf("summary not failed with an id_conflict line")
+	}
+	countsEqual(t, s.Counts, map[string]int{"applied": 2, "rejected": 1})
 }
