@@ -50,13 +50,25 @@ func (l *consumeLoop) start(ctx context.Context) error {
 
 // run pulls until the worker stops, then waits for the pool. It returns an
 // error only when the consumer is gone for good.
+//
+// It never pulls more messages than it has idle goroutines (and at most
+// FetchBatch): a pulled message starts at once instead of waiting behind
+// others while its ack wait runs. Every pulled message is held under the
+// heartbeat (see tracked) from the moment it arrives until it is settled.
 func (l *consumeLoop) run(ctx context.Context) error {
-	msgs := make(chan jetstream.Msg)
+	msgs := make(chan *tracked)
+	// slots holds one token per idle goroutine.
+	slots := make(chan struct{}, l.workers)
+	for range l.workers {
+		slots <- struct{}{}
+	}
 	var wg sync.WaitGroup
 	for range l.workers {
 		wg.Go(func() {
-			for m := range msgs {
-				l.w.handle(l, m)
+			for t := range msgs {
+				l.w.handle(l, t)
+				l.w.inflight.release(t)
+				slots <- struct{}{}
 			}
 		})
 	}
@@ -66,12 +78,21 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	}()
 	failures := 0
 	for l.w.stopping.Err() == nil {
-		batch, err := l.cons.Fetch(l.w.cfg.FetchBatch, jetstream.FetchMaxWait(fetchWait))
+		n := l.idle(slots)
+		if n == 0 {
+			break // stopping
+		}
+		batch, err := l.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
 			for m := range batch.Messages() {
-				msgs <- m // handle hands it back if the worker is stopping
+				t := l.w.inflight.hold(m)
+				n--
+				msgs <- t // handle hands it back if the worker is stopping
 			}
 			err = batch.Error()
+		}
+		for range n { // tokens of messages that did not come
+			slots <- struct{}{}
 		}
 		switch {
 		case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
@@ -89,4 +110,24 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// idle waits for at least one idle goroutine and takes the tokens of up to
+// FetchBatch idle goroutines; 0 when the worker stops first.
+func (l *consumeLoop) idle(slots chan struct{}) int {
+	select {
+	case <-slots:
+	case <-l.w.stopping.Done():
+		return 0
+	}
+	n := 1
+	for n < l.w.cfg.FetchBatch {
+		select {
+		case <-slots:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
 }
