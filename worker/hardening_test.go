@@ -259,9 +259,6 @@ func TestMessagesAtTheSizeLimitsEnd(t *testing.T) {
 	cfg.MaxCommandBytes = 8 << 10
 	cfg.Streams.MaxMsgSize = -1 // as streams made before the limits: the server's max_payload only
 	b.start(cfg)
-	if info := b.consumerInfo("syncworker_" + connName); info.Config.MaxDeliver != 5+5 {
-		t.Fatalf("consumer MaxDeliver = %d, want the backstop 10", info.Config.MaxDeliver)
-	}
 
 	pad := strings.Repeat("x", 65000) // headers just under JetStream's 64 KiB
 	// A body near max_payload that is no command.
@@ -294,6 +291,10 @@ func TestMessagesAtTheSizeLimitsEnd(t *testing.T) {
 	})
 	if n := count(b.collect(), mRedeliveries, nil); n != 0 {
 		t.Fatalf("%d redeliveries, want every message ended on its first", n)
+	}
+	// The server's backstop, above the worker's own budget (MaxDeliver 5).
+	if info := b.consumerInfo("syncworker_" + connName); info.Config.MaxDeliver != 5+5 {
+		t.Fatalf("consumer MaxDeliver = %d, want the backstop 10", info.Config.MaxDeliver)
 	}
 }
 
