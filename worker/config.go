@@ -126,7 +126,7 @@ type StreamsConfig struct {
 	// MaxBytes bounds each stream's storage. When the commands stream is
 	// full, publishes fail (discard new: nothing unprocessed is dropped);
 	// the results and dead-letter streams drop their oldest messages.
-	// Default 1 GiB (256 MiB with memory storage); -1: unlimited.
+	// Default 1 GiB (64 MiB with memory storage, which JetStream reserves up front); -1: unlimited.
 	MaxBytes int64
 	// MaxMsgSize is the largest message the commands stream stores,
 	// headers included; JetStream refuses a larger publish. The results and
@@ -175,7 +175,7 @@ func (c Config) withDefaults() Config {
 	if c.Streams.MaxBytes == 0 {
 		c.Streams.MaxBytes = 1 << 30
 		if c.Streams.Storage == jetstream.MemoryStorage {
-			c.Streams.MaxBytes = 256 << 20
+			c.Streams.MaxBytes = 64 << 20
 		}
 	}
 	c.UnknownConnectionGrace = cmp.Or(c.UnknownConnectionGrace, 5*time.Minute)

@@ -45,7 +45,7 @@ type File struct {
 		Replicas        int      `yaml:"replicas"`
 		MaxAge          Duration `yaml:"maxAge"`
 		DuplicateWindow Duration `yaml:"duplicateWindow"`
-		// MaxBytes bounds each stream's storage (default 1 GiB, 256 MiB
+		// MaxBytes bounds each stream's storage (default 1 GiB, 64 MiB
 		// in memory; -1 unlimited).
 		MaxBytes int `yaml:"maxBytes"`
 		// MaxMsgSize is the commands stream's largest message, headers
