@@ -51,15 +51,18 @@ func (l *consumeLoop) start(ctx context.Context) error {
 // run pulls until the worker stops, then waits for the pool. It returns an
 // error only when the consumer is gone for good.
 //
-// It never pulls more messages than it has idle goroutines (and at most
-// FetchBatch): a pulled message starts at once instead of waiting behind
-// others while its ack wait runs. Every pulled message is held under the
-// heartbeat (see tracked) from the moment it arrives until it is settled.
+// It holds at most its goroutines plus a prefetch of messages (and pulls at
+// most FetchBatch at a time): enough that a freed goroutine finds its next
+// message without waiting for a pull, few enough that a busy worker does
+// not sit on messages other workers of the fleet could take. Every pulled
+// message is held under the heartbeat (see tracked) from the moment it
+// arrives until it is settled, so none reaches its ack wait while it waits.
 func (l *consumeLoop) run(ctx context.Context) error {
 	msgs := make(chan *tracked)
-	// slots holds one token per idle goroutine.
-	slots := make(chan struct{}, l.workers)
-	for range l.workers {
+	// slots holds one token per message the loop may still hold.
+	held := l.workers + l.prefetch()
+	slots := make(chan struct{}, held)
+	for range held {
 		slots <- struct{}{}
 	}
 	var wg sync.WaitGroup
@@ -112,8 +115,19 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	return nil
 }
 
-// idle waits for at least one idle goroutine and takes the tokens of up to
-// FetchBatch idle goroutines; 0 when the worker stops first.
+// prefetch is how many messages the loop holds beyond its goroutines: one
+// more round of them for a connection's consumer; a full FetchBatch for the
+// catch-all, whose single goroutine mostly just acks (a connection
+// consumer owns the message) and would otherwise pull one at a time.
+func (l *consumeLoop) prefetch() int {
+	if l.unrouted {
+		return l.w.cfg.FetchBatch
+	}
+	return min(l.workers, l.w.cfg.FetchBatch)
+}
+
+// idle waits for at least one free token and takes up to FetchBatch of
+// them; 0 when the worker stops first.
 func (l *consumeLoop) idle(slots chan struct{}) int {
 	select {
 	case <-slots:
