@@ -303,7 +303,7 @@ func TestMessagesAtTheSizeLimitsEnd(t *testing.T) {
 // 9.6: during a rolling deploy, a worker that does not serve a connection
 // yet must not reject that connection's commands for good.
 func TestCommandsForAConnectionAnotherWorkerWillServeAreNotRejected(t *testing.T) {
-	b := newBundle(t)
+	b := newBundleOn(t, embeddedNATS(t, 0)) // two workers, one NATS of their own
 	old := b.config()
 	old.UnknownConnectionGrace = 5 * time.Minute
 	old.Instance = "old"
