@@ -342,3 +342,38 @@ func TestCommandsForAConnectionAnotherWorkerWillServeAreNotRejected(t *testing.T
 		t.Fatalf("provider holds name %q", app.Name)
 	}
 }
+
+// beginFailingStore is the real store with Begin failing, as an
+// unreachable store does.
+type beginFailingStore struct{ dedup.Store }
+
+func (beginFailingStore) Begin(context.Context, dedup.BeginRequest) (dedup.BeginResult, error) {
+	return dedup.BeginResult{}, errLoading
+}
+
+// 9.4: hand-backs that spend no delivery budget (here: the store never
+// answers) end on the last delivery the server's backstop allows, with a
+// dead letter and a term, instead of being redelivered forever or dropped
+// silently by the server.
+func TestTheLastDeliveryTheServerAllowsEndsTheCommand(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.Store = beginFailingStore{b.store}
+	cfg.MaxDeliver = 1
+	cfg.MaxNakDelay = 50 * time.Millisecond
+	b.start(cfg)
+
+	b.publish(command("cmd-backstop", res1, nil, messages.Changes{Name: ptr("never")}), true)
+	waitFor(t, "a dead letter", func() bool { return b.streamCount(b.streams.DeadLetter, b.subjects.DeadLetters()) == 1 })
+	dl := b.deadLetters()[0]
+	if h := dl.Headers(); h.Get(worker.HeaderErrorCode) != string(messages.CodeInternalError) || h.Get(worker.HeaderDeliveries) != "6" {
+		t.Fatalf("dead letter headers %v", h)
+	}
+	waitFor(t, "the command terminated", func() bool {
+		info := b.consumerInfo("syncworker_" + connName)
+		return info.NumAckPending == 0 && info.NumPending == 0 && info.Delivered.Consumer == 6
+	})
+	if len(b.posts()) != 0 {
+		t.Fatal("a command whose claim was never taken was applied")
+	}
+}
