@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/oauthsync/oauthsync/messages"
@@ -54,6 +55,25 @@ func (w *Worker) recoverPanic(ctx context.Context, j *job) {
 		return
 	}
 	w.failWith(ctx, j, &messages.ResultError{Code: messages.CodeInternalError, Message: reason})
+}
+
+// recoverUnstarted, deferred first by handle, recovers a panic before the
+// command's job exists (reading the delivery's metadata, the catch-all's
+// routing), or one raised by recoverPanic itself before it could end the
+// command: the message is terminated (nothing is known to address a result
+// or dead letter to), counted and logged with the panic's type and the
+// stack without argument values.
+func (w *Worker) recoverUnstarted(l *consumeLoop, msg jetstream.Msg) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	w.inst.panics.Add(context.Background(), 1, l.metrics.conn)
+	w.cfg.Logger.Error("panic while receiving a message; it is terminated and the worker goes on",
+		"subject", msg.Subject(), "panicType", fmt.Sprintf("%T", r), "stack", stackWithoutArguments(debug.Stack()))
+	if err := msg.Term(); err != nil {
+		w.cfg.Logger.Warn("term failed", "subject", msg.Subject(), "error", err)
+	}
 }
 
 // panicMessageLimit bounds the panic message in the log line.

@@ -65,6 +65,7 @@ type job struct {
 // landed, nothing (see storeAfterWrite).
 func (w *Worker) handle(l *consumeLoop, held *tracked) {
 	msg := held.msg
+	defer w.recoverUnstarted(l, msg)
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.cfg.Logger.Error("message without JetStream metadata terminated", "subject", msg.Subject(), "error", err)
