@@ -70,7 +70,7 @@ func labelValues(t *testing.T) map[string][]string {
 		"code": {string(messages.CodeInvalidCommand), string(messages.CodeUnknownConnection), string(messages.CodeUnsupportedField),
 			string(messages.CodeIDConflict), string(messages.CodeProviderRejected), string(messages.CodeProviderUnauthorized),
 			string(messages.CodeProviderNotFound), string(messages.CodeProviderUnavailable), string(messages.CodeRateLimited),
-			string(messages.CodeTimeout)},
+			string(messages.CodeTimeout), string(messages.CodeInternalError)},
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		m := metricRow.FindStringSubmatch(line)

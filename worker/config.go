@@ -41,6 +41,12 @@ type Config struct {
 	// commands for connections no worker is configured for with a rejected
 	// result (unknown_connection). Default true; see Config.withDefaults.
 	RejectUnknownConnections *bool
+	// UnknownConnectionGrace is how long after its publication a command
+	// for a connection that no worker serves yet waits (handed back with a
+	// delay) before the catch-all consumer rejects it as
+	// unknown_connection, so that a rolling deploy that adds a connection
+	// loses none of its commands. Default 5m.
+	UnknownConnectionGrace time.Duration
 
 	// Instance names this worker process in result sources
 	// (/syncworker/<instance>). Default: hostname-<random>.
@@ -123,6 +129,29 @@ type StreamsConfig struct {
 	MaxAge time.Duration
 	// DuplicateWindow is JetStream's publish dedup window. Default 2m.
 	DuplicateWindow time.Duration
+	// MaxBytes bounds each stream's storage. When the commands stream is
+	// full, publishes fail (discard new: nothing unprocessed is dropped);
+	// the results and dead-letter streams drop their oldest messages.
+	// Default 1 GiB (64 MiB with memory storage, which JetStream reserves up front); -1: unlimited.
+	MaxBytes int64
+	// MaxMsgSize is the largest message the commands stream stores,
+	// headers included; JetStream refuses a larger publish. The results and
+	// dead-letter streams allow deadLetterHeaderReserve more. Default
+	// MaxCommandBytes + 16 KiB; -1: unlimited (the server's max_payload).
+	MaxMsgSize int32
+}
+
+// commandHeaderAllowance is the default room for a command's headers in
+// the commands stream's MaxMsgSize.
+const commandHeaderAllowance = 16 << 10
+
+// deadLetterMaxMsgSize is the dead-letter (and results) stream's max
+// message size; <= 0: unlimited.
+func (s StreamsConfig) deadLetterMaxMsgSize() int {
+	if s.MaxMsgSize < 0 {
+		return -1
+	}
+	return int(s.MaxMsgSize) + deadLetterHeaderReserve
 }
 
 // Connection is one configured provider connection.
@@ -149,6 +178,13 @@ func (c Config) withDefaults() Config {
 	c.Streams.Replicas = cmp.Or(c.Streams.Replicas, 1)
 	c.Streams.MaxAge = cmp.Or(c.Streams.MaxAge, 7*24*time.Hour)
 	c.Streams.DuplicateWindow = cmp.Or(c.Streams.DuplicateWindow, 2*time.Minute)
+	if c.Streams.MaxBytes == 0 {
+		c.Streams.MaxBytes = 1 << 30
+		if c.Streams.Storage == jetstream.MemoryStorage {
+			c.Streams.MaxBytes = 64 << 20
+		}
+	}
+	c.UnknownConnectionGrace = cmp.Or(c.UnknownConnectionGrace, 5*time.Minute)
 	c.Instance = cmp.Or(c.Instance, defaultInstance())
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -180,6 +216,7 @@ func (c Config) withDefaults() Config {
 		c.DigestKey = make([]byte, 32)
 		_, _ = rand.Read(c.DigestKey) // crypto/rand.Read never fails
 	}
+	c.Streams.MaxMsgSize = cmp.Or(c.Streams.MaxMsgSize, int32(min(c.MaxCommandBytes+commandHeaderAllowance, 1<<30)))
 	c.FetchBatch = cmp.Or(c.FetchBatch, 64)
 	c.JetStreamInfoTTL = cmp.Or(c.JetStreamInfoTTL, 5*time.Second)
 	for i := range c.Connections {
@@ -218,6 +255,9 @@ func (c Config) validate() error {
 	}
 	if c.RetryBudget >= c.AckWait {
 		errs = append(errs, fmt.Errorf("retry budget %s must be below the ack wait %s", c.RetryBudget, c.AckWait))
+	}
+	if c.Streams.MaxMsgSize > 0 && int(c.Streams.MaxMsgSize) < c.MaxCommandBytes {
+		errs = append(errs, fmt.Errorf("streams max message size %d is below maxCommandBytes %d", c.Streams.MaxMsgSize, c.MaxCommandBytes))
 	}
 	if c.LeaseTTL <= 0 || c.MaxDeliver < 1 || c.FetchBatch < 1 {
 		errs = append(errs, errors.New("LeaseTTL, MaxDeliver and FetchBatch must be positive"))

@@ -50,13 +50,28 @@ func (l *consumeLoop) start(ctx context.Context) error {
 
 // run pulls until the worker stops, then waits for the pool. It returns an
 // error only when the consumer is gone for good.
+//
+// It holds at most its goroutines plus a prefetch of messages (and pulls at
+// most FetchBatch at a time): enough that a freed goroutine finds its next
+// message without waiting for a pull, few enough that a busy worker does
+// not sit on messages other workers of the fleet could take. Every pulled
+// message is held under the heartbeat (see tracked) from the moment it
+// arrives until it is settled, so none reaches its ack wait while it waits.
 func (l *consumeLoop) run(ctx context.Context) error {
-	msgs := make(chan jetstream.Msg)
+	msgs := make(chan *tracked)
+	// slots holds one token per message the loop may still hold.
+	held := l.workers + l.prefetch()
+	slots := make(chan struct{}, held)
+	for range held {
+		slots <- struct{}{}
+	}
 	var wg sync.WaitGroup
 	for range l.workers {
 		wg.Go(func() {
-			for m := range msgs {
-				l.w.handle(l, m)
+			for t := range msgs {
+				l.w.handle(l, t)
+				l.w.inflight.release(t)
+				slots <- struct{}{}
 			}
 		})
 	}
@@ -66,12 +81,21 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	}()
 	failures := 0
 	for l.w.stopping.Err() == nil {
-		batch, err := l.cons.Fetch(l.w.cfg.FetchBatch, jetstream.FetchMaxWait(fetchWait))
+		n := l.idle(slots)
+		if n == 0 {
+			break // stopping
+		}
+		batch, err := l.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
 			for m := range batch.Messages() {
-				msgs <- m // handle hands it back if the worker is stopping
+				t := l.w.inflight.hold(m)
+				n--
+				msgs <- t // handle hands it back if the worker is stopping
 			}
 			err = batch.Error()
+		}
+		for range n { // tokens of messages that did not come
+			slots <- struct{}{}
 		}
 		switch {
 		case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
@@ -89,4 +113,35 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prefetch is how many messages the loop holds beyond its goroutines: one
+// more round of them for a connection's consumer; a full FetchBatch for the
+// catch-all, whose single goroutine mostly just acks (a connection
+// consumer owns the message) and would otherwise pull one at a time.
+func (l *consumeLoop) prefetch() int {
+	if l.unrouted {
+		return l.w.cfg.FetchBatch
+	}
+	return min(l.workers, l.w.cfg.FetchBatch)
+}
+
+// idle waits for at least one free token and takes up to FetchBatch of
+// them; 0 when the worker stops first.
+func (l *consumeLoop) idle(slots chan struct{}) int {
+	select {
+	case <-slots:
+	case <-l.w.stopping.Done():
+		return 0
+	}
+	n := 1
+	for n < l.w.cfg.FetchBatch {
+		select {
+		case <-slots:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
 }

@@ -30,6 +30,21 @@
 //     command's, taken from the failed record (no header value is trusted).
 //   - Adapters classify errors; only this package retries, with
 //     cenkalti/backoff/v4, inside a budget below the ack wait.
+//   - Once a provider may have accepted a write, the command's outcome is
+//     stored before anything else: a failing store is retried while the
+//     lease is held (outcome.go); only a forced stop leaves the delivery to
+//     its ack wait and the claim to its TTL, never released or nak'ed.
+//   - Held means heartbeated: a consume loop pulls no more than its idle
+//     goroutines, and every pulled message is kept in progress from its
+//     arrival until it is settled (heartbeat.go).
+//   - Every message ends in bounded deliveries (limits.go): a dead letter
+//     that cannot be stored verbatim is trimmed; a command whose headers
+//     leave no room for it is refused; the consumers' MaxDeliver is a
+//     backstop above the delivery budget whose last delivery ends the
+//     command (giveUp); a panic ends its command (panic.go).
+//   - The fleet-wide catch-all consumer rejects a command as
+//     unknown_connection only when no durable consumer serves its
+//     connection and Config.UnknownConnectionGrace has passed (unrouted.go).
 //   - Nothing a command carries decides which host is called, and no secret
 //     reaches a log line, a span, a metric, a result or a dead-letter header.
 //

@@ -71,7 +71,12 @@ type bundle struct {
 
 func newBundle(t *testing.T) *bundle {
 	t.Helper()
-	nc := testenv.NATS(t)
+	return newBundleOn(t, testenv.NATS(t))
+}
+
+// newBundleOn is newBundle on the NATS server nc is connected to.
+func newBundleOn(t *testing.T, nc *nats.Conn) *bundle {
+	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +175,9 @@ func (b *bundle) config() worker.Config {
 		LeaseWait:      200 * time.Millisecond,
 		DrainTimeout:   5 * time.Second,
 		DigestKey:      testDigestKey,
+		// Short, so that a command for a connection nobody serves is
+		// answered within a test.
+		UnknownConnectionGrace: 500 * time.Millisecond,
 	}
 }
 

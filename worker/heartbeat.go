@@ -12,32 +12,68 @@ import (
 	"github.com/oauthsync/oauthsync/worker/dedup"
 )
 
-// tracked is one command being worked on: the heartbeat keeps its message
-// in progress and its claim and lease alive.
+// tracked is one message the worker holds: from the moment a fetch hands
+// it over until it is settled. The heartbeat keeps every tracked message in
+// progress (so its ack wait never expires while it is held, whether it
+// waits for a free goroutine or is worked on) and, while the command's
+// claim and lease are held, renews them.
 type tracked struct {
-	msg    jetstream.Msg
-	renew  dedup.RenewRequest
+	msg jetstream.Msg
+
+	mu     sync.Mutex
+	renew  *dedup.RenewRequest // nil while no claim is held
 	cancel context.CancelFunc
-	lost   atomic.Bool
+
+	lost atomic.Bool
 }
 
-// inflight is the set of tracked commands. One heartbeat goroutine serves
+// claim puts the command's claim and lease under the heartbeat; cancel
+// stops the command's work when the lease is lost.
+func (t *tracked) claim(renew dedup.RenewRequest, cancel context.CancelFunc) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.renew, t.cancel = &renew, cancel
+}
+
+// unclaim stops renewing the claim (released, completed or abandoned).
+func (t *tracked) unclaim() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.renew, t.cancel = nil, nil
+}
+
+// claimed returns the renewal of the claim held, if any.
+func (t *tracked) claimed() (dedup.RenewRequest, context.CancelFunc, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.renew == nil {
+		return dedup.RenewRequest{}, nil, false
+	}
+	return *t.renew, t.cancel, true
+}
+
+// inflight is the set of tracked messages. One heartbeat goroutine serves
 // them all: no goroutine per message.
 type inflight struct {
 	mu   sync.Mutex
 	jobs map[*tracked]struct{}
 }
 
-func (f *inflight) add(t *tracked) {
+// hold starts tracking msg: from now on the heartbeat keeps it in progress
+// until release.
+func (f *inflight) hold(msg jetstream.Msg) *tracked {
+	t := &tracked{msg: msg}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.jobs == nil {
 		f.jobs = map[*tracked]struct{}{}
 	}
 	f.jobs[t] = struct{}{}
+	return t
 }
 
-func (f *inflight) remove(t *tracked) {
+// release stops tracking t: its message is settled (or left to its ack wait).
+func (f *inflight) release(t *tracked) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.jobs, t)
@@ -53,17 +89,21 @@ func (f *inflight) snapshot() []*tracked {
 	return out
 }
 
-// heartbeatInterval is how often in-flight work is kept alive: a third of
+// heartbeatInterval is how often held messages are kept alive: a third of
 // the shorter of the lease TTL and the ack wait.
 func (w *Worker) heartbeatInterval() time.Duration {
 	return min(w.cfg.LeaseTTL, w.cfg.AckWait) / 3
 }
 
 // heartbeat runs until ctx is done. Every interval it tells JetStream each
-// in-flight message is in progress and renews its claim and lease; a lost
-// lease cancels that command's work, which is then handed back.
+// held message is in progress, then renews the claim and lease of each
+// command that holds one; a lost lease cancels that command's work, which is
+// then handed back. The in-progress acks go first and the renewals share
+// one interval's time, so that a slow or unreachable store never delays
+// the in-progress acks past the ack wait.
 func (w *Worker) heartbeat(ctx context.Context) {
-	t := time.NewTicker(w.heartbeatInterval())
+	interval := w.heartbeatInterval()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -71,23 +111,41 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, j := range w.inflight.snapshot() {
+		held := w.inflight.snapshot()
+		for _, j := range held {
 			if err := j.msg.InProgress(); err != nil {
-				w.cfg.Logger.Warn("in-progress ack failed", "commandId", j.renew.CommandID, "error", err)
+				w.cfg.Logger.Warn("in-progress ack failed", "subject", j.msg.Subject(), "error", err)
 			}
-			sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
-			start := time.Now()
-			err := w.cfg.Store.Renew(sctx, j.renew)
-			w.storeDone(sctx, opRenew, start)
-			cancel()
-			switch {
-			case errors.Is(err, dedup.ErrLeaseLost):
-				w.cfg.Logger.Warn("resource lease lost; abandoning the command for redelivery", "commandId", j.renew.CommandID, "lease", j.renew.LeaseKey)
-				j.lost.Store(true)
-				j.cancel()
-			case err != nil:
-				w.cfg.Logger.Warn("lease renewal failed; will retry", "commandId", j.renew.CommandID, "error", err)
-			}
+		}
+		w.renewClaims(ctx, held, interval)
+	}
+}
+
+// renewClaims renews the claims among held, within budget.
+func (w *Worker) renewClaims(ctx context.Context, held []*tracked, budget time.Duration) {
+	ctx, cancelAll := context.WithTimeout(ctx, budget)
+	defer cancelAll()
+	for _, j := range held {
+		renew, cancelWork, ok := j.claimed()
+		if !ok {
+			continue
+		}
+		if ctx.Err() != nil {
+			w.cfg.Logger.Warn("lease renewals overran the heartbeat interval; the rest wait for the next one")
+			return
+		}
+		sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
+		start := time.Now()
+		err := w.cfg.Store.Renew(sctx, renew)
+		w.storeDone(sctx, opRenew, start)
+		cancel()
+		switch {
+		case errors.Is(err, dedup.ErrLeaseLost):
+			w.cfg.Logger.Warn("resource lease lost; abandoning the command for redelivery", "commandId", renew.CommandID, "lease", renew.LeaseKey)
+			j.lost.Store(true)
+			cancelWork()
+		case err != nil:
+			w.cfg.Logger.Warn("lease renewal failed; will retry", "commandId", renew.CommandID, "error", err)
 		}
 	}
 }

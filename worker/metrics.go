@@ -27,6 +27,7 @@ const (
 	metricDuplicates   = "oauthsync.duplicates"
 	metricIDConflicts  = "oauthsync.id_conflicts"
 	metricDeadLetters  = "oauthsync.dead_letters"
+	metricPanics       = "oauthsync.panics"
 	metricInFlight     = "oauthsync.commands.in_flight"
 	metricPending      = "oauthsync.consumer.pending"
 	metricAckPending   = "oauthsync.consumer.ack_pending"
@@ -68,6 +69,7 @@ type instruments struct {
 	duplicates   metric.Int64Counter
 	idConflicts  metric.Int64Counter
 	deadLetters  metric.Int64Counter
+	panics       metric.Int64Counter
 	inFlight     metric.Int64UpDownCounter
 	pending      metric.Int64ObservableGauge
 	ackPending   metric.Int64ObservableGauge
@@ -106,6 +108,9 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	in.deadLetters, err = m.Int64Counter(metricDeadLetters, metric.WithUnit("{command}"),
 		metric.WithDescription("Commands dead-lettered, by error code."))
 	check(err)
+	in.panics, err = m.Int64Counter(metricPanics, metric.WithUnit("{command}"),
+		metric.WithDescription("Commands whose handling panicked (recovered: dead-lettered with internal_error)."))
+	check(err)
 	in.inFlight, err = m.Int64UpDownCounter(metricInFlight, metric.WithUnit("{command}"),
 		metric.WithDescription("Commands being worked on now."))
 	check(err)
@@ -141,7 +146,7 @@ var (
 		messages.StatusRejected, messages.StatusFailed}
 	allCodes = []messages.ErrorCode{messages.CodeInvalidCommand, messages.CodeUnknownConnection, messages.CodeUnsupportedField,
 		messages.CodeIDConflict, messages.CodeProviderRejected, messages.CodeProviderUnauthorized, messages.CodeProviderNotFound,
-		messages.CodeProviderUnavailable, messages.CodeRateLimited, messages.CodeTimeout}
+		messages.CodeProviderUnavailable, messages.CodeRateLimited, messages.CodeTimeout, messages.CodeInternalError}
 )
 
 func newConnMetrics(label, provider string) *connMetrics {

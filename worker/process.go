@@ -24,6 +24,8 @@ import (
 
 // job is one delivery being handled.
 type job struct {
+	// held is the message under the heartbeat; msg is held.msg.
+	held     *tracked
 	msg      jetstream.Msg
 	meta     *jetstream.MsgMetadata
 	consumer string
@@ -55,22 +57,38 @@ type job struct {
 	// reopened is the failed record's result that j's Begin reopened (a
 	// replay); release puts it back instead of leaving the id unknown.
 	reopened []byte
+
+	// maxDeliver is the consumer's server-side delivery backstop (see
+	// Worker.backstop); settled is set once the delivery is settled (or
+	// deliberately left to its ack wait): nothing may settle it again.
+	maxDeliver int
+	settled    bool
+	givingUp   bool
 }
 
-// handle processes one delivery to its single acknowledgement.
-func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
-	if w.stopping.Err() != nil {
-		w.handBack(msg, 0) // not started: hand it straight back
-		return
-	}
+// handle processes one held delivery to its single settlement: an ack
+// (result published), a term (dead-lettered), a nak (handed back), or,
+// only when a forced stop interrupts storing the outcome of a write that
+// landed, nothing (see storeAfterWrite).
+func (w *Worker) handle(l *consumeLoop, held *tracked) {
+	msg := held.msg
+	defer w.recoverUnstarted(l, msg)
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.cfg.Logger.Error("message without JetStream metadata terminated", "subject", msg.Subject(), "error", err)
 		_ = msg.Term()
 		return
 	}
+	backstop := w.backstop(l.unrouted)
+	if w.stopping.Err() != nil && int(meta.NumDelivered) < backstop {
+		w.handBack(msg, 0) // not started: hand it straight back
+		return
+	}
 	if l.unrouted && w.routed(msg.Subject()) {
 		_ = msg.Ack() // a connection consumer owns it
+		return
+	}
+	if l.unrouted && w.deferUnrouted(msg, meta, backstop) {
 		return
 	}
 	m := l.metrics
@@ -85,9 +103,17 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		w.inst.inFlight.Add(context.Background(), -1, m.conn)
 		span.End()
 	}()
-	j := &job{msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
-		owner: w.cfg.Instance + ":" + randomToken()}
+	j := &job{held: held, msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
+		owner: w.cfg.Instance + ":" + randomToken(), maxDeliver: backstop}
+	defer w.recoverPanic(ctx, j)
+	w.process(ctx, j)
+}
+
+// process decodes, checks and applies j's command.
+func (w *Worker) process(ctx context.Context, j *job) {
+	msg := j.msg
 	w.readReplay(j)
+	refusal := w.refusal(msg)
 
 	cmd, err := messages.DecodeCommand(msg.Subject(), msg.Data(), messages.DecodeOptions{MaxBytes: w.cfg.MaxCommandBytes, Subjects: w.cfg.Subjects})
 	if err != nil {
@@ -114,6 +140,10 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		j.secret = s.Reveal()
 	}
 	w.annotate(ctx, j)
+	if refusal != "" {
+		w.reject(ctx, j, &messages.ResultError{Code: messages.CodeInvalidCommand, Message: refusal})
+		return
+	}
 
 	conn := w.conns[cmd.Connection]
 	if conn == nil {
@@ -122,7 +152,7 @@ func (w *Worker) handle(l *consumeLoop, msg jetstream.Msg) {
 		return
 	}
 	j.provider = conn.Adapter.Provider()
-	span.SetAttributes(attrProvider.String(j.provider))
+	j.span.SetAttributes(attrProvider.String(j.provider))
 	update := adapters.Update{Resource: cmd.Resource, Changes: cmd.Data.Changes, ProviderFields: cmd.Data.ProviderFields}
 	if err := conn.Adapter.Validate(update); err != nil {
 		w.reject(ctx, j, w.resultError(j, classify(ctx, err)))
@@ -197,9 +227,9 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 
 	work, cancel := context.WithCancel(w.work)
 	defer cancel()
-	t := &tracked{msg: j.msg, cancel: cancel, renew: dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL}}
-	w.inflight.add(t)
-	defer w.inflight.remove(t)
+	t := j.held
+	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL}, cancel)
+	defer t.unclaim()
 
 	// One span per attempt. A transiently failed attempt's span stays open
 	// until the retry loop has chosen the wait before the next attempt, so
@@ -376,7 +406,15 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
-	if !w.storeResult(ctx, j, body, orderKeys, r.Status == messages.StatusFailed) {
+	stored := false
+	if _, _, claimed := j.held.claimed(); claimed {
+		// The command holds its lease and may have written: its outcome
+		// must be recorded, whatever it takes (see storeAfterWrite).
+		stored = w.storeAfterWrite(ctx, j, body, orderKeys, r.Status == messages.StatusFailed)
+	} else {
+		stored = w.storeResult(ctx, j, body, orderKeys, r.Status == messages.StatusFailed)
+	}
+	if !stored {
 		return nil, false
 	}
 	return body, true
@@ -385,7 +423,12 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 // fail dead-letters a command whose transient failures outlasted the
 // delivery budget, then records and publishes its failed result.
 func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
-	rerr := w.resultError(j, cause)
+	w.failWith(ctx, j, w.resultError(j, cause))
+}
+
+// failWith dead-letters an identified command, records and publishes its
+// failed result with rerr, and terminates the delivery.
+func (w *Worker) failWith(ctx context.Context, j *job, rerr *messages.ResultError) {
 	if err := w.deadLetter(ctx, j, rerr.Code, rerr.Message); err != nil {
 		w.cfg.Logger.Warn("dead-lettering failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		w.release(j)
@@ -405,33 +448,44 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 	}
 	w.inst.deadLetters.Add(ctx, 1, j.metrics.code(rerr.Code))
 	w.finished(ctx, j, r.Status)
-	if err := j.msg.Term(); err != nil {
-		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
-	}
+	w.term(j)
 	w.logOutcome(j, r.Status, "dead-lettered")
 }
 
 // deadLetterUnreadable dead-letters a message whose ids cannot be read, so
 // no result can be addressed to it, and terminates it.
 func (w *Worker) deadLetterUnreadable(ctx context.Context, j *job, cause error) {
-	if err := w.deadLetter(ctx, j, messages.CodeInvalidCommand, cause.Error()); err != nil {
+	w.deadLetterUnaddressable(ctx, j, messages.CodeInvalidCommand, cause.Error())
+}
+
+// deadLetterUnaddressable dead-letters a message that no result can be
+// addressed to, with code and reason, and terminates it.
+func (w *Worker) deadLetterUnaddressable(ctx context.Context, j *job, code messages.ErrorCode, reason string) {
+	if err := w.deadLetter(ctx, j, code, reason); err != nil {
 		w.cfg.Logger.Warn("dead-lettering an unreadable command failed; handing back", w.logAttrs(j, slog.String("subject", j.msg.Subject()), slog.String("error", err.Error()))...)
 		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
-	j.span.AddEvent("dead_lettered", trace.WithAttributes(attrErrorCode.String(string(messages.CodeInvalidCommand))))
-	w.inst.deadLetters.Add(ctx, 1, j.metrics.code(messages.CodeInvalidCommand))
-	if err := j.msg.Term(); err != nil {
-		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
-	}
+	j.span.AddEvent("dead_lettered", trace.WithAttributes(attrErrorCode.String(string(code))))
+	w.inst.deadLetters.Add(ctx, 1, j.metrics.code(code))
+	w.term(j)
 	// No result can be addressed to it: the outcome line says so, with the
 	// subject and what made it unreadable.
 	w.logOutcome(j, statusDeadLettered, "unreadable: dead-lettered without a result",
-		slog.String("subject", j.msg.Subject()), slog.String("error", w.scrub(j, cause.Error())))
+		slog.String("subject", j.msg.Subject()), slog.String("error", w.scrub(j, reason)))
+}
+
+// term terminates j's delivery: it is never redelivered.
+func (w *Worker) term(j *job) {
+	j.settled = true
+	if err := j.msg.Term(); err != nil {
+		w.cfg.Logger.Warn("term failed", w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
 }
 
 // ack double-acks the command and logs its outcome.
 func (w *Worker) ack(ctx context.Context, j *job, status messages.Status, note string) {
+	j.settled = true
 	actx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
 	defer cancel()
 	if err := j.msg.DoubleAck(actx); err != nil {
@@ -459,6 +513,7 @@ func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra .
 // release gives up the claim and lease after a transient failure (for a
 // replay: puts the failed record back, see putBack).
 func (w *Worker) release(j *job) {
+	j.held.unclaim()
 	if j.reopened != nil {
 		w.putBack(j)
 		return
@@ -483,7 +538,16 @@ const (
 // its span gets a handed_back event with the reason and the delay, and
 // (unless the store is what failed) the store records its trace context
 // for the next delivery to link to.
+//
+// On the last delivery the server allows (the consumer's MaxDeliver
+// backstop), nothing is handed back: the command is given up (see giveUp),
+// so that no message ends without a dead letter.
 func (w *Worker) handBackJob(ctx context.Context, j *job, delay time.Duration, reason string) {
+	if int(j.meta.NumDelivered) >= j.maxDeliver {
+		w.giveUp(ctx, j, reason)
+		return
+	}
+	j.settled = true
 	j.span.AddEvent("handed_back", trace.WithAttributes(attribute.String("oauthsync.reason", reason), attrNakDelay.Int64(delay.Milliseconds())))
 	if reason != reasonStoreUnavailable {
 		w.noteHandBack(ctx, j)

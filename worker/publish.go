@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/messages"
@@ -30,6 +31,17 @@ const (
 	// a replay takes them from the command's failed record.
 	HeaderStreamTime = "Sync-Stream-Time"
 	HeaderSubject    = "Sync-Subject"
+	// HeaderTrimmed marks a trimmed dead letter: "headers" (the command's
+	// own headers were dropped) or "headers,body" (its body too).
+	HeaderTrimmed = "Sync-Trimmed"
+	// HeaderOriginalSize is a trimmed dead letter's command size: header
+	// and body bytes ("<header bytes>,<body bytes>").
+	HeaderOriginalSize = "Sync-Original-Size"
+	// HeaderSourceSequence is a trimmed dead letter's delivery's own
+	// stream sequence in the commands stream (HeaderStreamSequence is the
+	// original command's, which differs for a replay): the verbatim
+	// command is found there while the commands stream keeps it.
+	HeaderSourceSequence = "Sync-Source-Sequence"
 )
 
 // HeaderReplay marks a command delivery as a replay of a dead letter: its
@@ -88,6 +100,12 @@ func (w *Worker) publishResult(ctx context.Context, connection, resource, eventI
 // the worker takes them from the failed record, never from these headers). Its Nats-Msg-Id
 // is deadletter-<id>, and deadletter-<id>-replay-<token> for a replay, which
 // JetStream's duplicate window must not take for the first dead letter.
+//
+// When the verbatim dead letter cannot be stored (too large for the
+// connection's max_payload or the stream's max message size, or headers
+// over JetStream's 64 KiB), a trimmed one is published instead (see
+// trimmedDeadLetter), so that a dead letter always exists and the command
+// always ends.
 func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode, reason string) error {
 	conn, res := j.connection, j.resource
 	if conn == "" || res == "" {
@@ -95,19 +113,6 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode
 		// stream sequence under a connection name no config can hold.
 		conn, res = "_unroutable", strconv.FormatUint(j.meta.Sequence.Stream, 10)
 	}
-	msg := nats.NewMsg(w.subjects().DeadLetter(conn, res))
-	for k, v := range j.msg.Headers() {
-		msg.Header[k] = append([]string(nil), v...)
-	}
-	deleteHeader(msg.Header, HeaderReplay)
-	msg.Header.Set(HeaderErrorCode, string(code))
-	msg.Header.Set(HeaderErrorMessage, w.scrub(j, reason))
-	msg.Header.Set(HeaderAttempts, strconv.Itoa(j.attempts))
-	msg.Header.Set(HeaderDeliveries, strconv.FormatUint(j.meta.NumDelivered, 10))
-	msg.Header.Set(HeaderStreamSequence, strconv.FormatUint(j.seq, 10))
-	msg.Header.Set(HeaderStreamTime, j.stored.UTC().Format(time.RFC3339Nano))
-	msg.Header.Set(HeaderSubject, j.msg.Subject())
-	msg.Data = j.msg.Data()
 	id := "deadletter-" + j.id
 	switch {
 	case j.id == "":
@@ -115,7 +120,34 @@ func (w *Worker) deadLetter(ctx context.Context, j *job, code messages.ErrorCode
 	case j.replay != "":
 		id += "-replay-" + j.replay
 	}
-	return w.publish(ctx, msg, id)
+	msg := nats.NewMsg(w.subjects().DeadLetter(conn, res))
+	for k, v := range j.msg.Headers() {
+		msg.Header[k] = append([]string(nil), v...)
+	}
+	deleteHeader(msg.Header, HeaderReplay)
+	w.setDeadLetterHeaders(msg.Header, j, code, reason)
+	msg.Data = j.msg.Data()
+	if w.fitsDeadLetter(msg) {
+		err := w.publish(ctx, msg, id)
+		if err == nil || !tooLarge(err) {
+			return err
+		}
+	}
+	j.span.AddEvent("dead_letter_trimmed")
+	// Without the command's baggage, which may be what made it too large.
+	return w.publish(baggage.ContextWithoutBaggage(ctx), w.trimmedDeadLetter(msg.Subject, j, code, reason), id)
+}
+
+// setDeadLetterHeaders sets the Sync-* headers that say why and where j's
+// command failed.
+func (w *Worker) setDeadLetterHeaders(h nats.Header, j *job, code messages.ErrorCode, reason string) {
+	h.Set(HeaderErrorCode, string(code))
+	h.Set(HeaderErrorMessage, truncateUTF8(w.scrub(j, reason), maxDeadLetterReason))
+	h.Set(HeaderAttempts, strconv.Itoa(j.attempts))
+	h.Set(HeaderDeliveries, strconv.FormatUint(j.meta.NumDelivered, 10))
+	h.Set(HeaderStreamSequence, strconv.FormatUint(j.seq, 10))
+	h.Set(HeaderStreamTime, j.stored.UTC().Format(time.RFC3339Nano))
+	h.Set(HeaderSubject, j.msg.Subject())
 }
 
 // deleteHeader deletes key from h in any letter case, as headerCarrier

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -156,15 +155,7 @@ func (w *Worker) putBack(j *job) {
 // storeResult stores body as the done record of j's command, replacing j's
 // claim; false when that failed and the message was handed back.
 func (w *Worker) storeResult(ctx context.Context, j *job, body []byte, orderKeys map[string]dedup.OrderKey, reopenable bool) bool {
-	sctx, span := w.childSpan(ctx, "dedup complete", trace.SpanKindClient)
-	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
-	start := time.Now()
-	err := w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
-		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL, Reopenable: reopenable,
-		Origin: dedup.Origin{Seq: j.seq, Time: j.stored}})
-	w.storeDone(sctx, opComplete, start)
-	cancel()
-	endSpan(span, err, "dedup complete failed")
+	err := w.completeOnce(ctx, w.completeRequest(j, body, orderKeys, reopenable))
 	if err != nil {
 		w.cfg.Logger.Warn("storing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		reason := "lease_lost"

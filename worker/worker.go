@@ -35,6 +35,9 @@ type Worker struct {
 	work context.Context
 
 	inflight inflight
+	// consumers caches which connections have a durable consumer (see
+	// deferUnrouted).
+	consumers consumerCache
 
 	inst *instruments
 	// consumerMetrics are the attribute sets of each consumer, by durable name.

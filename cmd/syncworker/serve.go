@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -137,7 +138,8 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		Subjects:    subjects,
 		Streams: worker.StreamsConfig{Commands: cfg.Streams.Names.Commands, Results: cfg.Streams.Names.Results,
 			DeadLetter: cfg.Streams.Names.DeadLetter, Storage: storage, Replicas: cfg.Streams.Replicas,
-			MaxAge: time.Duration(cfg.Streams.MaxAge), DuplicateWindow: time.Duration(cfg.Streams.DuplicateWindow)},
+			MaxAge: time.Duration(cfg.Streams.MaxAge), DuplicateWindow: time.Duration(cfg.Streams.DuplicateWindow),
+			MaxBytes: int64(cfg.Streams.MaxBytes), MaxMsgSize: int32(min(cfg.Streams.MaxMsgSize, math.MaxInt32))},
 		NoProvision:     o.noProvision,
 		Instance:        cmp.Or(o.instance, cfg.Worker.Instance),
 		Logger:          logger.With("component", "worker"),
@@ -154,6 +156,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		DigestKey:       digestKey,
 
 		RejectUnknownConnections: cfg.Worker.RejectUnknownConnections,
+		UnknownConnectionGrace:   time.Duration(cfg.Worker.UnknownConnectionGrace),
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
@@ -44,6 +45,12 @@ type File struct {
 		Replicas        int      `yaml:"replicas"`
 		MaxAge          Duration `yaml:"maxAge"`
 		DuplicateWindow Duration `yaml:"duplicateWindow"`
+		// MaxBytes bounds each stream's storage (default 1 GiB, 64 MiB
+		// in memory; -1 unlimited).
+		MaxBytes int `yaml:"maxBytes"`
+		// MaxMsgSize is the commands stream's largest message, headers
+		// included (default worker.maxCommandBytes + 16 KiB; -1 unlimited).
+		MaxMsgSize int `yaml:"maxMsgSize"`
 	} `yaml:"streams"`
 	Worker struct {
 		Instance        string   `yaml:"instance"`
@@ -59,6 +66,9 @@ type File struct {
 		// connections with a rejected result (default true). It costs a
 		// second delivery of every command to a catch-all consumer.
 		RejectUnknownConnections *bool `yaml:"rejectUnknownConnections"`
+		// UnknownConnectionGrace is how long a command for a connection no
+		// worker serves waits before it is rejected (default 5m).
+		UnknownConnectionGrace Duration `yaml:"unknownConnectionGrace"`
 	} `yaml:"worker"`
 	Connections map[string]Connection `yaml:"connections"`
 }
@@ -218,6 +228,12 @@ func (c *File) Validate() error {
 		if conn.RateLimit.PerSecond < 0 || conn.RateLimit.Burst < 0 || conn.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("connections.%s: rateLimit and maxInFlight must not be negative", name))
 		}
+	}
+	if c.Streams.MaxBytes < -1 || c.Streams.MaxMsgSize < -1 || c.Streams.MaxMsgSize > math.MaxInt32 {
+		errs = append(errs, errors.New("streams.maxBytes and streams.maxMsgSize must be positive (maxMsgSize below 2 GiB), or -1 for unlimited"))
+	}
+	if c.Worker.UnknownConnectionGrace < 0 {
+		errs = append(errs, errors.New("worker.unknownConnectionGrace must not be negative"))
 	}
 	switch c.Streams.Storage {
 	case "", "file", "memory":

@@ -39,6 +39,18 @@ func TestParseConfigExpandsEnvironment(t *testing.T) {
 	}
 }
 
+func TestParseStreamLimitsAndGrace(t *testing.T) {
+	b := strings.Replace(validConfig, "maxDeliver: 3}", "maxDeliver: 3, unknownConnectionGrace: 90s}", 1) +
+		"streams: {maxBytes: 1048576, maxMsgSize: -1}\n"
+	cfg, err := Parse([]byte(b), lookup(map[string]string{"REDIS_URL": "", "RC_USER_ID": "u", "RC_AUTH_TOKEN": "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Streams.MaxBytes != 1<<20 || cfg.Streams.MaxMsgSize != -1 || time.Duration(cfg.Worker.UnknownConnectionGrace) != 90*time.Second {
+		t.Fatalf("decoded streams %+v, grace %v", cfg.Streams, cfg.Worker.UnknownConnectionGrace)
+	}
+}
+
 func TestParseConfigRefusals(t *testing.T) {
 	env := lookup(map[string]string{"REDIS_URL": "", "RC_USER_ID": "u", "RC_AUTH_TOKEN": "SECRET-VALUE"})
 	cases := []struct {
@@ -53,6 +65,9 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"bad duration", strings.Replace(validConfig, "ackWait: 20s", "ackWait: soon", 1), "duration"},
 		{"bad storage", validConfig + "streams: {storage: tape}\n", "storage"},
 		{"negative rate", strings.Replace(validConfig, "perSecond: 10", "perSecond: -1", 1), "negative"},
+		{"negative maxBytes", validConfig + "streams: {maxBytes: -2}\n", "streams.maxBytes"},
+		{"maxMsgSize over 2 GiB", validConfig + "streams: {maxMsgSize: 4294967296}\n", "streams.maxMsgSize"},
+		{"negative grace", strings.Replace(validConfig, "maxDeliver: 3}", "maxDeliver: 3, unknownConnectionGrace: -1s}", 1), "unknownConnectionGrace"},
 		{"not YAML", "connections: [", "config"},
 	}
 	for _, c := range cases {
