@@ -26,7 +26,7 @@
 // Matching packs each window of k ≤ 8 bytes into a uint64 and looks it up
 // in a set of the forms' k-grams (behind a bitmap filter), one rolling pass
 // per distinct k: linear in the text, and without allocation when nothing
-// matches. Matches that overlap or touch are merged into one Marker.
+// matches. Matches that overlap are merged into one Marker.
 //
 // The package also names secrets where no value is known: SecretKey tells a
 // JSON key or header name that holds a secret (password, api_key,

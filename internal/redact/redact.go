@@ -153,7 +153,7 @@ func find[T string | []byte](s *Scrubber, text T) []span {
 					continue
 				}
 				from := i + 1 - k
-				if n := len(spans); n > 0 && from <= spans[n-1].to && from >= spans[n-1].from {
+				if n := len(spans); n > 0 && from < spans[n-1].to && from >= spans[n-1].from {
 					spans[n-1].to = max(spans[n-1].to, i+1)
 					continue
 				}
@@ -166,7 +166,7 @@ func find[T string | []byte](s *Scrubber, text T) []span {
 		merged := spans[:1]
 		for _, sp := range spans[1:] {
 			last := &merged[len(merged)-1]
-			if sp.from <= last.to {
+			if sp.from < last.to {
 				last.to = max(last.to, sp.to)
 				continue
 			}

@@ -70,7 +70,8 @@ func TestScrubKeepsOtherText(t *testing.T) {
 	cases := []struct{ name, text, want string }{
 		{"no secret", "provider_rejected: name is required (400)", "provider_rejected: name is required (400)"},
 		{"short run kept", "Cana is a word", "Cana is a word"},
-		{"merged", "a " + canary + canary + " b", "a [REDACTED] b"},
+		{"overlapping runs merged", "a " + canary + " b", "a [REDACTED] b"},
+		{"adjacent copies", "a " + canary + canary + " b", "a [REDACTED][REDACTED] b"},
 		{"two places", canary + " and " + canary[:10], "[REDACTED] and [REDACTED]"},
 		{"empty", "", ""},
 	}
