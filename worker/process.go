@@ -534,6 +534,9 @@ func (w *Worker) resultError(j *job, ae *adapters.Error) *messages.ResultError {
 // (provider-native secret fields, and the secrets of a body that did not
 // decode).
 func (w *Worker) scrub(j *job, s string) string {
+	if s == "" {
+		return s
+	}
 	sc := w.scrubber
 	if j != nil {
 		extra := []string{j.secret}

@@ -130,6 +130,9 @@ func (c *Client) MaxResponseBytes() int64 { return c.max }
 // messages.Redacted. Adapters pass secrets they learn from a response (a
 // clientSecret a read echoes) as extra.
 func (c *Client) Scrub(s string, extra ...string) string {
+	if s == "" {
+		return s
+	}
 	return c.scrubber.With(extra...).String(s)
 }
 

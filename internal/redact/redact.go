@@ -72,6 +72,9 @@ func (s *Scrubber) With(extra ...string) *Scrubber {
 // String returns text with every form of every secret replaced by Marker;
 // text itself when there is nothing to redact.
 func String(text string, secrets ...string) string {
+	if text == "" {
+		return text
+	}
 	return New(secrets...).String(text)
 }
 
