@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
 )
@@ -613,18 +614,24 @@ func (w *Worker) resultError(j *job, ae *adapters.Error) *messages.ResultError {
 	return &messages.ResultError{Code: ae.Kind.Code(), Message: w.scrub(j, msg), HTTPStatus: ae.HTTPStatus, Retryable: ae.Retryable()}
 }
 
-// scrub removes every known secret value from s: the connections'
-// credentials and the command's client secret.
+// scrub removes every known secret from s, in every form redact knows
+// (encoded, cased, cut): the connections' credentials, the command's client
+// secret, and every string under a secret-named key of the body
+// (provider-native secret fields, and the secrets of a body that did not
+// decode).
 func (w *Worker) scrub(j *job, s string) string {
-	for _, secret := range w.secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, messages.Redacted)
+	if s == "" {
+		return s
+	}
+	sc := w.scrubber
+	if j != nil {
+		extra := []string{j.secret}
+		if j.msg != nil {
+			extra = append(extra, redact.SecretsInJSON(j.msg.Data())...)
 		}
+		sc = sc.With(extra...)
 	}
-	if j != nil && j.secret != "" {
-		s = strings.ReplaceAll(s, j.secret, messages.Redacted)
-	}
-	return s
+	return sc.String(s)
 }
 
 func (w *Worker) logAttrs(j *job, extra ...any) []any {

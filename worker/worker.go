@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -24,6 +25,9 @@ type Worker struct {
 	conns   map[string]*Connection
 	source  string
 	secrets []string
+
+	// scrubber redacts secrets (and a command's own, see scrub).
+	scrubber *redact.Scrubber
 
 	ready   atomic.Bool
 	started atomic.Bool
@@ -70,6 +74,7 @@ func New(cfg Config) (*Worker, error) {
 		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
+	w.scrubber = redact.New(w.secrets...)
 	return w, nil
 }
 

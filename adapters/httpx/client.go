@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/redact"
 )
 
 // Defaults of Config.
@@ -90,7 +91,7 @@ type Client struct {
 	hc       *http.Client
 	timeout  time.Duration
 	max      int64
-	secrets  []string
+	scrubber *redact.Scrubber
 	ua       string
 }
 
@@ -117,7 +118,7 @@ func New(cfg Config) (*Client, error) {
 		hc:       &hc,
 		timeout:  cmp.Or(cfg.Timeout, DefaultTimeout),
 		max:      cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
-		secrets:  secrets,
+		scrubber: redact.New(secrets...),
 		ua:       cmp.Or(cfg.UserAgent, DefaultUserAgent),
 	}, nil
 }
@@ -129,7 +130,10 @@ func (c *Client) MaxResponseBytes() int64 { return c.max }
 // messages.Redacted. Adapters pass secrets they learn from a response (a
 // clientSecret a read echoes) as extra.
 func (c *Client) Scrub(s string, extra ...string) string {
-	return Scrub(s, append(append([]string(nil), c.secrets...), extra...)...)
+	if s == "" {
+		return s
+	}
+	return c.scrubber.With(extra...).String(s)
 }
 
 // Request is one call to the provider.

@@ -1,19 +1,16 @@
 package httpx
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/oauthsync/oauthsync/adapters"
-	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/internal/redact"
 )
 
 // MaxWait caps the waits ParseRetryAfter and ParseRateLimitReset return: a
@@ -24,31 +21,12 @@ const MaxWait = 24 * time.Hour
 // (in bytes); the rest is cut with an ellipsis.
 const MaxProviderMessage = 512
 
-// Scrub returns s with every non-empty secret replaced by messages.Redacted.
-// A secret's JSON-escaped form is replaced too, so that a secret with quotes
-// or backslashes cannot survive in quoted JSON text. Longer secrets are
-// replaced first, so one secret inside another leaves no tail.
+// Scrub returns s with every non-empty secret replaced by messages.Redacted,
+// in every form redact.Scrubber knows: exact, JSON-, URL- and
+// base64-encoded, hex, in any letter case, and any run of redact.MinRun
+// bytes of those (a provider that cuts the secret leaks no part of it).
 func Scrub(s string, secrets ...string) string {
-	if s == "" || len(secrets) == 0 {
-		return s
-	}
-	var forms []string
-	for _, sec := range secrets {
-		if sec == "" {
-			continue
-		}
-		forms = append(forms, sec)
-		if b, err := json.Marshal(sec); err == nil {
-			if esc := string(b[1 : len(b)-1]); esc != sec {
-				forms = append(forms, esc)
-			}
-		}
-	}
-	slices.SortFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	for _, f := range forms {
-		s = strings.ReplaceAll(s, f, messages.Redacted)
-	}
-	return s
+	return redact.String(s, secrets...)
 }
 
 // ParseRetryAfter reads the Retry-After header (delta-seconds or HTTP-date,

@@ -169,6 +169,11 @@ func TestScrub(t *testing.T) {
 		{`{"error":"bad \"q\" value"}`, []string{`bad "q"`}, `{"error":"[REDACTED] value"}`},
 		{"", []string{"x"}, ""},
 		{"keep", nil, "keep"},
+		// Encoded, cased and cut echoes (the scrubber before redact kept these).
+		{"echo Y2xpZW50LVNlY3JldC05OQ== back", []string{"client-Secret-99"}, "echo [REDACTED] back"},
+		{"key=client-Secret-99%21", []string{"client-Secret-99!"}, "key=[REDACTED]"},
+		{"CLIENT-SECRET-99 refused", []string{"client-Secret-99"}, "[REDACTED] refused"},
+		{"secret client-Se… too long", []string{"client-Secret-99"}, "secret [REDACTED]… too long"},
 	} {
 		if got := httpx.Scrub(tc.in, tc.secrets...); got != tc.want {
 			t.Errorf("Scrub(%q, %q) = %q, want %q", tc.in, tc.secrets, got, tc.want)

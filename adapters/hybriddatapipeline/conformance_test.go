@@ -23,7 +23,7 @@ import (
 // Canaries: values that must never appear in an error.
 const (
 	canaryUsername  = "canary-login-7Wq2"
-	canaryPassword  = "canary-password-Zt9:xK_3pQ"
+	canaryPassword  = "canary-pw-Zt9:xK_3pQ-7hLm" // no 8-byte word a message may hold: any 8-byte run of it is redacted
 	canarySecret    = "canary-client-secret-1912308409123890"
 	canaryNewSecret = "canary-new-client-secret-HbV0wz"
 	appID           = "93"

@@ -337,7 +337,7 @@ func TestApplyErrors(t *testing.T) {
 			kind: adapters.KindRejected, status: 400, text: `tokenUrl must match pattern data {"field":"tokenUrl"}`},
 		{name: "400 error_code", fault: &reelevantsim.Fault{Status: 400, ErrorCode: 4001, Message: "Invalid OAuth client"},
 			kind: adapters.KindRejected, status: 400, text: "Invalid OAuth client (error_code 4001)"},
-		{name: "401 wrong token", token: "expired-token", kind: adapters.KindUnauthorized, status: 401, text: reelevantsim.MsgUnauthorized},
+		{name: "401 wrong token", token: "stale-tok-4Rq", kind: adapters.KindUnauthorized, status: 401, text: reelevantsim.MsgUnauthorized},
 		{name: "403", fault: &reelevantsim.Fault{Status: 403}, kind: adapters.KindUnauthorized, status: 403, text: "Forbidden"},
 		{name: "404 unknown id", resource: missingID, kind: adapters.KindNotFound, status: 404,
 			text: reelevantsim.MsgNotFound + ` data {"id":"` + missingID + `"} (Reelevant answers 404 when the OAuth client does not exist, and also when the token lacks write permission on it)`},

@@ -97,6 +97,9 @@ func newDLQList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for i := range letters {
+				letters[i] = letters[i].Redact()
+			}
 			if g.json() {
 				if letters == nil {
 					letters = []deadletter.Letter{}
@@ -141,7 +144,8 @@ func newDLQShow(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := deadletter.Redacted(l.Body)
+			l = l.Redact()
+			body := l.Body
 			if g.json() {
 				out := struct {
 					deadletter.Letter

@@ -16,6 +16,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/config"
 	"github.com/oauthsync/oauthsync/internal/providers"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -141,7 +142,9 @@ func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	server = cmp.Or(server, nats.DefaultURL)
 	nc, err := nats.Connect(server, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", server, err)
+		// The client's error may quote the URL too (a parse error).
+		scrub := redact.New(redact.URLSecrets(server)...)
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %s", redact.URL(server), redact.URLsInText(scrub.String(err.Error())))
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingLimit))
 	if err != nil {

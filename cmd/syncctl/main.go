@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/term"
 
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 )
 
@@ -109,14 +111,16 @@ func run(ctx context.Context, args []string, e env) int {
 	if err == nil {
 		return exitOK
 	}
+	// Errors quote URLs (url.Parse, the NATS client): never their passwords.
+	scrub := urlScrubber(args, e)
 	var ee *exitErr
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(e.stderr, "syncctl:", ee.err)
+			fmt.Fprintln(e.stderr, "syncctl:", scrub(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(e.stderr, "syncctl:", err)
+	fmt.Fprintln(e.stderr, "syncctl:", scrub(err.Error()))
 	if ctx.Err() != nil {
 		return exitInterrupted
 	}
@@ -124,6 +128,25 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// urlScrubber returns a function that hides the user information of the
+// URLs in text and every form of the passwords (or tokens) of the URLs in
+// args and $NATS_URL.
+func urlScrubber(args []string, e env) func(string) string {
+	var secrets []string
+	for _, a := range args {
+		if strings.Contains(a, "://") {
+			secrets = append(secrets, redact.URLSecrets(a)...)
+		}
+	}
+	if e.lookup != nil {
+		if v, ok := e.lookup("NATS_URL"); ok {
+			secrets = append(secrets, redact.URLSecrets(v)...)
+		}
+	}
+	s := redact.New(secrets...)
+	return func(text string) string { return redact.URLsInText(s.String(text)) }
 }
 
 func newRoot(e env) *cobra.Command {

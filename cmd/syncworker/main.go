@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"golang.org/x/term"
 )
 
@@ -122,7 +123,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, o, cfg, logger, nil)
+	// From here on, every log line and the error run returns are scrubbed of
+	// the URLs' passwords and the connections' credentials: NATS, Redis and
+	// url.Parse errors quote the URLs they were given.
+	scrub := secretScrubber(o, cfg)
+	if err := serve(ctx, o, cfg, slog.New(redact.Handler(logger.Handler(), scrub)), nil); err != nil {
+		return errors.New(redact.URLsInText(scrub.String(err.Error())))
+	}
+	return nil
+}
+
+// secretScrubber redacts the user information (password or token) of every
+// NATS and Redis URL syncworker may print, and every connection credential.
+func secretScrubber(o *options, cfg *config.File) *redact.Scrubber {
+	var secrets []string
+	for _, u := range []string{o.natsURL, o.redisURL, cfg.NATS.URL, cfg.Redis.URL} {
+		secrets = append(secrets, redact.URLSecrets(u)...)
+	}
+	for _, name := range cfg.ConnectionNames() {
+		_, creds := cfg.Connections[name].Adapter(name)
+		secrets = append(secrets, creds...)
+	}
+	return redact.New(secrets...)
 }
 
 func newLogger(o *options, stderr io.Writer) (*slog.Logger, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/oauthsync/oauthsync/internal/config"
 	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/providers"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
@@ -98,7 +99,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 	}
 	nc, err := nats.Connect(natsURL, nopts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS: %w", err)
+		return fmt.Errorf("connect to NATS at %s: %w", redact.URL(natsURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -207,7 +208,8 @@ func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.Je
 	if u := cmp.Or(o.redisURL, cfg.Redis.URL); u != "" {
 		opt, err := redis.ParseURL(u)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis.url: %w", err)
+			// The error quotes the URL: run scrubs its password.
+			return nil, nil, fmt.Errorf("redis.url %s: %w", redact.URL(u), err)
 		}
 		client := redis.NewClient(opt)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -10,12 +10,10 @@
 package deadletter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -275,68 +274,29 @@ func (s Store) Delete(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// secretKey reports whether a JSON key names a secret: a secret, password,
-// private or API key, credential, or token, except the keys that name where
-// a token is fetched or carried or how long it lives (tokenUrl, tokenURI,
-// tokenEndpoint, accessTokenPath, accessTokenHeader, tokenExpiration).
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, s := range []string{"secret", "password", "privatekey", "apikey", "authkey", "credential"} {
-		if strings.Contains(k, s) {
-			return true
-		}
-	}
-	if !strings.Contains(k, "token") {
-		return false
-	}
-	for _, suffix := range []string{"url", "uri", "endpoint", "path"} {
-		if strings.HasSuffix(k, suffix) {
-			return false
-		}
-	}
-	return !strings.Contains(k, "header") && !strings.Contains(k, "expiration")
-}
-
 // Redacted returns the dead letter's body as indented JSON with every value
-// under a key that names a secret (clientSecret, password, ...) replaced by
-// [REDACTED]; a body that is not JSON is described, not shown.
+// under a key that names a secret (redact.SecretKey: clientSecret, password,
+// api_key, private_key, token, ...) at any depth replaced by [REDACTED], and
+// those values scrubbed from every other string; a body that is not JSON is
+// described, not shown.
 func Redacted(body []byte) []byte {
-	// Numbers are kept as written (an int64 sequence beyond 2^53 would not
-	// survive a float64), and & < > as they are (not \u0026...).
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || !atEOF(dec) {
+	out, ok := redact.RedactJSON(body, nil, "  ")
+	if !ok {
 		return []byte(fmt.Sprintf("(%d bytes that are not JSON; not shown, they may hold a secret)", len(body)))
 	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(redact(v))
-	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
+	return out
 }
 
-// atEOF reports whether nothing but white space follows the decoded value.
-func atEOF(dec *json.Decoder) bool {
-	_, err := dec.Token()
-	return errors.Is(err, io.EOF)
-}
-
-func redact(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			if secretKey(k) {
-				t[k] = messages.Redacted
-				continue
-			}
-			t[k] = redact(val)
-		}
-	case []any:
-		for i := range t {
-			t[i] = redact(t[i])
-		}
-	}
-	return v
+// Redact returns l for display (syncctl dlq list and show): its body
+// Redacted, every secret-named header (Authorization, Cookie, X-Api-Key,
+// Auth-Key, ...) [REDACTED], and the other headers and the error text
+// scrubbed of every secret the body carries, in any encoding (a dead letter
+// written by a worker with a weaker scrubber is shown safe too). Never
+// replay the Letter it returns: replay the stored one.
+func (l Letter) Redact() Letter {
+	s := redact.New(redact.SecretsInJSON(l.Body)...)
+	l.Header = nats.Header(redact.Header(l.Header, s))
+	l.Error = s.String(l.Error)
+	l.Body = Redacted(l.Body)
+	return l
 }

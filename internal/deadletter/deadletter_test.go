@@ -446,6 +446,14 @@ func TestRedacted(t *testing.T) {
 			redactions: 4,
 		},
 		{
+			name: "snake and kebab case secret keys",
+			body: `{"api_key":"sk-VALUE-1","passwd":"sk-VALUE-2","private_key":"sk-VALUE-3","Authorization":"Basic_sk-VALUE-4",` +
+				`"access-token":"sk-VALUE-5","X-Api-Key":"sk-VALUE-6","client_secret":"sk-VALUE-7","note":"was sk-VALUE-1"}`,
+			secrets:    []string{"sk-VALUE-1", "sk-VALUE-2", "sk-VALUE-3", "Basic_sk-VALUE-4", "sk-VALUE-5", "sk-VALUE-6", "sk-VALUE-7"},
+			kept:       []string{`"note": "was [REDACTED]"`},
+			redactions: 8,
+		},
+		{
 			name:       "arrays",
 			body:       `[{"clientSecret":"arr-VALUE-1"},{"items":[{"name":"x","secret":"arr-VALUE-2"}]},"plain"]`,
 			secrets:    []string{"arr-VALUE-1", "arr-VALUE-2"},

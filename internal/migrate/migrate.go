@@ -25,6 +25,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/internal/commandfile"
 	"github.com/oauthsync/oauthsync/internal/digestkey"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/messages"
@@ -222,7 +223,7 @@ func Run(ctx context.Context, cfg Config, batch string, lines []commandfile.Line
 		o := &r.outcomes[i]
 		o.Line = l.Number
 		if l.Err != nil {
-			o.Status, o.Error = StatusInvalid, l.Err.Error()
+			o.Status, o.Error = StatusInvalid, redact.New(redact.SecretsInJSON(l.Body)...).String(l.Err.Error())
 			continue
 		}
 		c := l.Command
@@ -362,7 +363,9 @@ func (r *run) onResult(it resultstream.Item) error {
 	if it.Event != nil {
 		o.ErrorCode, o.Error = "", ""
 		if e := it.Event.Data.Error; e != nil {
-			o.ErrorCode, o.Error = string(e.Code), e.Message
+			// The worker scrubs it; the report scrubs again with the
+			// secrets of the line itself, whoever wrote the result.
+			o.ErrorCode, o.Error = string(e.Code), redact.New(redact.SecretsInJSON(r.lines[i].Body)...).String(e.Message)
 		}
 		if got := it.Event.Data.PayloadDigest; digestkey.Mismatch(r.digests[i], got) {
 			// The id's result answers another payload: this line's was

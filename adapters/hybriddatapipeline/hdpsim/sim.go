@@ -136,6 +136,11 @@ type Fault struct {
 	Code int
 	// Message, with Status, replaces the envelope's text.
 	Message string
+	// EchoSecrets, with Status, makes the envelope's text quote the
+	// request's credentials (the Authorization header and the Basic auth
+	// password) and client secret in many encodings (simkit.EchoText): a
+	// provider no redaction may trust.
+	EchoSecrets bool
 	// RetryAfter sends Retry-After: RetryAfter in seconds (rounded up). Alone,
 	// it answers 429.
 	RetryAfter time.Duration
@@ -250,6 +255,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted {
 		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
+		}
+		if fault.EchoSecrets {
+			fault.Message = simkit.EchoText(simkit.RequestSecrets(r, body)...)
 		}
 		if serveFault(w, fault) {
 			return

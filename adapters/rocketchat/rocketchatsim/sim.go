@@ -120,6 +120,10 @@ type Fault struct {
 	Error string
 	// ErrorType, with Status, adds errorType to the body.
 	ErrorType string
+	// EchoSecrets, with Status, makes the body's error text quote the
+	// request's credentials and client secret in many encodings
+	// (simkit.EchoText): a provider no redaction may trust.
+	EchoSecrets bool
 	// RateLimitReset answers 429 with X-RateLimit-Reset = now+RateLimitReset
 	// (epoch ms) and Rocket.Chat's "wait N seconds" body.
 	RateLimitReset time.Duration
@@ -244,6 +248,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted {
 		if !simkit.Sleep(r.Context(), fault.Delay) {
 			return
+		}
+		if fault.EchoSecrets {
+			fault.Error = simkit.EchoText(simkit.RequestSecrets(r, body)...)
 		}
 		if s.serveFault(w, fault, rate) {
 			return
