@@ -180,7 +180,7 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 		}
 	case ctx.Err() != nil:
 		return withCode(exitInterrupted)
-	case w.err != nil:
+	case w.err != nil && waitCtx.Err() == nil:
 		return w.err
 	}
 	if out.Result == nil {
@@ -230,7 +230,8 @@ func printResult(w io.Writer, r messages.Result) {
 		fmt.Fprintf(w, "applied   %s\n", strings.Join(r.AppliedFields, ", "))
 	}
 	if len(r.SkippedFields) > 0 {
-		fmt.Fprintf(w, "skipped   %s\n", strings.Join(r.SkippedFields, ", "))
+		fmt.Fprintf(w, "skipped   %s\n", skippedText(r))
+		fmt.Fprintf(w, "          (not written: a command with a higher order key already set them; docs/CONTRACT.md §3)\n")
 	}
 	if r.Attempts > 0 || r.Deliveries > 0 {
 		fmt.Fprintf(w, "attempts  %d (deliveries %d)\n", r.Attempts, r.Deliveries)
@@ -238,6 +239,20 @@ func printResult(w io.Writer, r messages.Result) {
 	if r.Error != nil {
 		fmt.Fprintf(w, "error     %s: %s\n", r.Error.Code, r.Error.Message)
 	}
+}
+
+// skippedText lists a result's skipped fields, each with the order key
+// that won: "name (key 1732269600000 won), scopes (key 7 won)".
+func skippedText(r messages.Result) string {
+	parts := make([]string, 0, len(r.SkippedFields))
+	for _, f := range r.SkippedFields {
+		if k, ok := r.SkippedOrderKeys[f]; ok {
+			parts = append(parts, fmt.Sprintf("%s (key %d won)", f, k))
+		} else {
+			parts = append(parts, f)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // buildCommand builds and validates the command publish was asked for,
