@@ -123,7 +123,12 @@ func run(ctx context.Context, args []string, e env) int {
 	root := newRoot(e)
 	root.SetIn(e.stdin)
 	return cli.Execute(ctx, root, args, cli.Options{Stdout: e.stdout, Stderr: e.stderr,
-		JSONErrors: func() bool { return root.PersistentFlags().Lookup("output").Value.String() == "json" }})
+		JSONErrors: func() bool {
+			if raw := cli.RawFlag(args, "output", "o"); raw != "" {
+				return raw == "json"
+			}
+			return root.PersistentFlags().Lookup("output").Value.String() == "json"
+		}})
 }
 
 func newRoot(e env) *cobra.Command {

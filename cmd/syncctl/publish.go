@@ -124,14 +124,20 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	// The reader is stopped (stopWaiting), then waited for, on every return.
 	var readerWG sync.WaitGroup
 	defer readerWG.Wait()
-	waitCtx, stopWaiting := context.WithTimeout(ctx, f.timeout)
+	// The reader's consumer is set up (and caught up) before publishing,
+	// and --timeout counts from then; a reader stopped while it is being
+	// set up could leave its consumer behind.
+	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
+	var early *waited
 	if f.wait {
+		ready := make(chan struct{})
 		want := map[string]bool{messages.ResultEventID(cmd.ID): true, messages.ConflictEventID(cmd.ID, cmd.PayloadHash()): true}
 		reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
 		readerWG.Go(func() {
 			var found *resultstream.Item
-			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true},
+			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true,
+				CaughtUp: func() { close(ready) }},
 				func(it resultstream.Item) error {
 					if want[it.EventID] || strings.HasPrefix(it.EventID, messages.ResultEventID(cmd.ID)+"-replay-") {
 						found = &it
@@ -145,6 +151,16 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 			}
 			got <- waited{err: err}
 		})
+		select {
+		case <-ready:
+		case w := <-got: // the result was there already, or reading failed
+			if w.err != nil && ctx.Err() == nil {
+				return w.err
+			}
+			early = &w
+		case <-ctx.Done():
+			return withCode(exitInterrupted)
+		}
 	}
 
 	msg := nats.NewMsg(g.subjects().Command(cmd.Connection, cmd.Resource))
@@ -170,7 +186,18 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 			return err
 		}
 	}
-	w := <-got
+	var w waited
+	if early != nil {
+		w = *early
+	} else {
+		timer := time.NewTimer(f.timeout)
+		defer timer.Stop()
+		select {
+		case w = <-got:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
 	switch {
 	case w.item.EventID != "":
 		if w.item.Event != nil {
@@ -180,7 +207,7 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 		}
 	case ctx.Err() != nil:
 		return withCode(exitInterrupted)
-	case w.err != nil && waitCtx.Err() == nil:
+	case w.err != nil:
 		return w.err
 	}
 	if out.Result == nil {

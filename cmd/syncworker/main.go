@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	root, o, devO := newRoot(stdout, stderr, lookup)
 	return cli.Execute(ctx, root, args, cli.Options{Stdout: stdout, Stderr: stderr,
 		JSONErrors: func() bool {
+			// The flags may not have been parsed (the error is in them):
+			// then what the arguments say.
+			if raw := cli.RawFlag(args, "log-format", ""); raw != "" {
+				return logFormat(raw, stderr) == "json"
+			}
 			return logFormat(o.logFormat, stderr) == "json" && logFormat(devO.logFormat, stderr) == "json"
 		}})
 }

@@ -194,18 +194,31 @@ func isCobraUsage(err error) bool {
 
 // jsonRequested finds -o json among raw arguments, for an error found before
 // the flags were parsed.
-func jsonRequested(args []string) bool {
+func jsonRequested(args []string) bool { return RawFlag(args, "output", "o") == "json" }
+
+// RawFlag is the last value given to flag --long (or -short) among raw
+// arguments, "" if none: for an error found before the flags were parsed.
+func RawFlag(args []string, long, short string) string {
+	v := ""
 	for i, a := range args {
-		switch {
-		case a == "--":
-			return false
-		case a == "-ojson", a == "--output=json", a == "-o=json":
-			return true
-		case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json":
-			return true
+		if a == "--" {
+			break
+		}
+		for _, name := range []string{"--" + long, "-" + short} {
+			if name == "-" {
+				continue
+			}
+			switch {
+			case a == name && i+1 < len(args):
+				v = args[i+1]
+			case strings.HasPrefix(a, name+"="):
+				v = strings.TrimPrefix(a, name+"=")
+			case len(name) == 2 && strings.HasPrefix(a, name) && len(a) > 2 && a[2] != '=':
+				v = a[2:]
+			}
 		}
 	}
-	return false
+	return v
 }
 
 // Prepare applies the convention to root and its subcommands: flag errors
@@ -240,7 +253,11 @@ func Prepare(root *cobra.Command) {
 		case !c.Runnable() && c.HasSubCommands():
 			c.Args = groupArgs
 			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
-		case c.Runnable() && c.Args == nil && !c.HasSubCommands() && !strings.Contains(c.Use, " "):
+		case c.Runnable() && c.Args == nil && c.HasSubCommands():
+			// A command with an action and subcommands (syncworker):
+			// an argument is an unknown subcommand.
+			c.Args = NoArgs
+		case c.Runnable() && c.Args == nil && !strings.Contains(c.Use, " "):
 			// A Use without an argument ("status", not "migrate FILE")
 			// takes none.
 			c.Args = NoArgs
@@ -266,6 +283,9 @@ func groupArgs(c *cobra.Command, args []string) error {
 
 func unknownCommand(c *cobra.Command, name string) error {
 	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
 	if s := c.SuggestionsFor(name); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}

@@ -177,7 +177,9 @@ func TestEveryCommandFollowsTheConvention(t *testing.T) {
 	t.Run("output", func(t *testing.T) {
 		js := testenv.Streams(t)
 		url := js.Conn().ConnectedUrl()
-		ctl := func(args ...string) ran { return runBin(t, bins["syncctl"], append([]string{"--server", url}, args...)...) }
+		ctl := func(args ...string) ran {
+			return runBin(t, bins["syncctl"], append([]string{"--server", url}, args...)...)
+		}
 		ctx := context.Background()
 		subjects := messages.Subjects{}
 		for i := range 3 {
