@@ -107,7 +107,7 @@ func TestFaultsAnswerAsTheRulesSay(t *testing.T) {
 		}
 	}
 	if served.Load() != 0 {
-		t.Fatalf("%d requests reached the simulator through a 100%% fault", served)
+		t.Fatalf("%d requests reached the simulator through a 100%% fault", served.Load())
 	}
 	f.Set([]Rule{{Status: http.StatusTooManyRequests, Rate: 1}})
 	if resp := get(); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
