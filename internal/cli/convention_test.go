@@ -27,15 +27,15 @@ const testVersion = "v9.9.9-convention"
 func binaries(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
+	// One build of both: their shared packages are compiled once.
+	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/oauthsync/oauthsync/internal/cli.version="+testVersion,
+		"-o", dir+string(filepath.Separator), "github.com/oauthsync/oauthsync/cmd/syncctl", "github.com/oauthsync/oauthsync/cmd/syncworker")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
 	out := map[string]string{}
 	for _, name := range []string{"syncctl", "syncworker"} {
-		bin := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/oauthsync/oauthsync/internal/cli.version="+testVersion,
-			"-o", bin, "github.com/oauthsync/oauthsync/cmd/"+name)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, b)
-		}
-		out[name] = bin
+		out[name] = filepath.Join(dir, name)
 	}
 	return out
 }
