@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/deadletter"
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -101,10 +103,13 @@ func newDLQList(g *globals) *cobra.Command {
 				letters[i] = letters[i].Redact()
 			}
 			if g.json() {
-				if letters == nil {
-					letters = []deadletter.Letter{}
+				// A record stream: one dead letter per line (JSON Lines).
+				for _, l := range letters {
+					if err := g.printJSON(l); err != nil {
+						return err
+					}
 				}
-				return g.printJSON(letters)
+				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "SEQ\tTIME\tCONNECTION\tRESOURCE\tCOMMAND\tCODE\tATTEMPTS\tDELIVERIES\tERROR")
@@ -270,6 +275,7 @@ func (g *globals) replay(ctx context.Context, args []string, f replayFlags) erro
 	limiter := rate.NewLimiter(rate.Limit(f.rate), 1)
 	var outs []replayOutput
 	var failures []error
+	var unreplayable []string
 	counts := map[string]int{}
 	for _, l := range letters {
 		if len(filter.Seqs) > 0 && !filter.Match(l) {
@@ -278,6 +284,7 @@ func (g *globals) replay(ctx context.Context, args []string, f replayFlags) erro
 		o := replayOutput{Seq: l.Seq, CommandID: l.CommandID, Connection: l.Connection, Resource: l.Resource}
 		if _, err := store.ReplayMessage(l); err != nil {
 			o.Action, o.Reason = "skipped", err.Error()
+			unreplayable = append(unreplayable, err.Error())
 		} else if n := newest[l.CommandID]; n != l.Seq {
 			o.Action, o.Reason = "skipped", fmt.Sprintf("dead letter %d is a newer one of this command and is replayed instead", n)
 		} else if f.dryRun {
@@ -307,7 +314,12 @@ func (g *globals) replay(ctx context.Context, args []string, f replayFlags) erro
 		}
 		counts[o.Action]++
 		outs = append(outs, o)
-		if !g.json() {
+		if g.json() {
+			// A record stream: one line per dead letter (JSON Lines).
+			if err := g.printJSON(o); err != nil {
+				return err
+			}
+		} else {
 			line := fmt.Sprintf("%-12s %d  %s/%s  %s", o.Action, o.Seq, o.Connection, o.Resource, o.CommandID)
 			if o.Reason != "" {
 				line += "  (" + o.Reason + ")"
@@ -315,14 +327,7 @@ func (g *globals) replay(ctx context.Context, args []string, f replayFlags) erro
 			fmt.Fprintln(g.stdout, line)
 		}
 	}
-	if g.json() {
-		if outs == nil {
-			outs = []replayOutput{}
-		}
-		if err := g.printJSON(outs); err != nil {
-			return err
-		}
-	} else {
+	if !g.json() {
 		fmt.Fprintf(g.stderr, "%d dead letters: %d replayed, %d already replayed (duplicate), %d would be replayed, %d skipped, %d failed\n",
 			len(outs), counts["replayed"], counts["duplicate"], counts["would_replay"], counts["skipped"], counts["failed"])
 	}
@@ -331,6 +336,17 @@ func (g *globals) replay(ctx context.Context, args []string, f replayFlags) erro
 	}
 	if len(failures) > 0 {
 		return &exitErr{code: exitError, err: errors.Join(failures...)}
+	}
+	// Asked-for dead letters that are not there, or cannot be replayed,
+	// are refusals: exit 3, never a silent 0.
+	for _, seq := range filter.Seqs {
+		if !slices.ContainsFunc(letters, func(l deadletter.Letter) bool { return l.Seq == seq }) {
+			unreplayable = append(unreplayable, fmt.Sprintf("dead letter %d: not in %s (see 'syncctl dlq list')", seq, g.streams().deadLetter))
+		}
+	}
+	if len(unreplayable) > 0 {
+		return &cli.Error{Exit: exitRejected, Code: "not_replayable", Err: fmt.Errorf("%d dead letters cannot be replayed:\n  %s",
+			len(unreplayable), strings.Join(unreplayable, "\n  "))}
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/config"
 	"github.com/oauthsync/oauthsync/internal/providers"
 	"github.com/oauthsync/oauthsync/internal/redact"
@@ -168,13 +168,9 @@ func (g *globals) adapterFor(connection string) (adapters.Adapter, error) {
 	return providers.Registry().New(c.Provider, ac)
 }
 
-// printJSON writes v as indented JSON.
-func (g *globals) printJSON(v any) error {
-	enc := json.NewEncoder(g.stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
+// printJSON writes v as one compact JSON line (internal/cli's convention):
+// a command's one object, or one record of a JSON Lines stream.
+func (g *globals) printJSON(v any) error { return cli.WriteJSON(g.stdout, v) }
 
 // ctxOf is cmd's context, never nil.
 func ctxOf(cmd *cobra.Command) context.Context {

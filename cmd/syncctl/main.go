@@ -3,15 +3,18 @@
 // wait, summarise, report, resume), read results, list and replay dead
 // letters, and show the streams' and consumers' status.
 //
-// Exit codes: 0 success; 1 an error prevented the work (NATS unreachable,
-// unreadable file); 2 bad usage or invalid input (bad flags, invalid lines);
-// 3 a command was rejected or failed; 4 results were still missing when the
-// timeout passed; 130 interrupted.
+// Output, errors and exit codes follow internal/cli's convention: -o json
+// gives JSON Lines for record streams and one JSON object otherwise, errors
+// as {"error":{...}} on stderr. Exit codes: 0 success; 1 an error prevented
+// the work (NATS unreachable, unreadable file, streams missing); 2 bad usage
+// or invalid input (unknown command or flag, bad arguments, invalid lines);
+// 3 refused: a command rejected or failed, an id conflict, a dead letter
+// that cannot be replayed; 4 results still missing when the timeout passed;
+// 130 interrupted.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,21 +28,22 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/term"
 
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 )
 
-// Exit codes.
+// Exit codes: the one convention of internal/cli.
 const (
-	exitOK          = 0
-	exitError       = 1
-	exitUsage       = 2
-	exitRejected    = 3
-	exitTimeout     = 4
-	exitInterrupted = 130
+	exitOK          = cli.ExitOK
+	exitError       = cli.ExitError
+	exitUsage       = cli.ExitUsage
+	exitRejected    = cli.ExitRejected
+	exitTimeout     = cli.ExitTimeout
+	exitInterrupted = cli.ExitInterrupted
 )
 
-// exitErr carries an exit code with the error to print ("" prints nothing).
+// exitErr carries an exit code with the error to print (nil prints nothing).
 type exitErr struct {
 	code int
 	err  error
@@ -53,13 +57,15 @@ func (e *exitErr) Error() string {
 }
 func (e *exitErr) Unwrap() error { return e.err }
 
+// ExitCode and Quiet make exitErr a cli.ExitCoder and cli.Quieter.
+func (e *exitErr) ExitCode() int { return e.code }
+func (e *exitErr) Quiet() bool   { return e.err == nil }
+
 // usageErr is an error in how syncctl was called or in its input.
-func usageErr(format string, args ...any) error {
-	return &exitErr{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
+func usageErr(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 // withCode exits with code, printing nothing more.
-func withCode(code int) error { return &exitErr{code: code} }
+func withCode(code int) error { return cli.WithCode(code) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,8 +75,7 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv,
-		isTerminal: term.IsTerminal(int(os.Stderr.Fd()))}))
+	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookup: os.LookupEnv}))
 }
 
 // env is what a run of syncctl talks to; tests give their own.
@@ -80,6 +85,9 @@ type env struct {
 	lookup         func(string) (string, bool)
 	// isTerminal reports whether stderr is a terminal (progress bars).
 	isTerminal bool
+	// termWidth is the terminal's width in columns, 0 when unknown. Unset,
+	// it is read from stderr when stderr is a terminal.
+	termWidth func() int
 	// tracerProvider, when set, is used instead of the one OpenTelemetry's
 	// standard environment asks for.
 	tracerProvider trace.TracerProvider
@@ -87,6 +95,18 @@ type env struct {
 
 // run executes syncctl with args and returns its exit code.
 func run(ctx context.Context, args []string, e env) int {
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		e.isTerminal = true
+		if e.termWidth == nil {
+			e.termWidth = func() int {
+				w, _, err := term.GetSize(int(f.Fd()))
+				if err != nil {
+					return 0
+				}
+				return w
+			}
+		}
+	}
 	if e.tracerProvider == nil {
 		tp, shutdown, err := setupTracing(ctx, e)
 		if err != nil {
@@ -103,31 +123,15 @@ func run(ctx context.Context, args []string, e env) int {
 		e.tracerProvider = tp
 	}
 	root := newRoot(e)
-	root.SetArgs(args)
 	root.SetIn(e.stdin)
-	root.SetOut(e.stdout)
-	root.SetErr(e.stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
 	// Errors quote URLs (url.Parse, the NATS client): never their passwords.
-	scrub := urlScrubber(args, e)
-	var ee *exitErr
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(e.stderr, "syncctl:", scrub(ee.err.Error()))
-		}
-		return ee.code
-	}
-	fmt.Fprintln(e.stderr, "syncctl:", scrub(err.Error()))
-	if ctx.Err() != nil {
-		return exitInterrupted
-	}
-	if isFlagError(err) {
-		return exitUsage
-	}
-	return exitError
+	return cli.Execute(ctx, root, args, cli.Options{Stdout: e.stdout, Stderr: e.stderr, Scrub: urlScrubber(args, e),
+		JSONErrors: func() bool {
+			if raw := cli.RawFlag(args, "output", "o"); raw != "" {
+				return raw == "json"
+			}
+			return root.PersistentFlags().Lookup("output").Value.String() == "json"
+		}})
 }
 
 // urlScrubber returns a function that hides the user information of the
@@ -169,21 +173,10 @@ It connects like the NATS CLI: --server, --creds, or a NATS CLI context
   syncctl results --batch migration-42 --status rejected
   syncctl dlq list
   syncctl status`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitErr{code: exitUsage, err: fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
-	})
 	g.register(root)
 	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g), newOrderKeys(g))
 	return root
-}
-
-// isFlagError reports whether cobra refused the arguments themselves.
-func isFlagError(err error) bool {
-	var ee *exitErr
-	return errors.As(err, &ee) && ee.code == exitUsage
 }
 
 // setupTracing builds the tracer provider OpenTelemetry's standard

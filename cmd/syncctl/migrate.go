@@ -15,10 +15,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/commandfile"
 	"github.com/oauthsync/oauthsync/internal/digestkey"
 	"github.com/oauthsync/oauthsync/internal/migrate"
@@ -170,13 +170,28 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 	}
 	bad := commandfile.Invalid(lines)
 	if len(bad) > 0 {
-		for _, l := range bad {
-			fmt.Fprintf(g.stderr, "%s:%v\n", path, l.Err)
-		}
+		groups := groupInvalid(bad)
 		if !f.skipInvalid && !f.plan {
-			return usageErr("%d of %d lines are invalid; nothing was published (fix them, or pass --skip-invalid to publish the rest)", len(bad), len(lines))
+			// The report says which lines, even though nothing is published.
+			if f.report != "" {
+				if rerr := migrate.CreateReport(f.report, unpublishedOutcomes(lines)); rerr != nil {
+					fmt.Fprintln(g.stderr, "syncctl:", rerr)
+				}
+			}
+			if !g.json() {
+				printInvalid(g.stderr, path, groups)
+			}
+			return &cli.Error{Exit: exitUsage, Code: "invalid_lines", Details: map[string]any{"file": path, "invalid": len(bad), "lines": len(lines), "groups": groups},
+				Err: fmt.Errorf("%d of %d lines are invalid; nothing was published (fix them, or pass --skip-invalid to publish the rest)", len(bad), len(lines))}
 		}
-		fmt.Fprintf(g.stderr, "%d of %d lines are invalid and will be skipped\n", len(bad), len(lines))
+		if g.json() {
+			_ = cli.WriteJSON(g.stderr, map[string]any{"warning": map[string]any{"code": "invalid_lines",
+				"message": fmt.Sprintf("%d of %d lines are invalid and will be skipped", len(bad), len(lines)),
+				"details": map[string]any{"file": path, "invalid": len(bad), "lines": len(lines), "groups": groups}}})
+		} else {
+			printInvalid(g.stderr, path, groups)
+			fmt.Fprintf(g.stderr, "%d of %d lines are invalid and will be skipped\n", len(bad), len(lines))
+		}
 	}
 	if f.plan {
 		return g.plan(ctx, lines, f)
@@ -195,7 +210,7 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 	if !g.json() {
 		fmt.Fprintf(g.stderr, "batch %s: %d commands from %s\n", batch, len(lines)-len(bad), path)
 	}
-	display := newProgress(g, f.progress, len(lines)-len(bad))
+	display := newProgress(g, f.progress)
 	sum, err := migrate.Run(ctx, migrate.Config{
 		JetStream: js, Subjects: g.subjects(), ResultsStream: g.streams().results,
 		Rate: f.rate, MaxPending: f.maxPending, Wait: !f.noWait, Timeout: f.timeout,
@@ -231,6 +246,74 @@ func (g *globals) migrate(ctx context.Context, path string, f migrateFlags) erro
 		return &exitErr{code: exitTimeout, err: fmt.Errorf("results still missing after %s; rerun the same command to wait again", f.timeout)}
 	}
 	return nil
+}
+
+// invalidGroup is one reason lines were refused for, with how many lines
+// and the first of them.
+type invalidGroup struct {
+	Message    string `json:"message"`
+	Count      int    `json:"count"`
+	FirstLines []int  `json:"firstLines"`
+}
+
+// maxLinesShown is how many line numbers a group of invalid lines lists.
+const maxLinesShown = 10
+
+// groupInvalid groups invalid lines by their reason, in order of first
+// appearance: 500 copies of one mistake are one group, not 500 lines.
+func groupInvalid(bad []commandfile.Line) []invalidGroup {
+	var groups []invalidGroup
+	index := map[string]int{}
+	for _, l := range bad {
+		msg := trimLine(l.Err)
+		i, ok := index[msg]
+		if !ok {
+			i = len(groups)
+			index[msg] = i
+			groups = append(groups, invalidGroup{Message: msg})
+		}
+		g := &groups[i]
+		g.Count++
+		if len(g.FirstLines) < maxLinesShown {
+			g.FirstLines = append(g.FirstLines, l.Number)
+		}
+	}
+	return groups
+}
+
+// printInvalid prints each group on one line: the reason, how many lines,
+// the first line numbers.
+func printInvalid(w io.Writer, path string, groups []invalidGroup) {
+	for _, g := range groups {
+		nums := make([]string, len(g.FirstLines))
+		for i, n := range g.FirstLines {
+			nums[i] = fmt.Sprint(n)
+		}
+		where := "line " + nums[0]
+		if g.Count > 1 {
+			where = fmt.Sprintf("%d lines: %s", g.Count, strings.Join(nums, ", "))
+			if g.Count > len(nums) {
+				where += fmt.Sprintf(" and %d more", g.Count-len(nums))
+			}
+		}
+		fmt.Fprintf(w, "%s: %s (%s)\n", path, g.Message, where)
+	}
+}
+
+// unpublishedOutcomes are the report rows of a migration refused before
+// publishing: invalid lines with their reason, the others unpublished.
+func unpublishedOutcomes(lines []commandfile.Line) []migrate.Outcome {
+	out := make([]migrate.Outcome, len(lines))
+	for i, l := range lines {
+		o := migrate.Outcome{Line: l.Number, Status: migrate.StatusUnpublished}
+		if l.Err != nil {
+			o.Status, o.Error = migrate.StatusInvalid, l.Err.Error()
+		} else {
+			o.CommandID, o.Connection, o.Resource = l.Command.ID, l.Command.Connection, l.Command.Resource
+		}
+		out[i] = o
+	}
+	return out
 }
 
 var batchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -283,12 +366,19 @@ type summaryOutput struct {
 	Interrupted bool           `json:"interrupted"`
 	TimedOut    bool           `json:"timedOut"`
 	Report      string         `json:"report,omitempty"`
+	// Superseded counts lines of which nothing was written (a command with
+	// a higher order key had set every field); SkippedFieldLines lines
+	// whose result skipped at least one field (superseded ones included).
+	// Neither makes the exit code non-zero; both are shown prominently.
+	Superseded        int `json:"superseded"`
+	SkippedFieldLines int `json:"skippedFieldLines"`
 }
 
 func (g *globals) printSummary(s *migrate.Summary, f migrateFlags) error {
 	out := summaryOutput{Batch: s.Batch, Lines: len(s.Outcomes), Counts: s.Counts, Previous: s.Previous,
 		Published: s.Published, Duplicates: s.Duplicates, PublishSecs: s.PublishTime.Seconds(),
-		ElapsedSecs: s.Elapsed.Seconds(), Interrupted: s.Interrupted, TimedOut: s.TimedOut, Report: f.report}
+		ElapsedSecs: s.Elapsed.Seconds(), Interrupted: s.Interrupted, TimedOut: s.TimedOut, Report: f.report,
+		Superseded: s.Counts[string(messages.StatusSuperseded)], SkippedFieldLines: s.SkippedFieldLines}
 	if s.PublishTime > 0 {
 		out.PublishRate = float64(s.Published) / s.PublishTime.Seconds()
 	}
@@ -318,60 +408,27 @@ func (g *globals) printSummary(s *migrate.Summary, f migrateFlags) error {
 	if f.report != "" {
 		fmt.Fprintf(tw, "\nreport\t%s\n", f.report)
 	}
-	return tw.Flush()
-}
-
-// progressDisplay shows a run's progress on stderr.
-type progressDisplay struct {
-	g     *globals
-	bar   *progressbar.ProgressBar
-	every time.Duration
-	mode  string
-}
-
-func newProgress(g *globals, mode string, total int) *progressDisplay {
-	if mode == "auto" {
-		mode = "lines"
-		if g.isTerminal {
-			mode = "bar"
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Skips are never silent: said after the table, where the eye lands.
+	if out.Superseded > 0 || out.SkippedFieldLines > 0 {
+		fmt.Fprintln(g.stdout)
+	}
+	if out.Superseded > 0 {
+		fmt.Fprintf(g.stdout, "NOTE: %d lines were superseded: nothing was written for them, a command with a higher order key had already set every field.\n", out.Superseded)
+	}
+	if partly := out.SkippedFieldLines - out.Superseded; partly > 0 {
+		fmt.Fprintf(g.stdout, "NOTE: %d lines were applied only in part: some fields were skipped, a command with a higher order key had set them.\n", partly)
+	}
+	if out.SkippedFieldLines > 0 {
+		where := "syncctl results --batch " + s.Batch
+		if f.report != "" {
+			where = "the report's skippedFields column (" + f.report + ") or " + where
 		}
+		fmt.Fprintf(g.stdout, "      Which fields, and the order key that won: see %s. (docs/CONTRACT.md §3, §4; exit code still 0.)\n", where)
 	}
-	d := &progressDisplay{g: g, mode: mode, every: 5 * time.Second}
-	switch mode {
-	case "bar":
-		d.every = 200 * time.Millisecond
-		d.bar = progressbar.NewOptions(total,
-			progressbar.OptionSetWriter(g.stderr),
-			progressbar.OptionSetWidth(24),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(g.stderr) }))
-	case "none":
-		d.every = time.Hour
-	}
-	return d
-}
-
-func (d *progressDisplay) update(p migrate.Progress) {
-	if d.mode == "none" {
-		return
-	}
-	line := progressLine(p)
-	if d.bar != nil {
-		// Set, then Describe: the bar redraws on both, and the count must
-		// match the description.
-		_ = d.bar.Set(p.Done)
-		d.bar.Describe(line)
-		return
-	}
-	fmt.Fprintf(d.g.stderr, "progress: %d/%d results, %s\n", p.Done, p.Total, line)
-}
-
-func (d *progressDisplay) close() {
-	if d.bar != nil {
-		_ = d.bar.Finish()
-	}
+	return nil
 }
 
 // progressLine says where a run is: published, results by status, ETA.
@@ -436,7 +493,7 @@ func (g *globals) plan(ctx context.Context, lines []commandfile.Line, f migrateF
 		return err
 	}
 	if g.json() {
-		if err := g.printJSON(planJSON(planned, counts)); err != nil {
+		if err := g.printPlanJSON(planned, counts); err != nil {
 			return err
 		}
 	} else {
@@ -539,11 +596,9 @@ type planFieldJSON struct {
 	Secret  bool            `json:"secret,omitempty"`
 }
 
-func planJSON(lines []plan.Line, n plan.Counts) any {
-	out := struct {
-		Lines  []planLineJSON `json:"lines"`
-		Counts plan.Counts    `json:"counts"`
-	}{Counts: n}
+// printPlanJSON writes the plan as JSON Lines: one record per file line,
+// then one {"summary":{counts}} line.
+func (g *globals) printPlanJSON(lines []plan.Line, n plan.Counts) error {
 	for _, l := range lines {
 		pl := planLineJSON{Line: l.Number, CommandID: l.CommandID, Connection: l.Connection, Resource: l.Resource, Unsupported: l.Unsupported, Superseded: l.Superseded}
 		for _, sk := range l.Skipped {
@@ -559,7 +614,11 @@ func planJSON(lines []plan.Line, n plan.Counts) any {
 		for _, f := range l.Fields {
 			pl.Fields = append(pl.Fields, planFieldJSON{Field: f.Field, State: f.State.String(), Current: f.Current, Desired: f.Desired, Secret: f.Secret})
 		}
-		out.Lines = append(out.Lines, pl)
+		if err := g.printJSON(pl); err != nil {
+			return err
+		}
 	}
-	return out
+	return g.printJSON(struct {
+		Summary plan.Counts `json:"summary"`
+	}{n})
 }

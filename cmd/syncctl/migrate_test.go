@@ -120,15 +120,65 @@ func TestMigrateRefusesAFileWithBadLinesAndPublishesNothing(t *testing.T) {
 	bad := everyFiftieth(n)
 	path := writeMigration(t, n, bad)
 
-	r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", "m-bad")
+	reportPath := filepath.Join(t.TempDir(), "refused.ndjson")
+	r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", "m-bad", "--report", reportPath)
 	if r.code != exitUsage {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, tail(r.stderr))
 	}
+	// The same mistakes are grouped: one line per reason, with a count
+	// and the first line numbers, not one line per bad line.
+	if lines := strings.Count(r.stderr, "\n"); lines > len(badLines)+2 {
+		t.Errorf("%d lines of errors for %d kinds of mistake:\n%s", lines, len(badLines), tail(r.stderr))
+	}
+	first := -1
 	for i := range n {
-		reported := strings.Contains(r.stderr, fmt.Sprintf("%s:line %d:", path, i+1))
-		if reported != bad[i] {
-			t.Errorf("line %d: reported %v, bad %v", i+1, reported, bad[i])
+		if bad[i] {
+			first = i + 1
+			break
 		}
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("lines: %d, ", first)) || !strings.Contains(r.stderr, " more)") {
+		t.Errorf("no group with a count, first line numbers and the rest counted:\n%s", tail(r.stderr))
+	}
+	// The report is written though nothing was published: every bad line
+	// invalid, every other one unpublished.
+	rows := readReport(t, reportPath)
+	if len(rows) != n {
+		t.Fatalf("report has %d rows, want %d", len(rows), n)
+	}
+	for i, row := range rows {
+		want := "unpublished"
+		if bad[i] {
+			want = "invalid"
+		}
+		if row.Line != i+1 || row.Status != want || (want == "invalid") != (row.Error != "") {
+			t.Fatalf("report row %d = %+v, want status %s", i+1, row, want)
+		}
+	}
+	// Under -o json the error is one JSON object whose groups count every
+	// bad line.
+	j := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", "m-bad", "-o", "json")
+	var e struct {
+		Error struct {
+			Code     string `json:"code"`
+			ExitCode int    `json:"exitCode"`
+			Details  struct {
+				Groups []invalidGroup `json:"groups"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(j.stderr), &e); err != nil || j.code != exitUsage || e.Error.Code != "invalid_lines" || e.Error.ExitCode != exitUsage {
+		t.Fatalf("-o json: exit %d, %v:\n%s", j.code, err, tail(j.stderr))
+	}
+	total := 0
+	for _, g := range e.Error.Details.Groups {
+		total += g.Count
+		if len(g.FirstLines) == 0 || len(g.FirstLines) > maxLinesShown || g.Message == "" {
+			t.Errorf("group %+v", g)
+		}
+	}
+	if total != len(bad) {
+		t.Errorf("groups count %d lines, want %d", total, len(bad))
 	}
 	if !strings.Contains(r.stderr, fmt.Sprintf("%d of %d lines are invalid; nothing was published", len(bad), n)) {
 		t.Errorf("stderr does not say nothing was published:\n%s", tail(r.stderr))
@@ -375,20 +425,24 @@ func TestMigratePlanShowsDiffsAndWritesNothing(t *testing.T) {
 	}
 
 	j := s.syncctl(t, context.Background(), nil, "--config", s.configPath, "migrate", path, "--plan", "-o", "json")
-	var out struct {
-		Lines []struct {
-			Line   int `json:"line"`
-			Fields []struct {
-				Field, State string
-			} `json:"fields"`
-		} `json:"lines"`
-		Counts map[string]int `json:"counts"`
+	// JSON Lines: one record per file line, then the summary.
+	type planRecord struct {
+		Line   int `json:"line"`
+		Fields []struct {
+			Field, State string
+		} `json:"fields"`
+		Summary map[string]int `json:"summary"`
 	}
-	if err := json.Unmarshal([]byte(j.stdout), &out); err != nil {
-		t.Fatalf("json plan: %v\n%s", err, j.stdout)
+	var recs []planRecord
+	for _, line := range strings.Split(strings.TrimSuffix(j.stdout, "\n"), "\n") {
+		var r planRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("json plan line %q: %v", line, err)
+		}
+		recs = append(recs, r)
 	}
-	if len(out.Lines) != 7 || out.Counts["fieldsChanged"] != 3 || out.Counts["unsupported"] != 1 {
-		t.Errorf("json plan = %+v", out)
+	if len(recs) != 8 || recs[7].Summary["fieldsChanged"] != 3 || recs[7].Summary["unsupported"] != 1 || recs[0].Line == 0 {
+		t.Errorf("json plan = %+v", recs)
 	}
 }
 
@@ -511,7 +565,7 @@ func readReport(t *testing.T, path string) []reportRow {
 }
 
 func reportColumns() []string {
-	return []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous"}
+	return []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous", "skippedFields"}
 }
 
 func mapsEqual(a, b map[string]int) bool {

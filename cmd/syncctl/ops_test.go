@@ -198,8 +198,15 @@ func TestDeadLettersReplayedTwiceApplyOnce(t *testing.T) {
 	}
 	r := s.syncctl(t, ctx, nil, "dlq", "list", "-o", "json")
 	var letters []deadletter.Letter
-	if err := json.Unmarshal([]byte(r.stdout), &letters); err != nil || len(letters) != n {
-		t.Fatalf("dlq list: %v, %d letters\n%s%s", err, len(letters), r.stdout, r.stderr)
+	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		var l deadletter.Letter
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("dlq list line %q: %v\n%s", line, err, r.stderr)
+		}
+		letters = append(letters, l)
+	}
+	if len(letters) != n {
+		t.Fatalf("dlq list: %d letters\n%s%s", len(letters), r.stdout, r.stderr)
 	}
 	for _, l := range letters {
 		if l.ErrorCode != "provider_unavailable" || l.Deliveries != 2 || l.Attempts == 0 || l.Connection != "rc" {
@@ -336,8 +343,10 @@ func TestConnectsWithANATSCLIContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr lockedBuffer
+	// No worker has made the streams: status shows them missing and
+	// exits 1.
 	code := run(context.Background(), []string{"--context", "stack", "status", "-o", "json"}, envFor(&stdout, &stderr, nil))
-	if code != exitOK || !strings.Contains(stdout.String(), `"streams"`) {
+	if code != exitError || !strings.Contains(stdout.String(), `"streams"`) || !strings.Contains(stderr.String(), `"code":"streams_missing"`) {
 		t.Fatalf("--context stack: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	// The worker's config names the server when no flag does; it comes
@@ -347,7 +356,7 @@ func TestConnectsWithANATSCLIContext(t *testing.T) {
 	}
 	stdout, stderr = lockedBuffer{}, lockedBuffer{}
 	code = run(context.Background(), []string{"--config", s.configPath, "status", "-o", "json"}, envFor(&stdout, &stderr, nil))
-	if code != exitOK || !strings.Contains(stdout.String(), `"streams"`) {
+	if code != exitError || !strings.Contains(stdout.String(), `"streams"`) {
 		t.Fatalf("--config: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	code = run(context.Background(), []string{"--context", "nosuch", "status"}, envFor(&stdout, &stderr, nil))

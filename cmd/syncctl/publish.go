@@ -125,7 +125,10 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	// The reader is stopped (stopWaiting), then waited for, on every return.
 	var readerWG sync.WaitGroup
 	defer readerWG.Wait()
-	waitCtx, stopWaiting := context.WithTimeout(ctx, f.timeout)
+	// The reader's consumer is set up (and caught up) before publishing,
+	// and --timeout counts from then; a reader stopped while it is being
+	// set up could leave its consumer behind.
+	waitCtx, stopWaiting := context.WithCancel(ctx)
 	defer stopWaiting()
 	// The digest of what is published, to tell this payload's result from
 	// another payload's under the same id (docs/payload-digest.md). With a
@@ -133,7 +136,9 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 	// tried again once a result is there.
 	digester := &digestkey.Digester{JetStream: js}
 	digest, _ := digester.Digest(ctx, cmd)
+	var early *waited
 	if f.wait {
+		ready := make(chan struct{})
 		want := map[string]bool{messages.ResultEventID(cmd.ID): true}
 		if digest != "" {
 			want[messages.ConflictEventID(cmd.ID, digest)] = true
@@ -141,7 +146,8 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 		reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
 		readerWG.Go(func() {
 			var found *resultstream.Item
-			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true},
+			err := reader.Read(waitCtx, resultstream.Query{Connection: cmd.Connection, Resource: cmd.Resource, Follow: true,
+				CaughtUp: func() { close(ready) }},
 				func(it resultstream.Item) error {
 					if want[it.EventID] || strings.HasPrefix(it.EventID, messages.ResultEventID(cmd.ID)+"-replay-") {
 						found = &it
@@ -155,6 +161,16 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 			}
 			got <- waited{err: err}
 		})
+		select {
+		case <-ready:
+		case w := <-got: // the result was there already, or reading failed
+			if w.err != nil && ctx.Err() == nil {
+				return w.err
+			}
+			early = &w
+		case <-ctx.Done():
+			return withCode(exitInterrupted)
+		}
 	}
 
 	msg := nats.NewMsg(g.subjects().Command(cmd.Connection, cmd.Resource))
@@ -180,7 +196,18 @@ func (g *globals) publish(ctx context.Context, f publishFlags) error {
 			return err
 		}
 	}
-	w := <-got
+	var w waited
+	if early != nil {
+		w = *early
+	} else {
+		timer := time.NewTimer(f.timeout)
+		defer timer.Stop()
+		select {
+		case w = <-got:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
 	switch {
 	case w.item.EventID != "":
 		if w.item.Event != nil {
@@ -259,7 +286,8 @@ func printResult(w io.Writer, r messages.Result) {
 		fmt.Fprintf(w, "applied   %s\n", strings.Join(r.AppliedFields, ", "))
 	}
 	if len(r.SkippedFields) > 0 {
-		fmt.Fprintf(w, "skipped   %s\n", strings.Join(r.SkippedFields, ", "))
+		fmt.Fprintf(w, "skipped   %s\n", skippedText(r))
+		fmt.Fprintf(w, "          (not written: a command with a higher order key already set them; docs/CONTRACT.md §3)\n")
 	}
 	if r.Attempts > 0 || r.Deliveries > 0 {
 		fmt.Fprintf(w, "attempts  %d (deliveries %d)\n", r.Attempts, r.Deliveries)
@@ -267,6 +295,20 @@ func printResult(w io.Writer, r messages.Result) {
 	if r.Error != nil {
 		fmt.Fprintf(w, "error     %s: %s\n", r.Error.Code, r.Error.Message)
 	}
+}
+
+// skippedText lists a result's skipped fields, each with the order key
+// that won: "name (key 1732269600000 won), scopes (key 7 won)".
+func skippedText(r messages.Result) string {
+	parts := make([]string, 0, len(r.SkippedFields))
+	for _, f := range r.SkippedFields {
+		if k, ok := r.SkippedOrderKeys[f]; ok {
+			parts = append(parts, fmt.Sprintf("%s (key %d won)", f, k))
+		} else {
+			parts = append(parts, f)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // buildCommand builds and validates the command publish was asked for,

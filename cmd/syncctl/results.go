@@ -78,8 +78,15 @@ func (g *globals) results(ctx context.Context, f resultsFlags) error {
 		q.Since = time.Now().Add(-f.since)
 	}
 	reader := resultstream.Reader{JetStream: js, Stream: g.streams().results, Subjects: g.subjects()}
-	if !g.json() {
-		fmt.Fprintf(g.stdout, "%-20s  %-10s  %-16s  %-24s  %-28s  %-16s  %s\n", "TIME", "STATUS", "CONNECTION", "RESOURCE", "COMMAND", "BATCH", "ERROR")
+	tbl := newTable(g.stdout, "TIME", "STATUS", "CONNECTION", "RESOURCE", "COMMAND", "BATCH", "SKIPPED (WINNING KEY)", "ERROR")
+	// Stored results are aligned as one table; followed ones are printed
+	// as they come.
+	caughtUp := false
+	q.CaughtUp = func() {
+		caughtUp = true
+		if !g.json() {
+			_ = tbl.flush()
+		}
 	}
 	n := 0
 	err = reader.Read(ctx, q, func(it resultstream.Item) error {
@@ -105,8 +112,13 @@ func (g *globals) results(ctx context.Context, f resultsFlags) error {
 			if r.Error != nil {
 				errText = string(r.Error.Code) + ": " + oneLine(r.Error.Message)
 			}
-			fmt.Fprintf(g.stdout, "%-20s  %-10s  %-16s  %-24s  %-28s  %-16s  %s\n", it.Time.UTC().Format(time.DateTime),
-				r.Status, r.Connection, r.Resource, r.CommandID, r.Batch, errText)
+			tbl.row(it.Time.UTC().Format(time.DateTime), string(r.Status), r.Connection, r.Resource, r.CommandID, r.Batch,
+				skippedText(r), errText)
+			if caughtUp {
+				if err := tbl.flush(); err != nil {
+					return err
+				}
+			}
 		}
 		n++
 		if f.limit > 0 && n >= f.limit {
@@ -114,6 +126,11 @@ func (g *globals) results(ctx context.Context, f resultsFlags) error {
 		}
 		return nil
 	})
+	if !g.json() {
+		if ferr := tbl.flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -121,6 +122,24 @@ func (g *globals) status(ctx context.Context, window time.Duration) error {
 			return err
 		}
 	}
+	if err := g.printStatus(out, window); err != nil {
+		return err
+	}
+	// Missing streams are an error (exit 1), after the status is shown.
+	var missing []string
+	for _, s := range out.Streams {
+		if s.Error != "" {
+			missing = append(missing, s.Name+": "+s.Error)
+		}
+	}
+	if len(missing) > 0 {
+		return &cli.Error{Exit: exitError, Code: "streams_missing", Err: fmt.Errorf("%s; start a syncworker (it creates the streams) or check --server and --config",
+			strings.Join(missing, "; "))}
+	}
+	return nil
+}
+
+func (g *globals) printStatus(out statusOutput, window time.Duration) error {
 	if g.json() {
 		return g.printJSON(out)
 	}

@@ -9,14 +9,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline"
 	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline/hdpsim"
@@ -27,7 +33,9 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/rocketchat"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/examples"
+	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/simfault"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -67,32 +75,174 @@ func devProviders() []devProvider {
 	}
 }
 
+// newDev is `syncworker dev`.
+func newDev(o *options, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on this machine: embedded NATS, dedup, provider simulators, a worker and a sample batch",
+		Long: `dev runs the whole product on one machine, to try it and to practise with
+syncctl: an embedded NATS server with JetStream (127.0.0.1:--nats-port),
+the dedup store in JetStream key-value buckets, simulators of the four
+providers (127.0.0.1, ports --sim-base-port+1..+4), a worker, and a sample
+batch it publishes and reports.
+
+It writes the config it runs (simulator URLs and credentials, the NATS URL)
+to syncworker-dev.yaml in its data dir and prints the syncctl lines that use
+it: plan and run a migration, list and replay dead letters. The data dir is
+a temporary one, removed on exit, unless --data-dir is given.
+
+--fault PROVIDER=SPEC makes a simulator fail at random, to practise retries,
+dead letters and replays (PROVIDER is rocketchat, reelevant,
+hybriddatapipeline, jframework, or a connection name: rc-dev, ...):
+
+  503:30%      30% of requests answered 503 (any status 400-599)
+  429:10%      10% answered 429 Too Many Requests (Retry-After: 1)
+  slow:2s      every answer 2s late (slow:2s:50%: half of them)
+
+Rules combine with commas. While dev runs, a simulator's faults are shown and
+replaced at /_sim/faults on its URL (curl -X PUT 'URL/_sim/faults?spec=off').`,
+		Example: `  syncworker dev
+  syncworker dev --fault rocketchat=503:30% --fault reelevant=429:10%,slow:1s
+  syncworker dev --nats-port 4444 --data-dir ./dev-data --http-addr 127.0.0.1:9191`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("nats-url") || cmd.Flags().Changed("redis-url") {
+				return cli.Usagef("dev runs its own embedded NATS (and keeps dedup state in it): --nats-url and --redis-url are not used; " +
+					"pick its port with --nats-port, or run 'syncworker --config FILE' against your own servers")
+			}
+			if o.natsPort < 0 || o.natsPort > 65535 || o.simBasePort < 0 || o.simBasePort > 65535-4 {
+				return cli.Usagef("--nats-port must be 0 to 65535 and --sim-base-port 0 to 65531 (0: random ports)")
+			}
+			faults, err := parseFaults(o.faults)
+			if err != nil {
+				return err
+			}
+			return withLogger(cmd, o, stderr, func(ctx context.Context, logger *slog.Logger) error {
+				for _, name := range o.urlsFromEnv {
+					logger.Warn("dev runs its own embedded NATS and dedup store: "+name+" is not used", "variable", name)
+				}
+				return runDev(ctx, o, faults, stdout, logger)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.httpAddr, "http-addr", devHTTPAddr, "address of /healthz, /readyz and /metrics (env SYNCWORKER_HTTP_ADDR)")
+	fl.StringVar(&o.dataDir, "data-dir", "", "keep the embedded NATS data and the written config in this `dir` (env SYNCWORKER_DATA_DIR; default a temporary dir, removed on exit)")
+	fl.IntVar(&o.natsPort, "nats-port", devNATSPort, "port of the embedded NATS server on 127.0.0.1 (0: a random one)")
+	fl.IntVar(&o.simBasePort, "sim-base-port", devSimBasePort, "the simulators listen on 127.0.0.1 ports base+1 (Rocket.Chat), +2 (Reelevant), +3 (Hybrid Data Pipeline), +4 (jframework); 0: random ports")
+	fl.StringArrayVar(&o.faults, "fault", nil, "make a simulator fail: PROVIDER=SPEC, e.g. rocketchat=503:30% (repeatable; see above)")
+	fl.StringVar(&o.natsURL, "nats-url", "", "not used by dev: it runs its own NATS (see --nats-port)")
+	fl.StringVar(&o.redisURL, "redis-url", "", "not used by dev: dedup state is kept in the embedded NATS")
+	_ = fl.MarkHidden("nats-url")
+	_ = fl.MarkHidden("redis-url")
+	commonFlags(fl, o)
+	return cmd
+}
+
+// parseFaults reads --fault PROVIDER=SPEC values into rules by provider or
+// connection name.
+func parseFaults(specs []string) (map[string][]simfault.Rule, error) {
+	known := map[string]bool{}
+	for _, p := range devProviders() {
+		known[p.provider], known[p.connection] = true, true
+	}
+	out := map[string][]simfault.Rule{}
+	for _, s := range specs {
+		name, spec, ok := strings.Cut(s, "=")
+		if !ok || !known[name] {
+			return nil, cli.Usagef("--fault %q: want PROVIDER=SPEC, PROVIDER one of rocketchat, reelevant, hybriddatapipeline, jframework (or rc-dev, reelevant-dev, hdp-dev, jf-dev)", s)
+		}
+		rules, err := simfault.Parse(spec)
+		if err != nil {
+			return nil, cli.Usagef("--fault %s: %v", name, err)
+		}
+		out[name] = append(out[name], rules...)
+	}
+	return out, nil
+}
+
+// devConfigName is the file dev writes its config to, in its data dir.
+const devConfigName = "syncworker-dev.yaml"
+
+// devSim is one running simulator of dev.
+type devSim struct {
+	devProvider
+	url    string
+	faults *simfault.Faults
+}
+
 // runDev runs the whole product on one machine: embedded NATS, the KV dedup
 // store, the four provider simulators, a worker, and a sample batch.
-func runDev(ctx context.Context, o *options, stdout io.Writer, logger *slog.Logger) error {
-	cfg := &config.File{Connections: map[string]config.Connection{}}
-	var sims []string
-	for _, p := range devProviders() {
-		url, stop, err := serveLoopback(p.sim, logger)
+func runDev(ctx context.Context, o *options, faults map[string][]simfault.Rule, stdout io.Writer, logger *slog.Logger) error {
+	if o.dataDir == "" {
+		dir, err := os.MkdirTemp("", "syncworker-dev-")
 		if err != nil {
 			return err
+		}
+		defer os.RemoveAll(dir)
+		o.dataDir = dir
+	} else if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	cfg := &config.File{Connections: map[string]config.Connection{}}
+	// Short delivery budgets, so that a provider failing on purpose
+	// (--fault) dead-letters its commands in seconds, not minutes.
+	cfg.Worker.AckWait, cfg.Worker.MaxDeliver = config.Duration(4*time.Second), 3
+	var sims []devSim
+	for i, p := range devProviders() {
+		port := 0
+		if o.simBasePort > 0 {
+			port = o.simBasePort + 1 + i
+		}
+		f := &simfault.Faults{}
+		f.Set(append(faults[p.provider], faults[p.connection]...))
+		url, stop, err := serveLoopback(f.Wrap(p.sim), port, logger)
+		if err != nil {
+			return fmt.Errorf("%s simulator: %w (choose other ports with --sim-base-port, or 0 for random ones)", p.title, err)
 		}
 		defer stop()
 		// One command at a time, so the sample reads the same on every
 		// run: with more in flight, which of two commands on one resource
 		// runs first (and so which one is reported superseded) varies.
 		cfg.Connections[p.connection] = config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth, MaxInFlight: 1}
-		sims = append(sims, fmt.Sprintf("  %-21s %s (connection %s)", p.title, url, p.connection))
+		sims = append(sims, devSim{devProvider: p, url: url, faults: f})
 	}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says
+	if o.natsPort == 0 {
+		o.natsPort = -1 // random
+	}
 	return serve(ctx, o, cfg, logger, func(ctx context.Context, r *running) error {
-		return devSample(ctx, r, strings.Join(sims, "\n"), stdout)
+		path := filepath.Join(o.dataDir, devConfigName)
+		if err := writeDevConfig(path, r.natsURL, cfg); err != nil {
+			return err
+		}
+		return devSample(ctx, r, sims, path, stdout)
 	})
+}
+
+// writeDevConfig writes the config dev runs, with the NATS URL it listens
+// on, so that syncctl --config can use it (plan against the simulators).
+func writeDevConfig(path, natsURL string, cfg *config.File) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by 'syncworker dev': the config it runs, for syncctl --config %s\n", path)
+	fmt.Fprintf(&b, "# The simulators' credentials are fixed development values, not secrets.\n")
+	fmt.Fprintf(&b, "nats:\n  url: %q\nworker:\n  ackWait: %s\n  maxDeliver: %d\nconnections:\n", natsURL,
+		time.Duration(cfg.Worker.AckWait), cfg.Worker.MaxDeliver)
+	for _, name := range cfg.ConnectionNames() {
+		c := cfg.Connections[name]
+		fmt.Fprintf(&b, "  %s:\n    provider: %s\n    baseURL: %q\n    maxInFlight: %d\n    auth:\n", name, c.Provider, c.BaseURL, c.MaxInFlight)
+		for _, k := range slices.Sorted(maps.Keys(c.Auth)) {
+			fmt.Fprintf(&b, "      %s: %q\n", k, c.Auth[k])
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write the dev config: %w", err)
+	}
+	return nil
 }
 
 // devSample publishes examples/dev-batch.ndjson, prints the results as a
 // table, then tells the user how to publish more, and waits.
-func devSample(ctx context.Context, r *running, sims string, out io.Writer) error {
+func devSample(ctx context.Context, r *running, sims []devSim, configPath string, out io.Writer) error {
 	results, err := r.js.OrderedConsumer(ctx, "SYNC_RESULTS", jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{r.subjects.Results()}, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
@@ -128,21 +278,39 @@ func devSample(ctx context.Context, r *running, sims string, out io.Writer) erro
 		return nil
 	}
 	printResults(out, ids, got)
-	fmt.Fprintf(out, `
-The worker keeps running. In another terminal, publish more with syncctl:
-
-  go run ./cmd/syncctl --server %s publish --connection rc-dev \
-    --resource 65a7d77142a7e12453052d59 --set redirectUri=https://new.example.com/cb --wait
-  go run ./cmd/syncctl --server %s migrate examples/migration.ndjson --report report.csv
-  go run ./cmd/syncctl --server %s results --follow
-  go run ./cmd/syncctl --server %s status
-
-Provider simulators:
-%s
-Health: /healthz and /readyz, metrics: /metrics on http://%s. Stop with Ctrl-C.
-`, r.natsURL, r.natsURL, r.natsURL, r.natsURL, sims, r.httpAddr)
+	printHints(out, r, sims, configPath)
 	<-ctx.Done()
 	return nil
+}
+
+// printHints tells the user how to practise against dev, with lines that
+// work as printed.
+func printHints(out io.Writer, r *running, sims []devSim, configPath string) {
+	ctl := "go run ./cmd/syncctl --config " + configPath
+	fmt.Fprintf(out, `
+The worker keeps running. In another terminal, practise with syncctl:
+
+  export NATS_URL=%s
+  %s publish --connection rc-dev \
+    --resource 65a7d77142a7e12453052d59 --set redirectUri=https://new.example.com/cb --wait
+  %s migrate examples/migration.ndjson --plan
+  %s migrate examples/migration.ndjson --report report.csv
+  %s results --follow
+  %s dlq list
+  %s dlq replay --all
+  %s status
+
+Make a provider fail (then publish or migrate, and see dead letters), and recover:
+
+  curl -X PUT '%s%s?spec=503:100%%25'
+  curl -X PUT '%s%s?spec=off'
+
+Provider simulators (faults: --fault PROVIDER=SPEC, or PUT SIMULATOR%s?spec=...):
+`, r.natsURL, ctl, ctl, ctl, ctl, ctl, ctl, ctl, sims[0].url, simfault.ControlPath, sims[0].url, simfault.ControlPath, simfault.ControlPath)
+	for _, s := range sims {
+		fmt.Fprintf(out, "  %-21s %s (connection %s, faults: %s)\n", s.title, s.url, s.connection, simfault.Format(s.faults.Rules()))
+	}
+	fmt.Fprintf(out, "Config: %s\nHealth: /healthz and /readyz, metrics: /metrics on http://%s. Stop with Ctrl-C.\n", configPath, r.httpAddr)
 }
 
 // publishBatch publishes every line of an NDJSON batch on its subject and
@@ -199,9 +367,9 @@ func printResults(out io.Writer, ids []string, got map[string]messages.Result) {
 	_ = tw.Flush()
 }
 
-// serveLoopback serves h on a free loopback port.
-func serveLoopback(h http.Handler, logger *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serveLoopback serves h on port of 127.0.0.1 (0: a free one).
+func serveLoopback(h http.Handler, port int, logger *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,15 +21,16 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	o := &options{httpAddr: "127.0.0.1:0", dataDir: t.TempDir()}
+	// No --data-dir: a temporary one, removed on exit.
+	o := &options{httpAddr: "127.0.0.1:0"}
 	done := make(chan error, 1)
 	go func() {
-		done <- runDev(ctx, o, pw, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- runDev(ctx, o, nil, pw, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		pw.Close()
 	}()
 
 	rows := map[string]string{}
-	var httpAddr string
+	var httpAddr, configPath string
 	sc := bufio.NewScanner(pr)
 	timeout := time.AfterFunc(2*time.Minute, func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
 	defer timeout.Stop()
@@ -35,6 +38,9 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 		line := sc.Text()
 		if f := strings.Fields(line); len(f) > 2 && strings.HasPrefix(f[0], "dev-") {
 			rows[f[0]] = line
+		}
+		if p, ok := strings.CutPrefix(line, "Config: "); ok {
+			configPath = p
 		}
 		// "Health: /healthz and /readyz, metrics: /metrics on http://ADDR. Stop with Ctrl-C."
 		if rest, ok := strings.CutPrefix(line, "Health: "); ok {
@@ -53,6 +59,13 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if err := <-done; err != nil {
 		t.Fatalf("dev: %v", err)
+	}
+	// The temporary data dir (with the config dev wrote) is gone.
+	if configPath == "" {
+		t.Fatal("dev printed no Config: line")
+	}
+	if _, err := os.Stat(filepath.Dir(configPath)); !os.IsNotExist(err) {
+		t.Errorf("dev left its data dir %s behind (%v)", filepath.Dir(configPath), err)
 	}
 
 	want := map[string][]string{

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,11 +81,11 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 
 	natsURL := cmp.Or(o.natsURL, cfg.NATS.URL)
 	if natsURL == "" {
-		ns, err := startEmbeddedNATS(o.dataDir, logger)
+		ns, stopNATS, err := startEmbeddedNATS(o.dataDir, o.natsPort, logger)
 		if err != nil {
 			return err
 		}
-		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		defer stopNATS()
 		natsURL = ns.ClientURL()
 	}
 	nopts := []nats.Option{nats.Name("syncworker"), nats.MaxReconnects(-1),
@@ -248,27 +249,40 @@ func buildConnections(cfg *config.File, reg *adapters.Registry, tp trace.TracerP
 	return conns, errors.Join(errs...)
 }
 
-// startEmbeddedNATS runs a NATS server with JetStream on a free loopback port.
-func startEmbeddedNATS(dataDir string, logger *slog.Logger) (*server.Server, error) {
+// startEmbeddedNATS runs a NATS server with JetStream on port of
+// 127.0.0.1 (0 or -1: a free one), storing in dataDir (a temporary dir,
+// removed at shutdown, when empty). stop shuts it down.
+func startEmbeddedNATS(dataDir string, port int, logger *slog.Logger) (ns *server.Server, stop func(), err error) {
+	cleanup := func() {}
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "syncworker-nats-")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		dataDir = d
+		dataDir, cleanup = d, func() { _ = os.RemoveAll(d) }
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+	if port <= 0 {
+		port = server.RANDOM_PORT
+	} else if ln, lerr := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); lerr != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("embedded NATS: port %d on 127.0.0.1 is taken (%w); pick another with --nats-port, or 0 for a random one", port, lerr)
+	} else {
+		_ = ln.Close()
+	}
+	ns, err = server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true,
 		StoreDir: dataDir, NoSigs: true, NoLog: true, ServerName: "syncworker-embedded"})
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
+		cleanup()
+		return nil, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	go ns.Start()
+	stop = func() { ns.Shutdown(); ns.WaitForShutdown(); cleanup() }
 	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("embedded NATS did not start within 10s")
+		stop()
+		return nil, nil, errors.New("embedded NATS did not start within 10s")
 	}
 	logger.Info("embedded NATS server with JetStream", "url", ns.ClientURL(), "dataDir", dataDir)
-	return ns, nil
+	return ns, stop, nil
 }
 
 func startHTTP(addr string, h http.Handler, logger *slog.Logger) (*http.Server, string, error) {

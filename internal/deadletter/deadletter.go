@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oauthsync/oauthsync/internal/redact"
+	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -123,11 +124,14 @@ func (s Store) List(ctx context.Context, f Filter) ([]Letter, error) {
 	}
 	last := st.CachedInfo().State.LastSeq
 	cons, err := s.JetStream.OrderedConsumer(ctx, s.stream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{s.Subjects.DeadLetter(conn, res)},
+		FilterSubjects:    []string{s.Subjects.DeadLetter(conn, res)},
+		InactiveThreshold: resultstream.InactiveThreshold,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.stream(), err)
 	}
+	// Nothing is left on the stream once listed.
+	defer resultstream.DeleteOrdered(ctx, s.JetStream, s.stream(), cons)
 	var out []Letter
 	if info := cons.CachedInfo(); last == 0 || info != nil && info.NumPending == 0 {
 		return nil, nil

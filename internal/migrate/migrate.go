@@ -136,6 +136,11 @@ type Outcome struct {
 	Error     string `json:"error,omitempty"`
 	// Previous: the result was there before this run (a resumed line).
 	Previous bool `json:"previous,omitempty"`
+	// SkippedFields are the fields its result did not write because a
+	// command with a higher order key had set them, and SkippedOrderKeys
+	// the key that won for each (docs/CONTRACT.md §4: never silent).
+	SkippedFields    []string         `json:"skippedFields,omitempty"`
+	SkippedOrderKeys map[string]int64 `json:"skippedOrderKeys,omitempty"`
 }
 
 // Summary is the outcome of a run.
@@ -144,6 +149,10 @@ type Summary struct {
 	Outcomes []Outcome // one per line, in file order
 	// Counts by Outcome.Status.
 	Counts map[string]int
+	// SkippedFieldLines counts the lines whose result skipped at least one
+	// field (a superseded line skipped them all; an applied or unchanged
+	// one some).
+	SkippedFieldLines int
 	// Previous is how many lines had a result before this run.
 	Previous int
 	// Published counts this run's acknowledged publishes; Duplicates those
@@ -373,6 +382,10 @@ func (r *run) onResult(it resultstream.Item) error {
 			o.ErrorCode, o.Error = string(messages.CodeIDConflict), digestkey.ConflictMessage(o.CommandID, status, got)
 			status = messages.StatusRejected
 		}
+		o.SkippedFields, o.SkippedOrderKeys = nil, nil
+		if d := it.Event.Data; len(d.SkippedFields) > 0 {
+			o.SkippedFields, o.SkippedOrderKeys = slices.Clone(d.SkippedFields), maps.Clone(d.SkippedOrderKeys)
+		}
 	}
 	if r.hasResult[i] {
 		r.counts[messages.Status(o.Status)]--
@@ -526,12 +539,9 @@ func (r *run) awaitAck(ctx context.Context, p pending) error {
 func (r *run) progress() Progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// A result proves its command was published, even before the ack's
-	// turn in the ack collector: count it so published never trails done.
+	// Published counts acknowledged publishes only: a progress display
+	// never shows more published than JetStream confirmed.
 	published := int(r.published.Load())
-	if r.caught {
-		published = max(published, r.done-r.previous)
-	}
 	p := Progress{Previous: r.previous, Published: published, Done: r.done,
 		Elapsed: time.Since(r.start), Results: make(map[messages.Status]int, len(r.counts))}
 	for _, l := range r.lines {
@@ -572,6 +582,9 @@ func (r *run) summary(batch string, interrupted, timedOut bool, publishTime time
 		o := &s.Outcomes[i]
 		o.Previous = r.before[i]
 		s.Counts[o.Status]++
+		if len(o.SkippedFields) > 0 {
+			s.SkippedFieldLines++
+		}
 	}
 	return s
 }

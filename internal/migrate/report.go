@@ -33,7 +33,22 @@ func ReportFormatOf(path string) (ReportFormat, error) {
 }
 
 // reportColumns are the CSV report's columns.
-var reportColumns = []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous"}
+var reportColumns = []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous", "skippedFields"}
+
+// SkippedCell is the skippedFields cell of a CSV report row: each skipped
+// field with the order key that won, "name=1732269600000;scopes=7" (a
+// field whose key is unknown stands alone); empty when nothing was skipped.
+func SkippedCell(o Outcome) string {
+	parts := make([]string, 0, len(o.SkippedFields))
+	for _, f := range o.SkippedFields {
+		if k, ok := o.SkippedOrderKeys[f]; ok {
+			parts = append(parts, f+"="+strconv.FormatInt(k, 10))
+		} else {
+			parts = append(parts, f)
+		}
+	}
+	return strings.Join(parts, ";")
+}
 
 // WriteReport writes one row per outcome: NDJSON objects or CSV rows with a
 // header. Rows hold ids, statuses and error texts, never a field's value.
@@ -55,7 +70,7 @@ func WriteReport(w io.Writer, format ReportFormat, outcomes []Outcome) error {
 		}
 		for _, o := range outcomes {
 			if err := cw.Write([]string{strconv.Itoa(o.Line), o.CommandID, o.Connection, o.Resource,
-				o.Status, o.ErrorCode, o.Error, strconv.FormatBool(o.Previous)}); err != nil {
+				o.Status, o.ErrorCode, o.Error, strconv.FormatBool(o.Previous), SkippedCell(o)}); err != nil {
 				return err
 			}
 		}

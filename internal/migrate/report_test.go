@@ -22,6 +22,8 @@ var reportOutcomes = []migrate.Outcome{
 		Error: "provider said: \"bad\", redirectUri <must> be https & absolute,\nsee line 2"},
 	{Line: 4, Status: "invalid", Error: "line 4: resource: must match [A-Za-z0-9_-]{1,128}"},
 	{Line: 5, CommandID: "b:5", Connection: "hdp", Resource: "r5", Status: "pending"},
+	{Line: 6, CommandID: "b:6", Connection: "rc", Resource: "r6", Status: "superseded",
+		SkippedFields: []string{"name", "active"}, SkippedOrderKeys: map[string]int64{"name": 1732269600000, "active": 7}},
 }
 
 func TestWriteReportNDJSON(t *testing.T) {
@@ -50,6 +52,9 @@ func TestWriteReportNDJSON(t *testing.T) {
 	if !strings.Contains(raw[1], "<must> be https & absolute") {
 		t.Errorf("HTML-escaped: %s", raw[1])
 	}
+	if !strings.Contains(raw[4], `"skippedFields":["name","active"],"skippedOrderKeys":{"active":7,"name":1732269600000}`) {
+		t.Errorf("skipped fields and winning keys missing: %s", raw[4])
+	}
 	if strings.Contains(raw[2], "commandId") || strings.Contains(raw[3], "previous") || !strings.Contains(raw[0], `"previous":true`) {
 		t.Errorf("empty fields written or previous missing:\n%s", strings.Join(raw, "\n"))
 	}
@@ -65,7 +70,7 @@ func TestWriteReportCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v:\n%s", err, text)
 	}
-	header := []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous"}
+	header := []string{"line", "commandId", "connection", "resource", "status", "errorCode", "error", "previous", "skippedFields"}
 	if !slices.Equal(rows[0], header) {
 		t.Errorf("header %v, want %v", rows[0], header)
 	}
@@ -73,7 +78,11 @@ func TestWriteReportCSV(t *testing.T) {
 		t.Fatalf("%d rows, want a header and %d", len(rows), len(reportOutcomes))
 	}
 	for i, o := range reportOutcomes {
-		want := []string{strconv.Itoa(o.Line), o.CommandID, o.Connection, o.Resource, o.Status, o.ErrorCode, o.Error, strconv.FormatBool(o.Previous)}
+		want := []string{strconv.Itoa(o.Line), o.CommandID, o.Connection, o.Resource, o.Status, o.ErrorCode, o.Error, strconv.FormatBool(o.Previous), ""}
+		if i == 4 {
+			// Each skipped field with the order key that won.
+			want[8] = "name=1732269600000;active=7"
+		}
 		if !slices.Equal(rows[i+1], want) {
 			t.Errorf("row %d\n got %q\nwant %q", i+1, rows[i+1], want)
 		}
@@ -86,7 +95,7 @@ func TestWriteReportCSV(t *testing.T) {
 
 func TestWriteReportEmptyAndUnknownFormat(t *testing.T) {
 	var buf bytes.Buffer
-	if err := migrate.WriteReport(&buf, migrate.ReportCSV, nil); err != nil || buf.String() != "line,commandId,connection,resource,status,errorCode,error,previous\n" {
+	if err := migrate.WriteReport(&buf, migrate.ReportCSV, nil); err != nil || buf.String() != "line,commandId,connection,resource,status,errorCode,error,previous,skippedFields\n" {
 		t.Errorf("empty CSV report %q, err %v: want only the header", buf.String(), err)
 	}
 	buf.Reset()

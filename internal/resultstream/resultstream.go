@@ -22,6 +22,25 @@ const DefaultStream = "SYNC_RESULTS"
 // HeaderStatus is the header a result event's status travels in.
 const HeaderStatus = "Sync-Status"
 
+// InactiveThreshold is how long the server keeps a reader's consumer once
+// its reader is gone without deleting it (killed): short, so that readers
+// never pile up on the results stream.
+const InactiveThreshold = 15 * time.Second
+
+// DeleteOrdered deletes an ordered consumer's current server-side consumer,
+// so that a reader leaves nothing behind on the stream when it returns (a
+// reader killed before this is removed after InactiveThreshold). It runs
+// even when ctx has ended.
+func DeleteOrdered(ctx context.Context, js jetstream.JetStream, stream string, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.Name == "" {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = js.DeleteConsumer(dctx, stream, info.Name)
+}
+
 // ErrStop, returned by a Read callback, ends Read without an error.
 var ErrStop = errors.New("resultstream: stop")
 
@@ -96,9 +115,10 @@ func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
 		stream = DefaultStream
 	}
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{r.Subject(q)},
-		HeadersOnly:    q.HeadersOnly,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects:    []string{r.Subject(q)},
+		HeadersOnly:       q.HeadersOnly,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: InactiveThreshold,
 	}
 	if !q.Since.IsZero() {
 		since := q.Since
@@ -116,6 +136,7 @@ func (r Reader) Read(ctx context.Context, q Query, fn func(Item) error) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", stream, err)
 	}
+	defer DeleteOrdered(ctx, r.JetStream, stream, cons)
 	caughtUp := false
 	catchUp := func() bool {
 		if !caughtUp {
