@@ -246,7 +246,7 @@ func New(opts Options) *Server {
 			r.Header, r.Body = r.Header.Clone(), slices.Clone(r.Body)
 			return r
 		}),
-		rate:  simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		rate:   simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
 		auths:  map[string]*Integration{},
 		apps:   map[string]AppIntegration{},
 		issued: map[string]time.Time{},

@@ -158,7 +158,7 @@ func (s *Server) tokenError(w http.ResponseWriter, status int, code, description
 	envelopeWriter.Write(w, status, map[string]any{
 		"status": "fail", "program": Program, "version": Version, "code": status,
 		"datetime": s.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		"message": code + ": " + description, "error": code, "error_description": description,
+		"message":  code + ": " + description, "error": code, "error_description": description,
 		"data": map[string]any{"status": strconv.Itoa(status)},
 	})
 }
