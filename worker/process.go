@@ -535,6 +535,13 @@ func (w *Worker) scrub(j *job, s string) string {
 			s = strings.ReplaceAll(s, secret, messages.Redacted)
 		}
 	}
+	for _, d := range w.dynamic {
+		for _, secret := range d.Secrets() {
+			if secret != "" {
+				s = strings.ReplaceAll(s, secret, messages.Redacted)
+			}
+		}
+	}
 	if j != nil && j.secret != "" {
 		s = strings.ReplaceAll(s, j.secret, messages.Redacted)
 	}

@@ -24,6 +24,9 @@ type Worker struct {
 	conns   map[string]*Connection
 	source  string
 	secrets []string
+	// dynamic are the adapters whose credentials change at run time
+	// (renewed tokens, re-read files): see secretSource.
+	dynamic []secretSource
 
 	ready   atomic.Bool
 	started atomic.Bool
@@ -41,6 +44,13 @@ type Worker struct {
 	consumerMetrics map[string]*connMetrics
 	topo            topologyCache
 }
+
+// secretSource is an adapter whose credentials change at run time (access
+// tokens it obtains, credential files read again): Secrets returns the
+// values in use now (and recently), and the worker scrubs them from every
+// text it emits, like Connection.Secrets. It must be cheap and safe for
+// concurrent use.
+type secretSource interface{ Secrets() []string }
 
 // New validates cfg and returns a Worker.
 func New(cfg Config) (*Worker, error) {
@@ -64,6 +74,9 @@ func New(cfg Config) (*Worker, error) {
 		c := &cfg.Connections[i]
 		w.conns[c.Name] = c
 		w.secrets = append(w.secrets, c.Secrets...)
+		if d, ok := c.Adapter.(secretSource); ok {
+			w.dynamic = append(w.dynamic, d)
+		}
 		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
