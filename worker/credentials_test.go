@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -365,7 +365,6 @@ func TestNoCredentialLeaks(t *testing.T) {
 		}
 	}
 }
-
 
 // echoingAdapter answers every Apply with a refusal that quotes a
 // credential it learnt at run time, and says so through Secrets.
