@@ -85,7 +85,7 @@ func simulators(latency, tokenLifetime time.Duration) []simulator {
 			auth: map[string]string{"bearerToken": "dev-reelevant-token"},
 			tokenAuth: map[string]string{"tokenURL": reelevantsim.TokenPath, "clientId": "dev-reelevant-client-id",
 				"refreshToken": "dev-reelevant-refresh-token"},
-			has:  func(id string) bool { _, ok := rl.Client(id); return ok }},
+			has: func(id string) bool { _, ok := rl.Client(id); return ok }},
 		{provider: hybriddatapipeline.Provider, connection: "hdp-dev", title: "Hybrid Data Pipeline", defaultAddr: "127.0.0.1:8083", handler: hdp,
 			auth: map[string]string{"username": "dev-hdp-user", "password": "dev-hdp-password"},
 			has: func(id string) bool {
@@ -97,8 +97,8 @@ func simulators(latency, tokenLifetime time.Duration) []simulator {
 				return ok
 			}},
 		{provider: jframework.Provider, connection: "jf-dev", title: "jframework", defaultAddr: "127.0.0.1:8084", handler: jf,
-			auth: map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"},
+			auth:      map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"},
 			tokenAuth: map[string]string{"brandURL": "dev.brand.example.com", "username": "dev-jf-user", "password": "dev-jf-password"},
-			has:  func(id string) bool { _, ok := jf.Integration(id); return ok }},
+			has:       func(id string) bool { _, ok := jf.Integration(id); return ok }},
 	}
 }
