@@ -208,6 +208,19 @@ func TestShortLivedTokensStayValid(t *testing.T) {
 			t.Errorf("command %s sent %d PATCH requests, want 1 (no token expired under a call)", id, n)
 		}
 	}
+	// Token requests are traced like any provider call, inside the trace
+	// of the command that needed the token.
+	traced := 0
+	for _, s := range w.spans.GetSpans() {
+		for _, a := range s.Attributes {
+			if a.Key == "url.full" && strings.HasSuffix(a.Value.AsString(), reelevantsim.TokenPath) && s.Parent.IsValid() {
+				traced++
+			}
+		}
+	}
+	if traced != w.rl.TokenRequests() {
+		t.Errorf("%d token request spans with a parent, want %d", traced, w.rl.TokenRequests())
+	}
 }
 
 // TestRevokedTokensCostOneExtraAttempt revokes every token three times
