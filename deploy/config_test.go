@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -253,6 +254,18 @@ func checkWorkerConfig(schema *configKey, name string, b []byte, env map[string]
 		auth := map[string]messages.Secret{}
 		if a, ok := cc["auth"].(map[string]any); ok {
 			for k, v := range a {
+				// <key>File: the credential is read from that file by the
+				// worker (internal/providers); the adapter sees <key>.
+				if base, isFile := strings.CutSuffix(k, "File"); isFile && base != "" {
+					if p := fmt.Sprint(v); !path.IsAbs(p) {
+						errorf("connections.%s.auth.%s %q: want an absolute path (a mounted secret)", cn, k, p)
+					}
+					if _, dup := a[base]; dup {
+						errorf("connections.%s.auth: %s and %s are both set", cn, base, k)
+					}
+					auth[base] = messages.Secret("placeholder-from-file")
+					continue
+				}
 				auth[k] = messages.Secret(fmt.Sprint(v))
 			}
 		}

@@ -110,19 +110,19 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 	// Secret's values.
 	creds := map[string]string{
 		"RC_USER_ID": "e2eUser0000000001", "RC_AUTH_TOKEN": "e2e-rocketchat-token",
-		"REELEVANT_TOKEN": "e2e-reelevant-token",
-		"HDP_USER":        "e2e-hdp-user", "HDP_PASSWORD": "e2e-hdp-password",
-		"JF_BRAND_URL": "e2e.brand.example.com", "JF_AUTH_KEY": "e2e-jframework-key",
+		"RL_CLIENT_ID": "e2e-reelevant-client", "RL_USERNAME": "e2e-reelevant-user", "RL_PASSWORD": "e2e-reelevant-password",
+		"HDP_USER": "e2e-hdp-user", "HDP_PASSWORD": "e2e-hdp-password",
+		"JF_BRAND_URL": "e2e.brand.example.com", "JF_USERNAME": "e2e-jf-user", "JF_PASSWORD": "e2e-jf-password",
 	}
 	rc := rocketchatsim.New(rocketchatsim.Options{UserID: creds["RC_USER_ID"], AuthToken: creds["RC_AUTH_TOKEN"]})
 	rc.Seed(rocketchatsim.App{ID: "65a7d77142a7e12453052d59", Name: "app", Active: true, RedirectURI: "https://old.example.com/cb",
 		ClientID: "client", ClientSecret: "secret"})
-	rl := reelevantsim.New(reelevantsim.Options{Token: creds["REELEVANT_TOKEN"]})
+	rl := reelevantsim.New(reelevantsim.Options{ClientID: creds["RL_CLIENT_ID"], Username: creds["RL_USERNAME"], Password: creds["RL_PASSWORD"]})
 	rl.Seed("65a7d77142a7e12453052d60", map[string]any{"mode": "refresh_token", "clientId": "client"})
 	hdp := hdpsim.New(hdpsim.Options{Username: creds["HDP_USER"], Password: creds["HDP_PASSWORD"]})
 	hdp.Seed(hdpsim.App{ID: 93, Name: "Salesforce", DataStore: 54, TenantID: 1, ClientID: "client", ClientSecret: "secret",
 		AuthorizeURI: "https://login.example.com/authorize", TokenURI: "https://login.example.com/token", Scope: "api"})
-	jf := jframeworksim.New(jframeworksim.Options{BrandURL: creds["JF_BRAND_URL"], AuthKey: creds["JF_AUTH_KEY"]})
+	jf := jframeworksim.New(jframeworksim.Options{BrandURL: creds["JF_BRAND_URL"], Username: creds["JF_USERNAME"], Password: creds["JF_PASSWORD"]})
 	jf.Seed(jframeworksim.Integration{ID: "auth-e2e-1", Code: "google", Name: "Google", ProjectID: "project",
 		ClientID: "client", ClientSecret: "secret", RedirectURI: "https://old.example.com/cb", Scope: "openid"})
 	sims := map[string]*httptest.Server{}
@@ -152,6 +152,9 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 		provider := yamlValue(t, &cfg, "connections."+conn+".provider")
 		connProvider[conn] = provider
 		setYAML(t, &cfg, "connections."+conn+".baseURL", sims[provider].URL)
+		if provider == "reelevant" {
+			setYAML(t, &cfg, "connections."+conn+".auth.tokenURL", sims[provider].URL+reelevantsim.TokenPath)
+		}
 		if _, ok := commands[conn]; !ok {
 			t.Fatalf("no test command for connection %s of the ConfigMap", conn)
 		}
@@ -159,6 +162,21 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 	b, err := yaml.Marshal(&cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The Secret's keys as files, where the Deployment mounts them.
+	secretsDir := filepath.Join(dir, "secrets")
+	if err := os.Mkdir(secretsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range creds {
+		if err := os.WriteFile(filepath.Join(secretsDir, k), []byte(v+"\n"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, vm := range m.worker(t).VolumeMounts {
+		if vm.Name == "credentials" {
+			b = []byte(strings.ReplaceAll(string(b), vm.MountPath+"/", secretsDir+"/"))
+		}
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
@@ -280,6 +298,10 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 	}
 	if app, _ := rc.App("65a7d77142a7e12453052d59"); app.RedirectURI != "https://e2e.example.com/cb" {
 		t.Errorf("the Rocket.Chat simulator holds redirectUri %q", app.RedirectURI)
+	}
+	if rl.TokenRequests() == 0 || jf.Logins() == 0 {
+		t.Errorf("reelevant token requests %d, jframework logins %d: the ConfigMap's credentials were not used to obtain tokens",
+			rl.TokenRequests(), jf.Logins())
 	}
 
 	// Ready under these permissions (it reads streams and consumers), and

@@ -338,12 +338,36 @@ func TestK8sConfigMap(t *testing.T) {
 	m := loadManifests(t)
 	cfg := m.workerConfig(t)
 	raw := []byte(m.configMap.Data["config.yaml"])
-	// Every credential is a ${VAR}: auth values and URLs with a password.
+	// Every credential is a reference: a <key>File path to a key of the
+	// Secret mounted as files (re-read by the worker, so a rotated Secret
+	// is picked up), or a ${VAR}; tokenURL, an address, may be literal.
+	// URLs with a password are ${VAR}s.
+	secretDirs := map[string]bool{}
+	for _, vm := range m.worker(t).VolumeMounts {
+		for _, v := range m.deployment.Spec.Template.Spec.Volumes {
+			if v.Name == vm.Name && v.Secret != nil && v.Secret.SecretName == m.secret.Name && len(v.Secret.Items) == 0 && vm.SubPath == "" {
+				secretDirs[vm.MountPath] = true
+			}
+		}
+	}
 	for name, conn := range cfg.connections {
 		auth, _ := conn["auth"].(map[string]any)
-		for k := range auth {
+		for k, v := range auth {
+			if _, isFile := strings.CutSuffix(k, "File"); isFile {
+				p := fmt.Sprint(v)
+				if !secretDirs[filepath.Dir(p)] {
+					t.Errorf("connections.%s.auth.%s %s is not in a directory where the Secret %s is mounted (without subPath)", name, k, p, m.secret.Name)
+				}
+				if _, ok := m.secret.StringData[filepath.Base(p)]; !ok {
+					t.Errorf("connections.%s.auth.%s: %s is not a key of the Secret", name, k, filepath.Base(p))
+				}
+				continue
+			}
+			if k == "tokenURL" {
+				continue
+			}
 			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(k) + `: "\$\{[A-Z_]+\}"`).Match(raw) {
-				t.Errorf("connections.%s.auth.%s is not a ${VAR} reference", name, k)
+				t.Errorf("connections.%s.auth.%s is not a ${VAR} reference nor a file of the Secret", name, k)
 			}
 		}
 	}

@@ -623,15 +623,19 @@ func (w *Worker) scrub(j *job, s string) string {
 	if s == "" {
 		return s
 	}
-	sc := w.scrubber
+	// The credentials adapters obtain at run time (tokens, keys read from
+	// files) change while the worker runs: asked for on every call.
+	var extra []string
+	for _, d := range w.dynamic {
+		extra = append(extra, d.Secrets()...)
+	}
 	if j != nil {
-		extra := []string{j.secret}
+		extra = append(extra, j.secret)
 		if j.msg != nil {
 			extra = append(extra, redact.SecretsInJSON(j.msg.Data())...)
 		}
-		sc = sc.With(extra...)
 	}
-	return sc.String(s)
+	return w.scrubber.With(extra...).String(s)
 }
 
 func (w *Worker) logAttrs(j *job, extra ...any) []any {

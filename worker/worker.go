@@ -25,6 +25,9 @@ type Worker struct {
 	conns   map[string]*Connection
 	source  string
 	secrets []string
+	// dynamic are the adapters whose credentials change at run time
+	// (renewed tokens, re-read files): see secretSource.
+	dynamic []secretSource
 
 	// scrubber redacts secrets (and a command's own, see scrub).
 	scrubber *redact.Scrubber
@@ -49,6 +52,13 @@ type Worker struct {
 	topo            topologyCache
 }
 
+// secretSource is an adapter whose credentials change at run time (access
+// tokens it obtains, credential files read again): Secrets returns the
+// values in use now (and recently), and the worker scrubs them from every
+// text it emits, like Connection.Secrets. It must be cheap and safe for
+// concurrent use.
+type secretSource interface{ Secrets() []string }
+
 // New validates cfg and returns a Worker.
 func New(cfg Config) (*Worker, error) {
 	cfg = cfg.withDefaults()
@@ -71,6 +81,9 @@ func New(cfg Config) (*Worker, error) {
 		c := &cfg.Connections[i]
 		w.conns[c.Name] = c
 		w.secrets = append(w.secrets, c.Secrets...)
+		if d, ok := c.Adapter.(secretSource); ok {
+			w.dynamic = append(w.dynamic, d)
+		}
 		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")

@@ -2,9 +2,20 @@
 // authentications (provider name "jframework"), following
 // docs/providers/jframework.txt and docs/providers/NOTES.md §4 and §6.
 //
-// The connection's auth takes brandURL and authKey, sent as the Brand-URL and
-// Auth-Key headers (with Content-Type and Accept application/json) on every
-// call.
+// The connection's auth takes brandURL, sent as Brand-URL, and either
+// authKey, a fixed Auth-Key, or username and password: the adapter then logs
+// in itself (POST {baseURL}/api/v1/users/auth with Brand-URL and JSON
+// {username, password}, answered by {success, data: {authKey,
+// refreshAuthKey, expiresIn}}; docs/providers/NOTES.md §4.4) and keeps the
+// key until shortly before expiresIn runs out (adapters/internal/tokenauth:
+// one login at a time for every call in flight, rate-limited). A 401 on the
+// read or the write logs in again once and repeats that request once; the
+// SDK's refresh-auth-key is not implemented by jframework, so refreshAuthKey
+// is only scrubbed, never used. A login refused for good (a 4xx, or
+// success:false with a 4xx statusCode) is KindUnauthorized with the
+// provider's error codes and texts, and is not retried for
+// tokenauth.DefaultFailureHold. Brand-URL and Auth-Key go (with
+// Content-Type and Accept application/json) on every call.
 //
 // Apply is a read-modify-write, because PUT
 // /api/v1/app-integrations/authentication/{id} replaces the whole object

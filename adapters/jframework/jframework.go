@@ -12,6 +12,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/adapters/httpx"
+	"github.com/oauthsync/oauthsync/adapters/internal/tokenauth"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -66,35 +67,33 @@ const (
 var _ adapters.Factory = New
 
 // New builds the jframework adapter for conn. conn.Auth must hold brandURL
-// and authKey, both non-blank; errors name the key, never the value.
+// and either authKey (a fixed Auth-Key) or username and password, with
+// which the adapter logs in to obtain Auth-Keys itself (see the package
+// documentation); all non-blank. Errors name the key, never the value.
 func New(conn adapters.Connection) (adapters.Adapter, error) {
-	for key := range conn.Auth {
-		if key != AuthBrandURL && key != AuthKey {
-			return nil, fmt.Errorf("jframework: auth key %q is not used by jframework (it takes %q and %q)", key, AuthBrandURL, AuthKey)
-		}
+	brandURL, tokens, lc, err := credentials(conn)
+	if err != nil {
+		return nil, err
 	}
-	creds := make(map[string]string, 2)
-	for _, key := range []string{AuthBrandURL, AuthKey} {
-		v, ok := conn.Auth[key]
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("jframework: auth key %q is missing", key)
-		case strings.TrimSpace(v.Reveal()) == "":
-			return nil, fmt.Errorf("jframework: auth key %q is empty", key)
-		case !validHeaderValue(v.Reveal()):
-			return nil, fmt.Errorf("jframework: auth key %q holds a character not allowed in an HTTP header", key)
-		}
-		creds[key] = v.Reveal()
+	static := []string{brandURL}
+	if lc != nil {
+		static = append(static, lc.password)
+	} else {
+		static = append(static, tokens.Secrets()...)
 	}
 	client, err := httpx.New(httpx.Config{
 		BaseURL:    conn.BaseURL,
 		HTTPClient: conn.HTTPClient,
-		Secrets:    []string{creds[AuthBrandURL], creds[AuthKey]},
+		Secrets:    static,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jframework: %w", err)
 	}
-	return &adapter{client: client, brandURL: creds[AuthBrandURL], authKey: creds[AuthKey], now: time.Now}, nil
+	a := &adapter{client: client, brandURL: brandURL, tokens: tokens, login: lc, now: time.Now}
+	if lc != nil {
+		lc.a = a
+	}
+	return a, nil
 }
 
 func validHeaderValue(s string) bool {
@@ -107,9 +106,33 @@ func validHeaderValue(s string) bool {
 }
 
 type adapter struct {
-	client            *httpx.Client
-	brandURL, authKey string
-	now               func() time.Time
+	client   *httpx.Client
+	brandURL string
+	tokens   *tokenauth.Source
+	login    *loginClient // nil with a fixed authKey
+	now      func() time.Time
+}
+
+// Secrets returns the credentials in use (Auth-Keys, refresh keys,
+// password), which change at run time: the worker scrubs them from
+// everything it emits.
+func (a *adapter) Secrets() []string {
+	s := a.tokens.Secrets()
+	if a.login != nil {
+		s = append(s, a.login.Secrets()...)
+	}
+	return s
+}
+
+// call runs one request with the connection's Auth-Key, renewing it once on
+// a 401 (tokenauth.Source.Call). n counts the requests made.
+func (a *adapter) call(ctx context.Context, req httpx.Request, n *int) (*httpx.Response, error) {
+	resp, calls, err := a.tokens.Call(ctx, func(ctx context.Context, key string) (*httpx.Response, error) {
+		req.Header = a.header(key)
+		return a.client.Do(ctx, req)
+	})
+	*n += calls
+	return resp, err
 }
 
 func (a *adapter) Provider() string { return Provider }
@@ -127,21 +150,21 @@ func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcom
 		return adapters.Outcome{}, err
 	}
 	if st.body == nil {
-		return adapters.Outcome{Status: adapters.Unchanged, Requests: 1}, nil
+		return adapters.Outcome{Status: adapters.Unchanged, Requests: st.requests}, nil
 	}
-	resp, err := a.client.Do(ctx, httpx.Request{
+	n := st.requests
+	resp, err := a.call(ctx, httpx.Request{
 		Method: http.MethodPut,
 		Path:   authenticationPath(u.Resource),
-		Header: a.header(),
 		JSON:   st.body,
-	})
+	}, &n)
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
 	if err := a.parseWrite(resp, st.secrets...); err != nil {
 		return adapters.Outcome{}, err
 	}
-	return adapters.Outcome{Status: adapters.Applied, Requests: 2}, nil
+	return adapters.Outcome{Status: adapters.Applied, Requests: n}, nil
 }
 
 // authenticationPath is the path of one app integration authentication.
@@ -159,6 +182,9 @@ type state struct {
 	// secrets are scrubbed from every message beside the credentials: the
 	// command's client secret and the read's.
 	secrets []string
+	// requests counts the requests the read made (two when the Auth-Key
+	// was renewed after a 401).
+	requests int
 }
 
 // read validates u, reads the object (one GET) and, unless it already holds
@@ -175,7 +201,8 @@ func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
 	if u.Changes.ClientSecret != nil {
 		secrets = append(secrets, u.Changes.ClientSecret.Reveal())
 	}
-	resp, err := a.client.Do(ctx, httpx.Request{Path: authenticationPath(u.Resource), Header: a.header()})
+	var n int
+	resp, err := a.call(ctx, httpx.Request{Path: authenticationPath(u.Resource)}, &n)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +213,7 @@ func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
 	if cur.ClientSecret != nil {
 		secrets = append(secrets, *cur.ClientSecret)
 	}
-	st := &state{cur: cur, c: u.Changes, nf: nf, secrets: secrets}
+	st := &state{cur: cur, c: u.Changes, nf: nf, secrets: secrets, requests: n}
 	if inPlace(cur, u.Changes, nf, u.Fields()) {
 		return st, nil
 	}
@@ -201,10 +228,10 @@ func (a *adapter) read(ctx context.Context, u adapters.Update) (*state, error) {
 
 // header is every request's header. The overview asks for Content-Type and
 // Accept application/json on every call, the read included.
-func (a *adapter) header() http.Header {
+func (a *adapter) header(authKey string) http.Header {
 	h := make(http.Header, 4)
 	h.Set("Brand-URL", a.brandURL)
-	h.Set("Auth-Key", a.authKey)
+	h.Set("Auth-Key", authKey)
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
 	return h

@@ -250,6 +250,7 @@ func truncate(s string, n int) string {
 
 // scrubber returns a function that scrubs the credentials and secrets.
 func (a *adapter) scrubber(secrets []string) func(string) string {
+	secrets = append(secrets, a.Secrets()...)
 	return func(s string) string { return a.client.Scrub(s, secrets...) }
 }
 

@@ -97,16 +97,40 @@
 // object KindUnavailable. Network failures, resets and slow answers are
 // classified by httpx (KindUnavailable, KindTimeout).
 //
-// The bearer token is never refreshed here: the connection's bearerToken is
-// used as given, and a 401 is KindUnauthorized (permanent), so an expired
-// token fails fast rather than retrying.
+// # Credentials
+//
+// The connection's auth is either bearerToken, a fixed access token used as
+// given (a 401 is then KindUnauthorized at once: nothing can renew it), or
+// what the adapter needs to obtain access tokens itself (docs/CONTRACT.md §6,
+// docs/providers/NOTES.md §1.4): tokenURL and clientId, with refreshToken
+// (grant refresh_token) or username and password (grant password). The
+// token request is
+//
+//	POST {tokenURL}
+//	Content-Type: application/json
+//	{"grant_type": "refresh_token", "client_id": …, "refresh_token": …}
+//
+// answered by RFC 6749's token response (access_token, token_type Bearer,
+// expires_in, optionally a new refresh_token, which replaces the configured
+// one for the life of the process). Tokens are cached and shared through
+// adapters/internal/tokenauth: renewed a tenth of their lifetime (at most a
+// minute) before expiry, one request at a time for every call in flight,
+// rate-limited, renewed once on a 401 and the PATCH retried once (Outcome.
+// Requests then counts both). A token endpoint that answers 4xx (other than
+// 408 and 429: invalid_client, invalid_credentials, a wrong tokenURL) refused
+// the credentials: KindUnauthorized with the provider's error and
+// error_description, and no new request for tokenauth.DefaultFailureHold; 429,
+// 5xx and network failures are retryable. Token requests carry
+// adapters.WithTokenRequest, so the worker counts them apart.
 //
 // Invariants:
 //
 //   - The resource id must match ^[0-9a-fA-F]{24}$ (ResourcePattern) before
 //     anything is sent; the host is the connection's base URL.
-//   - The bearer token and every client secret an update carries
-//     (clientSecret, configuration.clientSecret) are scrubbed from every
-//     error message, even though Reelevant never returns a secret.
+//   - The credentials (access tokens, refresh tokens, password) and every
+//     client secret an update carries (clientSecret,
+//     configuration.clientSecret) are scrubbed from every error message,
+//     even though Reelevant never returns a secret; Secrets() returns the
+//     credentials in use for the worker's own scrubber.
 //   - Apply never retries and never sleeps; it is safe for concurrent use.
 package reelevant

@@ -8,15 +8,12 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/adapters/httpx"
+	"github.com/oauthsync/oauthsync/adapters/internal/tokenauth"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
 // Provider is the provider's name in config and results.
 const Provider = "reelevant"
-
-// AuthBearerToken is the connection's one auth key: the access token sent
-// as Authorization: Bearer <token>.
-const AuthBearerToken = "bearerToken"
 
 // ResourcePattern is the spec's pattern for the OAuth client id (a MongoDB
 // ObjectId).
@@ -27,41 +24,41 @@ var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 
 var _ adapters.Factory = New
 
-// New builds the Reelevant adapter for conn. conn.Auth must hold
-// bearerToken, a bearer token alone (no "Bearer " prefix); errors name the
-// key, never the value.
+// New builds the Reelevant adapter for conn. conn.Auth holds either
+// bearerToken (a fixed access token alone, no "Bearer " prefix), or
+// tokenURL and clientId with refreshToken or with username and password,
+// from which the adapter obtains access tokens itself (see the package
+// documentation). Errors name the key, never the value.
 func New(conn adapters.Connection) (adapters.Adapter, error) {
-	for key := range conn.Auth {
-		if key != AuthBearerToken {
-			return nil, fmt.Errorf("reelevant: auth key %q is not used by reelevant (it takes %q)", key, AuthBearerToken)
-		}
+	tokens, tc, err := credentials(conn)
+	if err != nil {
+		return nil, err
 	}
-	v, ok := conn.Auth[AuthBearerToken]
-	token := v.Reveal()
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("reelevant: auth key %q is missing", AuthBearerToken)
-	case token == "":
-		return nil, fmt.Errorf("reelevant: auth key %q is empty", AuthBearerToken)
-	case !tokenPattern.MatchString(token):
-		return nil, fmt.Errorf(`reelevant: auth key %q is not a bearer token: it must be the token alone (no "Bearer " prefix, no white space), `+
-			"made of letters, digits and -._~+/ with trailing = (RFC 6750)", AuthBearerToken)
+	var static []string
+	if !tokens.Renewable() {
+		static = tokens.Secrets()
 	}
 	client, err := httpx.New(httpx.Config{
 		BaseURL:    conn.BaseURL,
 		HTTPClient: conn.HTTPClient,
-		Secrets:    []string{token},
+		Secrets:    static,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reelevant: %w", err)
 	}
-	return &adapter{client: client, authorization: "Bearer " + token}, nil
+	return &adapter{client: client, tokens: tokens, tc: tc}, nil
 }
 
 type adapter struct {
-	client        *httpx.Client
-	authorization string
+	client *httpx.Client
+	tokens *tokenauth.Source
+	tc     *tokenClient // nil with a fixed bearerToken
 }
+
+// Secrets returns the credentials in use (access tokens, refresh tokens or
+// password), which change at run time: the worker scrubs them from
+// everything it emits.
+func (a *adapter) Secrets() []string { return secretsOf(a.tokens, a.tc) }
 
 func (a *adapter) Provider() string { return Provider }
 
@@ -147,17 +144,19 @@ func (a *adapter) Apply(ctx context.Context, u adapters.Update) (adapters.Outcom
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	resp, err := a.client.Do(ctx, httpx.Request{
-		Method: http.MethodPatch,
-		Path:   []string{"v2", "datasources", "oauth", u.Resource},
-		Header: http.Header{"Authorization": {a.authorization}},
-		JSON:   p.body,
+	resp, n, err := a.tokens.Call(ctx, func(ctx context.Context, token string) (*httpx.Response, error) {
+		return a.client.Do(ctx, httpx.Request{
+			Method: http.MethodPatch,
+			Path:   []string{"v2", "datasources", "oauth", u.Resource},
+			Header: http.Header{"Authorization": {"Bearer " + token}},
+			JSON:   p.body,
+		})
 	})
 	if err != nil {
 		return adapters.Outcome{}, err
 	}
-	if err := a.parseResponse(resp, p.secrets...); err != nil {
+	if err := a.parseResponse(resp, append(p.secrets, a.Secrets()...)...); err != nil {
 		return adapters.Outcome{}, err
 	}
-	return adapters.Outcome{Status: adapters.Applied, Requests: 1}, nil
+	return adapters.Outcome{Status: adapters.Applied, Requests: n}, nil
 }

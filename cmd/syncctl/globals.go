@@ -164,8 +164,8 @@ func (g *globals) adapterFor(connection string) (adapters.Adapter, error) {
 	if !ok {
 		return nil, fmt.Errorf("connection %q is not in %s (it has %v)", connection, g.configPath, g.cfg.ConnectionNames())
 	}
-	ac, _ := c.Adapter(connection)
-	return providers.Registry().New(c.Provider, ac)
+	a, _, err := providers.Build(providers.Registry(), connection, c, providers.Options{})
+	return a, err
 }
 
 // printJSON writes v as one compact JSON line (internal/cli's convention):

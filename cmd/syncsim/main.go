@@ -106,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	fs := flag.NewFlagSet("syncsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sims := simulators(0) // for the flags' defaults; rebuilt below with the latency
+	sims := simulators(0, 0) // for the flags' defaults; rebuilt below with the latency
 	addrs := map[string]*string{}
 	for _, s := range sims {
 		name := s.provider + "-addr"
@@ -118,6 +118,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("SYNCSIM_LATENCY: %w", err)
 	}
 	latency := fs.Duration("latency", defLatency, "wait this long before every answer, to make traces readable (env SYNCSIM_LATENCY)")
+	defLifetime, err := time.ParseDuration(env("TOKEN_LIFETIME", DefaultTokenLifetime.String()))
+	if err != nil {
+		return fmt.Errorf("SYNCSIM_TOKEN_LIFETIME: %w", err)
+	}
+	tokenLifetime := fs.Duration("token-lifetime", defLifetime,
+		"lifetime of the access tokens and Auth-Keys the Reelevant token endpoint and the jframework login issue (env SYNCSIM_TOKEN_LIFETIME)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  syncsim [flags]                 serve the four provider simulators\n  syncsim sample --nats-url URL   publish the sample batch once\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -139,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if exporterConfigured() {
 		wrap = traced(tp)
 	}
-	return serveSimulators(ctx, simulators(*latency), listen, wrap, logger, func(eps []endpoint) {
+	return serveSimulators(ctx, simulators(*latency, *tokenLifetime), listen, wrap, logger, func(eps []endpoint) {
 		fmt.Fprintln(stdout, "Provider simulators (development credentials, in-memory state):")
 		for _, ep := range eps {
 			fmt.Fprintf(stdout, "  %-21s %s  connection %s, auth %s\n", ep.sim.title, ep.url, ep.sim.connection, authKeys(ep.sim.auth))

@@ -118,7 +118,7 @@ func checkAuth(t *testing.T, eps []endpoint) {
 }
 
 func TestSimulatorsAnswer(t *testing.T) {
-	sims := simulators(0)
+	sims := simulators(0, 0)
 	if len(sims) != 4 || len(probes) != 4 {
 		t.Fatalf("%d simulators, %d probes; want the four providers", len(sims), len(probes))
 	}
@@ -150,7 +150,7 @@ func TestSimulatorsAnswer(t *testing.T) {
 }
 
 func TestOffAndBusyAddresses(t *testing.T) {
-	sims := simulators(0)
+	sims := simulators(0, 0)
 	err := serveSimulators(t.Context(), sims, map[string]string{}, func(s simulator) http.Handler { return s.handler }, testLogger(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "every simulator is off") {
 		t.Errorf("no addresses: err = %v", err)
@@ -168,7 +168,7 @@ func TestOffAndBusyAddresses(t *testing.T) {
 func TestSeedsCoverDevBatch(t *testing.T) {
 	const ghost = "000000000000000000000000"
 	byConn := map[string]simulator{}
-	for _, s := range simulators(0) {
+	for _, s := range simulators(0, 0) {
 		byConn[s.connection] = s
 	}
 	lines, err := parseBatch(examples.DevBatch)
@@ -207,7 +207,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 	// The banner: one line per simulator with its URL.
 	line := regexp.MustCompile(`^\s+(.+?)\s+(http://127\.0\.0\.1:\d+)\s+connection (\S+),`)
 	byConn := map[string]simulator{}
-	for _, s := range simulators(0) {
+	for _, s := range simulators(0, 0) {
 		byConn[s.connection] = s
 	}
 	var eps []endpoint

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -16,6 +17,11 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 )
 
+// DefaultTokenLifetime is the lifetime of the simulators' access tokens and
+// Auth-Keys unless --token-lifetime says otherwise: short, so that a
+// development run sees them renewed.
+const DefaultTokenLifetime = 5 * time.Minute
+
 // simulator is one provider's simulator with the connection that points at
 // it in examples/dev-batch.ndjson and deploy/docker-compose.config.yaml.
 type simulator struct {
@@ -27,9 +33,13 @@ type simulator struct {
 	// defaultAddr is where it listens unless told otherwise: loopback.
 	defaultAddr string
 	handler     http.Handler
-	// auth is the connection's auth block in the worker's config. These
-	// credentials are public development values, not secrets.
+	// auth is a fixed credential the simulator accepts (used by probes).
+	// These credentials are public development values, not secrets.
 	auth map[string]string
+	// tokenAuth, when set, is the connection's auth block in the compose
+	// worker's config instead of auth: what the worker obtains short-lived
+	// tokens with (tokenURL is a path under the simulator's address).
+	tokenAuth map[string]string
 	// has reports whether a resource id is seeded.
 	has func(id string) bool
 }
@@ -42,7 +52,11 @@ type simulator struct {
 // main package cannot be imported. TestSeedsCoverDevBatch fails when the
 // sample batch addresses an object seeded in neither. Unlike dev, requests
 // are not recorded (NoRecord), so memory does not grow with a long run.
-func simulators(latency time.Duration) []simulator {
+// Reelevant's token endpoint and jframework's login issue credentials of
+// tokenLifetime (DefaultTokenLifetime when zero), so that a worker
+// configured with tokenAuth renews them while it runs.
+func simulators(latency, tokenLifetime time.Duration) []simulator {
+	tokenLifetime = cmp.Or(tokenLifetime, DefaultTokenLifetime)
 	rc := rocketchatsim.New(rocketchatsim.Options{UserID: "devUser0000000001", AuthToken: "dev-rocketchat-token",
 		RateLimit: 1000, Latency: latency, NoRecord: true})
 	for i, id := range []string{"65a7d77142a7e12453052d59", "65a7d77142a7e12453052d5a", "65a7d77142a7e12453052d5b"} {
@@ -50,7 +64,8 @@ func simulators(latency time.Duration) []simulator {
 			RedirectURI: "https://old.example.com/cb", ClientID: fmt.Sprintf("devClient%08d", i+1),
 			ClientSecret: fmt.Sprintf("dev-client-secret-%d", i+1)})
 	}
-	rl := reelevantsim.New(reelevantsim.Options{Token: "dev-reelevant-token", Latency: latency, NoRecord: true})
+	rl := reelevantsim.New(reelevantsim.Options{Token: "dev-reelevant-token", Latency: latency, NoRecord: true,
+		ClientID: "dev-reelevant-client-id", RefreshToken: "dev-reelevant-refresh-token", TokenLifetime: tokenLifetime})
 	rl.Seed("65a7d77142a7e12453052d60", map[string]any{"mode": "refresh_token", "clientId": "dev-reelevant-client",
 		"tokenUrl": "https://login.old.example.com/token", "scopes": []string{"read"}})
 	hdp := hdpsim.New(hdpsim.Options{Username: "dev-hdp-user", Password: "dev-hdp-password", Latency: latency, NoRecord: true})
@@ -58,7 +73,7 @@ func simulators(latency time.Duration) []simulator {
 		ClientSecret: "dev-hdp-client-secret", AuthorizeURI: "https://login.salesforce.com/services/oauth2/authorize",
 		TokenURI: "https://login.salesforce.com/services/oauth2/token", Scope: "api"})
 	jf := jframeworksim.New(jframeworksim.Options{BrandURL: "dev.brand.example.com", AuthKey: "dev-jframework-key",
-		Latency: latency, NoRecord: true})
+		Username: "dev-jf-user", Password: "dev-jf-password", KeyLifetime: tokenLifetime, Latency: latency, NoRecord: true})
 	jf.Seed(jframeworksim.Integration{ID: "auth-dev-1", Code: "google", Name: "Google sign-in", ProjectID: "dev-project",
 		ClientID: "dev-jf-client", ClientSecret: "dev-jf-client-secret", RedirectURI: "https://jf.old.example.com/cb", Scope: "openid email"})
 
@@ -68,7 +83,9 @@ func simulators(latency time.Duration) []simulator {
 			has:  func(id string) bool { _, ok := rc.App(id); return ok }},
 		{provider: reelevant.Provider, connection: "reelevant-dev", title: "Reelevant", defaultAddr: "127.0.0.1:8082", handler: rl,
 			auth: map[string]string{"bearerToken": "dev-reelevant-token"},
-			has:  func(id string) bool { _, ok := rl.Client(id); return ok }},
+			tokenAuth: map[string]string{"tokenURL": reelevantsim.TokenPath, "clientId": "dev-reelevant-client-id",
+				"refreshToken": "dev-reelevant-refresh-token"},
+			has: func(id string) bool { _, ok := rl.Client(id); return ok }},
 		{provider: hybriddatapipeline.Provider, connection: "hdp-dev", title: "Hybrid Data Pipeline", defaultAddr: "127.0.0.1:8083", handler: hdp,
 			auth: map[string]string{"username": "dev-hdp-user", "password": "dev-hdp-password"},
 			has: func(id string) bool {
@@ -80,7 +97,8 @@ func simulators(latency time.Duration) []simulator {
 				return ok
 			}},
 		{provider: jframework.Provider, connection: "jf-dev", title: "jframework", defaultAddr: "127.0.0.1:8084", handler: jf,
-			auth: map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"},
-			has:  func(id string) bool { _, ok := jf.Integration(id); return ok }},
+			auth:      map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"},
+			tokenAuth: map[string]string{"brandURL": "dev.brand.example.com", "username": "dev-jf-user", "password": "dev-jf-password"},
+			has:       func(id string) bool { _, ok := jf.Integration(id); return ok }},
 	}
 }

@@ -114,7 +114,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 	}
 	defer closeStore()
 
-	conns, err := buildConnections(cfg, providers.Registry(), tp, mp)
+	conns, err := buildConnections(cfg, providers.Registry(), tp, mp, logger)
 	if err != nil {
 		return err
 	}
@@ -231,15 +231,17 @@ func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.Je
 }
 
 // buildConnections builds each configured connection's adapter, sorted by name.
-func buildConnections(cfg *config.File, reg *adapters.Registry, tp trace.TracerProvider, mp metric.MeterProvider) ([]worker.Connection, error) {
+// Credentials given as files are read again while the worker runs
+// (providers.Build).
+func buildConnections(cfg *config.File, reg *adapters.Registry, tp trace.TracerProvider, mp metric.MeterProvider, logger *slog.Logger) ([]worker.Connection, error) {
 	names := cfg.ConnectionNames()
 	var conns []worker.Connection
 	var errs []error
 	for _, name := range names {
 		c := cfg.Connections[name]
-		ac, secrets := c.Adapter(name)
-		ac.HTTPClient = providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst)
-		a, err := reg.New(c.Provider, ac)
+		a, secrets, err := providers.Build(reg, name, c, providers.Options{
+			HTTPClient: providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst),
+			Logger:     logger.With("component", "credentials")})
 		if err != nil {
 			errs = append(errs, err)
 			continue

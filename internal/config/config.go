@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -75,9 +77,14 @@ type File struct {
 
 // Connection is one configured connection of a provider.
 type Connection struct {
-	Provider string            `yaml:"provider"`
-	BaseURL  string            `yaml:"baseURL"`
-	Auth     map[string]string `yaml:"auth"`
+	Provider string `yaml:"provider"`
+	BaseURL  string `yaml:"baseURL"`
+	// Auth holds the provider's credentials by key. Any key may instead be
+	// given as key+FileSuffix (passwordFile: /run/secrets/jf-password): the
+	// value is then read from that file (trailing line breaks dropped), and
+	// read again while the worker runs, so that a rotated secret is picked
+	// up without a restart (internal/providers.Build).
+	Auth map[string]string `yaml:"auth"`
 	// RateLimit caps requests to the provider; zero means no limit.
 	RateLimit struct {
 		PerSecond float64 `yaml:"perSecond"`
@@ -225,6 +232,7 @@ func (c *File) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("connections.%s.baseURL must be an absolute http(s) URL", name))
 		}
+		errs = append(errs, conn.validateAuth(name)...)
 		if conn.RateLimit.PerSecond < 0 || conn.RateLimit.Burst < 0 || conn.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("connections.%s: rateLimit and maxInFlight must not be negative", name))
 		}
@@ -253,13 +261,50 @@ func (c *File) ConnectionNames() []string {
 	return names
 }
 
+// FileSuffix marks an auth key whose value is the path of a file holding
+// the credential: refreshTokenFile gives refreshToken.
+const FileSuffix = "File"
+
+// SplitAuth separates the auth keys given in the config (static, by key)
+// from those given as files (files, the path by the key without
+// FileSuffix).
+func (c Connection) SplitAuth() (static, files map[string]string) {
+	static, files = map[string]string{}, map[string]string{}
+	for k, v := range c.Auth {
+		if base, ok := strings.CutSuffix(k, FileSuffix); ok && base != "" {
+			files[base] = v
+			continue
+		}
+		static[k] = v
+	}
+	return static, files
+}
+
+// validateAuth checks the file keys: a path, and never both key and
+// key+FileSuffix.
+func (c Connection) validateAuth(name string) []error {
+	var errs []error
+	_, files := c.SplitAuth()
+	for _, key := range slices.Sorted(maps.Keys(files)) {
+		if _, both := c.Auth[key]; both {
+			errs = append(errs, fmt.Errorf("connections.%s.auth: %s and %s%s are both set; give one", name, key, key, FileSuffix))
+		}
+		if strings.TrimSpace(files[key]) == "" {
+			errs = append(errs, fmt.Errorf("connections.%s.auth.%s%s: the path is empty", name, key, FileSuffix))
+		}
+	}
+	return errs
+}
+
 // Adapter returns what an adapter for the connection is built from: its
 // credentials as messages.Secret (so they never print), and their values for
-// scrubbing. The HTTP client is left to the caller.
+// scrubbing. The HTTP client is left to the caller. Credentials given as
+// files are not read: internal/providers.Build reads them.
 func (c Connection) Adapter(name string) (adapters.Connection, []string) {
-	auth := make(map[string]messages.Secret, len(c.Auth))
-	secrets := make([]string, 0, len(c.Auth))
-	for k, v := range c.Auth {
+	static, _ := c.SplitAuth()
+	auth := make(map[string]messages.Secret, len(static))
+	secrets := make([]string, 0, len(static))
+	for k, v := range static {
 		auth[k] = messages.Secret(v)
 		secrets = append(secrets, v)
 	}

@@ -69,6 +69,8 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"maxMsgSize over 2 GiB", validConfig + "streams: {maxMsgSize: 4294967296}\n", "streams.maxMsgSize"},
 		{"negative grace", strings.Replace(validConfig, "maxDeliver: 3}", "maxDeliver: 3, unknownConnectionGrace: -1s}", 1), "unknownConnectionGrace"},
 		{"not YAML", "connections: [", "config"},
+		{"key and keyFile", strings.Replace(validConfig, `authToken: "${RC_AUTH_TOKEN}"`, `authToken: "${RC_AUTH_TOKEN}", authTokenFile: /run/secrets/t`, 1), "authToken and authTokenFile are both set"},
+		{"empty file path", strings.Replace(validConfig, `authToken: "${RC_AUTH_TOKEN}"`, `authTokenFile: ""`, 1), "auth.authTokenFile: the path is empty"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -161,5 +163,17 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if _, err := Parse(b, env); err != nil {
 		t.Fatalf("deploy/config.example.yaml: %v", err)
+	}
+}
+
+func TestSplitAuth(t *testing.T) {
+	c := Connection{Auth: map[string]string{"userId": "u", "authTokenFile": "/run/secrets/t", "File": "x"}}
+	static, files := c.SplitAuth()
+	if len(static) != 2 || static["userId"] != "u" || static["File"] != "x" || len(files) != 1 || files["authToken"] != "/run/secrets/t" {
+		t.Errorf("SplitAuth = %v, %v", static, files)
+	}
+	ac, secrets := c.Adapter("rc")
+	if _, ok := ac.Auth["authTokenFile"]; ok || len(secrets) != 2 {
+		t.Errorf("Adapter passes file keys on: %v %v", ac.Auth, secrets)
 	}
 }

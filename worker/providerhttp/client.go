@@ -10,6 +10,8 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
+
+	"github.com/oauthsync/oauthsync/adapters"
 )
 
 // ScopeName is the instrumentation scope of the request counter.
@@ -18,6 +20,12 @@ const ScopeName = "github.com/oauthsync/oauthsync/worker/providerhttp"
 // RequestsMetric is the name of the request counter (Prometheus:
 // oauthsync_provider_requests_total).
 const RequestsMetric = "oauthsync.provider.requests"
+
+// TokenRequestsMetric is the counter of credential requests (token
+// requests, logins: those the adapter marked with adapters.WithTokenRequest;
+// Prometheus: oauthsync_provider_token_requests_total). They are not
+// counted in RequestsMetric.
+const TokenRequestsMetric = "oauthsync.provider.token_requests"
 
 // Status classes of the request counter.
 const (
@@ -79,6 +87,7 @@ func New(cfg Config) *http.Client {
 type counting struct {
 	next    http.RoundTripper
 	counter metric.Int64Counter
+	tokens  metric.Int64Counter
 	// byClass holds the precomputed measurement options: 2xx..5xx at
 	// index 2..5, error at 0.
 	byClass [6]metric.AddOption
@@ -91,7 +100,13 @@ func newCounting(next http.RoundTripper, mp metric.MeterProvider, connection, pr
 	if err != nil {
 		otel.Handle(err) // the SDK still returns a usable instrument
 	}
-	c := &counting{next: next, counter: counter}
+	tokens, err := mp.Meter(ScopeName).Int64Counter(TokenRequestsMetric,
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Provider credential requests (access tokens, logins) by connection, provider and status class."))
+	if err != nil {
+		otel.Handle(err)
+	}
+	c := &counting{next: next, counter: counter, tokens: tokens}
 	classes := [6]string{ClassError, ClassError, Class2xx, Class3xx, Class4xx, Class5xx}
 	for i, class := range classes {
 		c.byClass[i] = metric.WithAttributeSet(attribute.NewSet(
@@ -121,7 +136,11 @@ func classIndex(resp *http.Response, err error) int {
 
 func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(req)
-	c.counter.Add(req.Context(), 1, c.byClass[classIndex(resp, err)])
+	counter := c.counter
+	if adapters.IsTokenRequest(req.Context()) {
+		counter = c.tokens
+	}
+	counter.Add(req.Context(), 1, c.byClass[classIndex(resp, err)])
 	return resp, err
 }
 

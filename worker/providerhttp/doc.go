@@ -12,7 +12,11 @@
 //     oauthsync_provider_requests_total) with the labels connection,
 //     provider and status_class (2xx, 3xx, 4xx, 5xx, or error when no
 //     response came back); its attribute sets are built once per client,
-//     so counting allocates nothing;
+//     so counting allocates nothing. Credential requests (access tokens,
+//     logins), which adapters mark with adapters.WithTokenRequest, are
+//     counted instead by oauthsync.provider.token_requests
+//     (oauthsync_provider_token_requests_total), same labels; they share
+//     the connection's rate limiter and are traced like any request;
 //  3. otelhttp's client span (HTTP semantic conventions: method, url.full
 //     without user info, server.address and port, status code, error.type);
 //     no header, so no credential, and no body is recorded. otelhttp's own

@@ -1,14 +1,21 @@
 // Package jframeworksim simulates the part of jframework's REST API that the
 // jframework adapter calls, as an http.Handler: GET and PUT on
-// /api/v1/app-integrations/authentication/{id}.
+// /api/v1/app-integrations/authentication/{id}, and the login.
 //
 // It enforces the provider document (docs/providers/jframework.txt) and
 // what docs/providers/NOTES.md §4 found in jframework's public docs and SDK, so
 // that an adapter that passes against it follows the real API:
 //
-//   - Authentication by Brand-URL and Auth-Key: anything else is 401 with
-//     jframework's envelope {success:false, statusCode, message, data:null,
-//     errors:[{code, message, correlationId}]}.
+//   - Authentication by Brand-URL and Auth-Key, where the key is
+//     Options.AuthKey (fixed) or one a login issued, not expired
+//     (Options.KeyLifetime, checked on every call) nor revoked (RevokeKeys):
+//     anything else is 401 with jframework's envelope {success:false,
+//     statusCode, message, data:null, errors:[{code, message,
+//     correlationId}]}.
+//   - POST /api/v1/users/auth (LoginPath) with Brand-URL and JSON {username,
+//     password} answers {success:true, data:{authKey, refreshAuthKey,
+//     expiresIn}} (seconds); wrong credentials are 401 InvalidCredentials.
+//     Logins counts it; Fault{Path: LoginPath} scripts its failures.
 //   - GET answers {success:true, statusCode:200, message, data, errors:[]},
 //     data as in the read page's example: appIntegration {type, name,
 //     domain, description, logoURL, status, id}, then isDefault, status,

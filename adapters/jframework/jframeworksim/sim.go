@@ -81,11 +81,26 @@ const (
 	ErrUsageLimit             = "The feature usage limit of the brand has been exceeded." // the simulator's choice
 )
 
+// LoginPath is the login endpoint the simulator serves (POST).
+const LoginPath = "/api/v1/users/auth"
+
+// DefaultKeyLifetime is the lifetime of the Auth-Keys a login issues when
+// Options.KeyLifetime is zero.
+const DefaultKeyLifetime = time.Hour
+
 // Options configure a Server.
 type Options struct {
-	// BrandURL and AuthKey are the Brand-URL and Auth-Key the server
-	// accepts. An empty value never matches.
+	// BrandURL and AuthKey are the Brand-URL and a fixed Auth-Key the
+	// server accepts; the fixed key never expires. An empty value never
+	// matches.
 	BrandURL, AuthKey string
+	// Username and Password are what the login accepts (with BrandURL). An
+	// empty value never matches.
+	Username, Password string
+	// KeyLifetime is the lifetime (expiresIn) of the Auth-Keys a login
+	// issues; an expired key is refused with 401 on every call. Default
+	// DefaultKeyLifetime.
+	KeyLifetime time.Duration
 	// Latency is waited before every answer (honouring the request's
 	// context).
 	Latency time.Duration
@@ -212,12 +227,16 @@ type Server struct {
 	mu    sync.Mutex
 	auths map[string]*Integration
 	apps  map[string]AppIntegration
+	// issued maps each Auth-Key a login issued to its expiry.
+	issued map[string]time.Time
+	logins int
 }
 
 // New returns a simulator with no app integrations.
 func New(opts Options) *Server {
 	opts.RateLimit = cmp.Or(opts.RateLimit, DefaultRateLimit)
 	opts.RateLimitWindow = cmp.Or(opts.RateLimitWindow, DefaultRateLimitWindow)
+	opts.KeyLifetime = cmp.Or(opts.KeyLifetime, DefaultKeyLifetime)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -227,9 +246,10 @@ func New(opts Options) *Server {
 			r.Header, r.Body = r.Header.Clone(), slices.Clone(r.Body)
 			return r
 		}),
-		rate:  simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
-		auths: map[string]*Integration{},
-		apps:  map[string]AppIntegration{},
+		rate:   simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
+		auths:  map[string]*Integration{},
+		apps:   map[string]AppIntegration{},
+		issued: map[string]time.Time{},
 	}
 }
 
@@ -342,6 +362,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.URL.Path == LoginPath {
+		s.serveLogin(w, r, body, now)
+		return
+	}
 	id, routed := strings.CutPrefix(r.URL.Path, PathPrefix)
 	if !routed || id == "" || strings.Contains(id, "/") {
 		// An unknown route: an empty 404, as an ASP.NET server answers.
@@ -372,8 +396,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.servePut(w, r, id, body)
 }
 
+// authenticated checks Brand-URL and Auth-Key: Options.AuthKey, or a key a
+// login issued that has not expired nor been revoked.
 func (s *Server) authenticated(h http.Header) bool {
-	return simkit.Equal(h.Get("Brand-URL"), s.opts.BrandURL) && simkit.Equal(h.Get("Auth-Key"), s.opts.AuthKey)
+	if !simkit.Equal(h.Get("Brand-URL"), s.opts.BrandURL) {
+		return false
+	}
+	key := h.Get("Auth-Key")
+	if simkit.Equal(key, s.opts.AuthKey) {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, issued := s.issued[key]
+	return issued && s.opts.Now().Before(exp)
 }
 
 // epochSeconds is t in epoch seconds, rounded up: the reset is never

@@ -357,10 +357,14 @@ func TestPutAppIntegration(t *testing.T) {
 
 func TestOtherRoutes(t *testing.T) {
 	e := start(t, jframeworksim.Options{})
-	for _, p := range []string{"/api/v1/app-integrations/authentication", jframeworksim.PathPrefix, path + "/x", "/", "/api/v1/users/auth"} {
+	for _, p := range []string{"/api/v1/app-integrations/authentication", jframeworksim.PathPrefix, path + "/x", "/"} {
 		if a := e.do(t, "GET", p, "", nil); a.status != 404 || a.raw != "" {
 			t.Errorf("GET %s = %d %q", p, a.status, a.raw)
 		}
+	}
+	// The login is served, for POST only.
+	if a := e.do(t, "GET", jframeworksim.LoginPath, "", nil); a.status != 405 || a.header.Get("Allow") != "POST" {
+		t.Errorf("GET %s = %d %v", jframeworksim.LoginPath, a.status, a.header)
 	}
 	for _, m := range []string{"POST", "PATCH", "DELETE"} {
 		if a := e.do(t, m, path, body(validUpdate()), nil); a.status != 405 || a.header.Get("Allow") != "GET, PUT" {

@@ -7,9 +7,20 @@
 // body merged as docs/providers/NOTES.md §1.2 and §6 say (taken literally, each
 // branch's additionalProperties: false refuses every non-empty body):
 //
-//   - Authentication by Authorization: Bearer <Options.Token>; anything else
-//     is 401 with Reelevant's failure envelope ({status: "fail", code: 401,
-//     message, data, program, version, datetime}; docs/providers/NOTES.md §1.4).
+//   - Authentication by Authorization: Bearer <token>, where token is
+//     Options.Token (fixed) or an access token the token endpoint issued,
+//     not expired (Options.TokenLifetime, checked on every call) nor revoked
+//     (RevokeTokens); anything else is 401 with Reelevant's failure envelope
+//     ({status: "fail", code: 401, message, data, program, version,
+//     datetime}; docs/providers/NOTES.md §1.4).
+//   - POST /v2/auth/token (TokenPath) takes JSON only {grant_type, client_id,
+//     refresh_token} or {grant_type: "password", client_id, username,
+//     password} and answers {access_token, token_type: "Bearer", expires_in}
+//     (plus a new refresh_token, revoking the old one, with
+//     Options.RotateRefreshTokens). A wrong client_id is 400 invalid_client,
+//     a wrong refresh token or password 401 invalid_credentials, in the
+//     failure envelope with RFC 6749's error and error_description.
+//     FailToken scripts its failures; TokenRequests counts it.
 //   - The id must match ^[0-9a-fA-F]{24}$: otherwise 400 status "fail" with
 //     no error_code, data {field: "id"} (docs/providers/NOTES.md §1.4: the commonest
 //     validation failure).

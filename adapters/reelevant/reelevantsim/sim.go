@@ -52,11 +52,31 @@ const (
 	MsgInternal       = "Internal Server Error"
 )
 
+// TokenPath is the token endpoint the simulator serves (POST, JSON body;
+// docs/CONTRACT.md §6).
+const TokenPath = "/v2/auth/token"
+
+// DefaultTokenLifetime is an issued access token's lifetime when
+// Options.TokenLifetime is zero (Reelevant's: one hour).
+const DefaultTokenLifetime = time.Hour
+
 // Options configure a Server.
 type Options struct {
-	// Token is the bearer token the server accepts. An empty Token never
-	// matches.
+	// Token is a fixed bearer token the server accepts; it never expires.
+	// An empty Token never matches.
 	Token string
+	// ClientID, RefreshToken, Username and Password are what the token
+	// endpoint accepts: grant refresh_token with ClientID and RefreshToken,
+	// grant password with ClientID, Username and Password. An empty value
+	// never matches.
+	ClientID, RefreshToken, Username, Password string
+	// TokenLifetime is the lifetime of the access tokens the token endpoint
+	// issues (expires_in); an expired token is refused with 401 on every
+	// call. Default DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// RotateRefreshTokens makes each refresh_token grant answer a new
+	// refresh_token and revoke the one it used.
+	RotateRefreshTokens bool
 	// CompanyID is the companyId of the success answer's data. Default
 	// DefaultCompanyID.
 	CompanyID string
@@ -129,14 +149,22 @@ type Server struct {
 	faults   simkit.FaultQueue[Fault]
 	rate     *simkit.RateWindow
 
+	tokenFaults simkit.FaultQueue[Fault]
+
 	mu      sync.Mutex
 	clients map[string]map[string]any
+	// issued maps each access token issued to its expiry.
+	issued map[string]time.Time
+	// refresh holds the refresh tokens the endpoint accepts.
+	refresh       map[string]bool
+	tokenRequests int
 }
 
 // New returns a simulator with no OAuth clients.
 func New(opts Options) *Server {
 	opts.CompanyID = cmp.Or(opts.CompanyID, DefaultCompanyID)
 	opts.RateLimitWindow = cmp.Or(opts.RateLimitWindow, DefaultRateLimitWindow)
+	opts.TokenLifetime = cmp.Or(opts.TokenLifetime, DefaultTokenLifetime)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -148,6 +176,8 @@ func New(opts Options) *Server {
 		}),
 		rate:    simkit.NewRateWindow(opts.RateLimit, opts.RateLimitWindow),
 		clients: map[string]map[string]any{},
+		issued:  map[string]time.Time{},
+		refresh: map[string]bool{opts.RefreshToken: opts.RefreshToken != ""},
 	}
 }
 
@@ -205,10 +235,15 @@ func (s *Server) Reset() {
 	s.clients = map[string]map[string]any{}
 }
 
-// ServeHTTP serves PATCH /v2/datasources/oauth/{id}.
+// ServeHTTP serves PATCH /v2/datasources/oauth/{id} and POST
+// /v2/auth/token.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, tooLarge, readErr := simkit.ReadBody(r, MaxBodyBytes)
 	now := s.opts.Now()
+	if r.URL.Path == TokenPath {
+		s.serveToken(w, r, body, readErr, now)
+		return
+	}
 
 	if s.requests.Enabled() { // no header clone when recording is off (load runs)
 		s.requests.Record(Recorded{
@@ -261,11 +296,21 @@ func route(r *http.Request) (string, bool) {
 	return id, err == nil
 }
 
-// authenticated checks Authorization: Bearer <Options.Token> (the scheme's
-// case is free, RFC 9110 §11.1).
+// authenticated checks Authorization: Bearer <token>, where token is
+// Options.Token or an access token the token endpoint issued that has not
+// expired nor been revoked (the scheme's case is free, RFC 9110 §11.1).
 func (s *Server) authenticated(h http.Header) bool {
 	scheme, token, ok := strings.Cut(h.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && simkit.Equal(token, s.opts.Token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	if simkit.Equal(token, s.opts.Token) {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, issued := s.issued[token]
+	return issued && s.opts.Now().Before(exp)
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, id string, body []byte) {
