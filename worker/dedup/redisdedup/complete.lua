@@ -11,6 +11,8 @@
 -- ARGV[5]  '1' when a replay may reopen the done record, '0' otherwise
 -- ARGV[6..] field, order key pairs (canonical decimal int64, as Go's
 --           strconv.FormatInt writes them)
+-- KEYS[#KEYS] the store's completion counter (taken off KEYS first, so the
+--           keys above keep their places): raised by each done record written
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -36,6 +38,7 @@ local function greater(a, b)
   return a > b
 end
 
+local completions = table.remove(KEYS)
 local leased = #KEYS >= 3
 local function release()
   if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
@@ -62,6 +65,7 @@ else
   redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('INCR', completions)
 
 if leased then
   for i = 6, #ARGV - 1, 2 do

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,8 +26,23 @@ func mustScript(name string) *redis.Script {
 	return redis.NewScript(string(src))
 }
 
+// mustScripts returns one script made of the named sources, in order.
+func mustScripts(names ...string) *redis.Script {
+	var src []byte
+	for _, name := range names {
+		b, err := scripts.ReadFile(name)
+		if err != nil {
+			panic("redisdedup: missing embedded script " + name)
+		}
+		src = append(append(src, b...), '\n')
+	}
+	return redis.NewScript(string(src))
+}
+
 var (
-	beginScript    = mustScript("begin.lua")
+	// beginScript is fence.lua then begin.lua: the epoch fence and the
+	// claim in one atomic step.
+	beginScript    = mustScripts("fence.lua", "begin.lua")
 	renewScript    = mustScript("renew.lua")
 	completeScript = mustScript("complete.lua")
 	releaseScript  = mustScript("release.lua")
@@ -39,7 +55,8 @@ const DefaultPrefix = "oauthsync"
 type Config struct {
 	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
 	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
-	// <Prefix>:trace:<id>. Default
+	// <Prefix>:trace:<id>, <Prefix>:store:epoch and
+	// <Prefix>:store:completions. Default
 	// DefaultPrefix ("oauthsync").
 	Prefix string
 }
@@ -52,6 +69,8 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// expected is the epoch Begin requires (SetExpectedEpoch); "" none.
+	expected atomic.Pointer[string]
 }
 
 var _ dedup.Store = (*Store)(nil)
@@ -98,7 +117,9 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			args = append(args, f)
 		}
 	}
-	reply, err := beginScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Slice()
+	args = append(args, s.expectedEpoch())
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.epochKey())
+	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
 	}
@@ -145,6 +166,9 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 		return dedup.BeginResult{State: dedup.InProgress}, nil
 	case "lease_busy":
 		return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+	case "store_lost":
+		marker, _ := reply[1].(string)
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w: marker %q", dedup.ErrStoreLost, marker)
 	default:
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: unknown state %q", state)
 	}
@@ -216,7 +240,8 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			args = append(args, f, strconv.FormatInt(v, 10))
 		}
 	}
-	n, err := completeScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Int()
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.completionsKey())
+	n, err := completeScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: complete: %w", err)
 	}

@@ -1,0 +1,101 @@
+package kvdedup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oauthsync/oauthsync/worker/dedup"
+)
+
+var _ dedup.Marked = (*Store)(nil)
+
+// epochKey is the epoch marker's key in the state bucket (no MaxAge). No
+// lease or order key starts with "store.".
+const epochKey = "store.epoch"
+
+func (s *Store) expectedEpoch() string {
+	if e := s.expected.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+// SetExpectedEpoch implements dedup.Marked. The fence is one read of the
+// marker before Begin's first read: JetStream KV has no multi-key
+// transaction, so it is checked just before the claim, not with it.
+func (s *Store) SetExpectedEpoch(epoch string) { s.expected.Store(&epoch) }
+
+// fence returns an error wrapping dedup.ErrStoreLost when an epoch is
+// expected and the marker is not it.
+func (s *Store) fence(ctx context.Context) error {
+	want := s.expectedEpoch()
+	if want == "" {
+		return nil
+	}
+	got, err := s.epoch(ctx)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("kvdedup: begin: %w: marker %q", dedup.ErrStoreLost, got)
+	}
+	return nil
+}
+
+func (s *Store) epoch(ctx context.Context) (string, error) {
+	e, err := s.state.Get(ctx, epochKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("kvdedup: epoch marker: %w", err)
+	}
+	return string(e.Value()), nil
+}
+
+// Marker implements dedup.Marked. Completions is the last sequence of the
+// command bucket's stream: every write of a command record raises it (a
+// done record in the same step as it is written), it never falls while the
+// stream keeps its state, and a stream recreated or restored from an older
+// copy answers a lower one.
+func (s *Store) Marker(ctx context.Context) (dedup.Marker, error) {
+	st, err := s.cmd.Status(ctx)
+	if err != nil {
+		return dedup.Marker{}, fmt.Errorf("kvdedup: marker: %w", err)
+	}
+	epoch, err := s.epoch(ctx)
+	if err != nil {
+		return dedup.Marker{}, err
+	}
+	m := dedup.Marker{Epoch: epoch}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
+		m.Completions = int64(bs.StreamInfo().State.LastSeq)
+	}
+	return m, nil
+}
+
+// InitMarker implements dedup.Marked: Create of the marker key (only one
+// creator wins), then Marker.
+func (s *Store) InitMarker(ctx context.Context, epoch string) (dedup.Marker, error) {
+	if epoch == "" {
+		return dedup.Marker{}, errors.New("kvdedup: empty epoch")
+	}
+	if _, err := s.state.Create(ctx, epochKey, []byte(epoch)); err != nil && !isRace(err) {
+		return dedup.Marker{}, fmt.Errorf("kvdedup: init marker: %w", err)
+	}
+	return s.Marker(ctx)
+}
+
+// ResetMarker implements dedup.Marked: Put of the marker key, then Marker.
+func (s *Store) ResetMarker(ctx context.Context, epoch string) (dedup.Marker, error) {
+	if epoch == "" {
+		return dedup.Marker{}, errors.New("kvdedup: empty epoch")
+	}
+	if _, err := s.state.Put(ctx, epochKey, []byte(epoch)); err != nil {
+		return dedup.Marker{}, fmt.Errorf("kvdedup: reset marker: %w", err)
+	}
+	return s.Marker(ctx)
+}
