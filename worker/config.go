@@ -20,6 +20,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/storeguard"
 )
 
 // Config configures a Worker. Zero values take the documented defaults.
@@ -28,6 +29,15 @@ type Config struct {
 	JetStream jetstream.JetStream
 	// Store is the dedup, lease and order-key store. Required.
 	Store dedup.Store
+	// StoreGuard, when set, guards Store against the loss of its state
+	// (contract §5.7; see worker/storeguard): the worker checks it at start,
+	// every StoreCheckInterval and after a failed store call, and applies
+	// nothing (it stops fetching and hands back what it holds) while the
+	// check has not said ok. Its store should be Store (or the store Store
+	// wraps). Default nil: no guard.
+	StoreGuard *storeguard.Guard
+	// StoreCheckInterval is how often the store guard checks. Default 2s.
+	StoreCheckInterval time.Duration
 	// Connections are the configured provider connections. At least one.
 	Connections []Connection
 
@@ -172,6 +182,7 @@ func (c Config) withDefaults() Config {
 	c.MaxCommandBytes = cmp.Or(c.MaxCommandBytes, messages.DefaultMaxCommandBytes)
 	c.FetchBatch = cmp.Or(c.FetchBatch, 64)
 	c.JetStreamInfoTTL = cmp.Or(c.JetStreamInfoTTL, 5*time.Second)
+	c.StoreCheckInterval = cmp.Or(c.StoreCheckInterval, 2*time.Second)
 	for i := range c.Connections {
 		c.Connections[i].MaxInFlight = cmp.Or(c.Connections[i].MaxInFlight, 8)
 	}

@@ -66,6 +66,9 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	}()
 	failures := 0
 	for l.w.stopping.Err() == nil {
+		if !l.w.waitStoreTrusted() { // the store guard: commands wait in the stream
+			break
+		}
 		batch, err := l.cons.Fetch(l.w.cfg.FetchBatch, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
 			for m := range batch.Messages() {

@@ -251,8 +251,13 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
+		if !w.storeTrusted() { // the store guard: nothing is begun on a store that may have lost its state
+			w.handBackJob(ctx, j, storeLostDelay+jitter(storeLostDelay), reasonStoreLost)
+			return dedup.BeginResult{}, false
+		}
 		br, err := w.storeBegin(ctx, req)
 		if err != nil {
+			w.storeCallFailed(err)
 			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
@@ -465,7 +470,7 @@ const (
 // for the next delivery to link to.
 func (w *Worker) handBackJob(ctx context.Context, j *job, delay time.Duration, reason string) {
 	j.span.AddEvent("handed_back", trace.WithAttributes(attribute.String("oauthsync.reason", reason), attrNakDelay.Int64(delay.Milliseconds())))
-	if reason != reasonStoreUnavailable {
+	if reason != reasonStoreUnavailable && reason != reasonStoreLost {
 		w.noteHandBack(ctx, j)
 	}
 	w.handBack(j.msg, delay)

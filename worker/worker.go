@@ -35,6 +35,8 @@ type Worker struct {
 	work context.Context
 
 	inflight inflight
+	// guard is the store guard's verdict (Config.StoreGuard).
+	guard guardState
 
 	inst *instruments
 	// consumerMetrics are the attribute sets of each consumer, by durable name.
@@ -67,6 +69,7 @@ func New(cfg Config) (*Worker, error) {
 		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
+	w.guard.init(cfg.StoreGuard != nil)
 	return w, nil
 }
 
@@ -110,6 +113,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker metrics: %w", err)
 	}
 	defer func() { _ = reg.Unregister() }()
+	guardReg, err := w.registerStoreGauge()
+	if err != nil {
+		return err
+	}
+	if guardReg != nil {
+		defer func() { _ = guardReg.Unregister() }()
+	}
+	guardCtx, stopGuard := context.WithCancel(work)
+	guardDone := make(chan struct{})
+	go func() { defer close(guardDone); w.runStoreGuard(guardCtx) }()
+	defer func() { stopGuard(); <-guardDone }()
 	w.ready.Store(true)
 	w.cfg.Logger.Info("worker running", "instance", w.cfg.Instance, "connections", len(w.cfg.Connections))
 
