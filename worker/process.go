@@ -252,7 +252,8 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 	wait := 5 * time.Millisecond
 	for {
 		if !w.storeTrusted() { // the store guard: nothing is begun on a store that may have lost its state
-			w.handBackJob(ctx, j, storeLostDelay+jitter(storeLostDelay), reasonStoreLost)
+			d := min(storeLostDelay, w.cfg.MaxNakDelay)
+			w.handBackJob(ctx, j, d+jitter(d), reasonStoreLost)
 			return dedup.BeginResult{}, false
 		}
 		br, err := w.storeBegin(ctx, req)

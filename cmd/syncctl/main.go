@@ -154,6 +154,7 @@ It connects like the NATS CLI: --server, --creds, or a NATS CLI context
 	})
 	g.register(root)
 	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g))
+	root.AddCommand(newStore(g))
 	return root
 }
 

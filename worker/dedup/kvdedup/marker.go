@@ -99,3 +99,21 @@ func (s *Store) ResetMarker(ctx context.Context, epoch string) (dedup.Marker, er
 	}
 	return s.Marker(ctx)
 }
+
+// Open returns a Store on the existing buckets of bucket (Config.Bucket;
+// "" for DefaultBucket), creating or changing nothing: for tools that
+// inspect a worker's store (syncctl store) without touching its settings.
+func Open(ctx context.Context, js jetstream.JetStream, bucket string) (*Store, error) {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	cmdKV, err := js.KeyValue(ctx, bucket+"_cmd")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_cmd: %w", bucket, err)
+	}
+	stateKV, err := js.KeyValue(ctx, bucket+"_state")
+	if err != nil {
+		return nil, fmt.Errorf("kvdedup: bucket %s_state: %w", bucket, err)
+	}
+	return &Store{cmd: cmdKV, state: stateKV}, nil
+}
