@@ -93,6 +93,16 @@ type Config struct {
 	// ResultTTL is how long a finished command's result is kept for
 	// deduplication. Default 72h.
 	ResultTTL time.Duration
+	// RejectedResultTTL is how long a rejected command's result is kept
+	// (at most ResultTTL): a rejection applied nothing, so its record only
+	// answers redeliveries and publisher retries with the same result, and
+	// refuses the same id with another payload (id_conflict), for that
+	// long. Later, a duplicate is decided again (and rejected again, with
+	// the same result event id) and the same id with another payload is a
+	// new command. It bounds what a flood of invalid commands keeps in the
+	// store. Stores that cannot expire one record (kvdedup) keep it for
+	// their own retention. Default 1h.
+	RejectedResultTTL time.Duration
 	// PublishTimeout bounds the wait for a result's publish ack. Default 10s.
 	PublishTimeout time.Duration
 	// StoreTimeout bounds one dedup store call. Default 5s.
@@ -176,6 +186,7 @@ func (c Config) withDefaults() Config {
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
 	c.LeaseWait = cmp.Or(c.LeaseWait, 2*time.Second)
 	c.ResultTTL = cmp.Or(c.ResultTTL, 72*time.Hour)
+	c.RejectedResultTTL = min(cmp.Or(c.RejectedResultTTL, time.Hour), c.ResultTTL)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, 10*time.Second)
 	c.StoreTimeout = cmp.Or(c.StoreTimeout, 5*time.Second)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, 10*time.Second)

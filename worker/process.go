@@ -48,6 +48,8 @@ type job struct {
 	// readReplay). It is the order key of a command without data.sequence.
 	replay string
 	seq    uint64
+	// rejected: the result being stored is a rejection (RejectedResultTTL).
+	rejected bool
 }
 
 // handle processes one delivery to its single acknowledgement.
@@ -367,6 +369,7 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
+	j.rejected = r.Status == messages.StatusRejected
 	if !w.storeResult(ctx, j, body, orderKeys, r.Status == messages.StatusFailed) {
 		return nil, false
 	}

@@ -121,7 +121,7 @@ func (w *Worker) storeResult(ctx context.Context, j *job, body []byte, orderKeys
 	sctx, cancel := context.WithTimeout(sctx, w.cfg.StoreTimeout)
 	start := time.Now()
 	err := w.cfg.Store.Complete(sctx, dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner,
-		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL, Reopenable: reopenable})
+		LeaseKey: j.leaseKey, Result: body, OrderKeys: orderKeys, ResultTTL: w.resultTTL(j), Reopenable: reopenable})
 	w.storeDone(sctx, opComplete, start)
 	cancel()
 	endSpan(span, err, "dedup complete failed")
