@@ -133,9 +133,18 @@ func (w *Worker) storeProblem() error {
 	return nil
 }
 
-// runStoreGuard checks the store at once, then every
-// Config.StoreCheckInterval and whenever a store call failed, until ctx
-// ends. Without a guard it returns at once.
+// checkStoreAtStart runs the first check before the worker reports ready,
+// so that a healthy store is verified when /readyz first answers. A failed
+// check leaves the store unverified; runStoreGuard tries again.
+func (w *Worker) checkStoreAtStart(ctx context.Context) {
+	if w.cfg.StoreGuard != nil {
+		w.checkStore(ctx)
+	}
+}
+
+// runStoreGuard checks the store every Config.StoreCheckInterval and
+// whenever a store call failed, until ctx ends. Without a guard it returns
+// at once.
 func (w *Worker) runStoreGuard(ctx context.Context) {
 	if w.cfg.StoreGuard == nil {
 		return
@@ -143,13 +152,13 @@ func (w *Worker) runStoreGuard(ctx context.Context) {
 	t := time.NewTicker(w.cfg.StoreCheckInterval)
 	defer t.Stop()
 	for {
-		w.checkStore(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-w.guard.kick:
 		}
+		w.checkStore(ctx)
 	}
 }
 

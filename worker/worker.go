@@ -120,6 +120,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if guardReg != nil {
 		defer func() { _ = guardReg.Unregister() }()
 	}
+	w.checkStoreAtStart(work)
 	guardCtx, stopGuard := context.WithCancel(work)
 	guardDone := make(chan struct{})
 	go func() { defer close(guardDone); w.runStoreGuard(guardCtx) }()

@@ -37,6 +37,8 @@ commands and /readyz says why, until an operator runs "syncctl store accept"
 
 The store is Redis when --redis-url (or $REDIS_URL, or the --config file's
 redis.url) is set, else the JetStream key-value store of the embedded default.`,
+		Example: `  syncctl store status --config syncworker.yaml
+  syncctl store accept --config syncworker.yaml`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.redisURL, "redis-url", "", "Redis of the dedup store (default $REDIS_URL or the config's redis.url; none: the JetStream KV store)")
