@@ -112,8 +112,8 @@ func (w *Worker) topology(ctx context.Context) *topology {
 // not answer about it; the store guard (Config.StoreGuard) found the dedup
 // store's state lost, or has not verified it yet. What JetStream says is reused for
 // Config.JetStreamInfoTTL, and asking it takes at most 2s (or ctx's
-// deadline, if sooner). It does not check the NATS connection or the dedup
-// store, which the caller owns. Safe for concurrent use.
+// deadline, if sooner). It does not check the NATS connection or ping the
+// dedup store, which the caller owns. Safe for concurrent use.
 func (w *Worker) CheckReady(ctx context.Context) error {
 	var errs []error
 	if !w.Ready() {

@@ -46,22 +46,23 @@ type File struct {
 		DuplicateWindow Duration `yaml:"duplicateWindow"`
 	} `yaml:"streams"`
 	Worker struct {
-		Instance    string   `yaml:"instance"`
-		AckWait     Duration `yaml:"ackWait"`
-		MaxDeliver  int      `yaml:"maxDeliver"`
-		RetryBudget Duration `yaml:"retryBudget"`
-		LeaseTTL    Duration `yaml:"leaseTTL"`
-		ResultTTL   Duration `yaml:"resultTTL"`
-		// RejectedResultTTL is how long a rejected command's result is
-		// kept (Redis store; default 1h): see worker.Config.
-		RejectedResultTTL Duration `yaml:"rejectedResultTTL"`
-		DrainTimeout      Duration `yaml:"drainTimeout"`
-		MaxCommandBytes   int      `yaml:"maxCommandBytes"`
-		FetchBatch        int      `yaml:"fetchBatch"`
+		Instance        string   `yaml:"instance"`
+		AckWait         Duration `yaml:"ackWait"`
+		MaxDeliver      int      `yaml:"maxDeliver"`
+		RetryBudget     Duration `yaml:"retryBudget"`
+		LeaseTTL        Duration `yaml:"leaseTTL"`
+		ResultTTL       Duration `yaml:"resultTTL"`
+		DrainTimeout    Duration `yaml:"drainTimeout"`
+		MaxCommandBytes int      `yaml:"maxCommandBytes"`
+		FetchBatch      int      `yaml:"fetchBatch"`
 		// RejectUnknownConnections answers commands for unconfigured
 		// connections with a rejected result (default true). It costs a
 		// second delivery of every command to a catch-all consumer.
 		RejectUnknownConnections *bool `yaml:"rejectUnknownConnections"`
+
+		// RejectedResultTTL is how long a rejected command's result is
+		// kept (Redis store; default 1h): see worker.Config.
+		RejectedResultTTL Duration `yaml:"rejectedResultTTL"`
 	} `yaml:"worker"`
 	Connections map[string]Connection `yaml:"connections"`
 }
