@@ -5,10 +5,11 @@ import (
 	"errors"
 )
 
-// ErrStoreLost is returned (wrapped) by Begin of a Marked store whose
-// expected epoch is set (SetExpectedEpoch) when the store's epoch marker is
-// missing or another one: the store lost its state (it came back empty,
-// from an older snapshot, or is another store) since the epoch was agreed.
+// ErrStoreLost is returned (wrapped) by Begin of a fenced Marked store
+// (Fence) when the store's epoch marker is missing or another one, or its
+// completion counter is below the fence's: the store lost its state (it
+// came back empty, from an older snapshot, or is another store) since the
+// fence was set.
 // Nothing was read or written. It is not a transient failure: only a check
 // of the store guard (worker/storeguard), and an operator's decision, end it.
 var ErrStoreLost = errors.New("dedup: store state lost (epoch marker missing or changed)")
@@ -47,10 +48,12 @@ type Marked interface {
 	// accept the store's present state (syncctl store accept).
 	ResetMarker(ctx context.Context, epoch string) (Marker, error)
 
-	// SetExpectedEpoch fences Begin: while epoch is not "", a Begin on a
-	// store whose marker is not epoch (missing or another) returns an
-	// error wrapping ErrStoreLost, checked in the same atomic step as the
-	// claim where the backend allows. "" (the default) turns the fence off.
-	// It changes this Store value only, not the shared store.
-	SetExpectedEpoch(epoch string)
+	// Fence fences Begin: while m.Epoch is not "", a Begin on a store
+	// whose epoch marker is not m.Epoch (missing or another), or whose
+	// completion counter is below m.Completions, returns an error wrapping
+	// ErrStoreLost, checked in the same atomic step as the claim where the
+	// backend allows, before anything is read or written. A zero Marker
+	// (the default) turns the fence off. It changes this Store value only,
+	// not the shared store.
+	Fence(m Marker)
 }

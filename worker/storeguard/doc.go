@@ -45,6 +45,8 @@
 // counter (the high-water mark is recorded at every check, every few
 // seconds). A restore losing only the writes since the last check (for
 // example Redis with appendfsync everysec losing its last second) can go
-// unnoticed by the counter; the epoch and the fence on Begin
-// (dedup.Marked.SetExpectedEpoch) catch every empty restart at once.
+// unnoticed by the counter. Between checks, the fence on Begin
+// (dedup.Marked.Fence, set by every check to the record's epoch and
+// high-water mark) refuses a claim on a store that came back empty or
+// below the mark, in the same atomic step as the claim.
 package storeguard

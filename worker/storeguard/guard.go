@@ -210,14 +210,15 @@ func compare(rec Record, m dedup.Marker) string {
 
 // Check runs one check (see the package documentation), writing the
 // record as it decides, and fences the store's Begin on the record's epoch
-// (dedup.Marked.SetExpectedEpoch): from then on a Begin on a store that
-// loses its marker is refused at once, before the next check. An error
+// and high-water mark (dedup.Marked.Fence): from then on a Begin on a
+// store that lost its marker, or came back with a lower counter, is
+// refused at once, before the next check. An error
 // means no verdict (NATS or the store did not answer); the caller keeps its
 // last one.
 func (g *Guard) Check(ctx context.Context) (Status, error) {
 	st, err := g.check(ctx)
 	if err == nil {
-		g.store.SetExpectedEpoch(st.Record.Epoch)
+		g.store.Fence(dedup.Marker{Epoch: st.Record.Epoch, Completions: st.Record.HighWater})
 	}
 	return st, err
 }

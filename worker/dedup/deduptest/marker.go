@@ -22,6 +22,7 @@ func init() {
 		{"CompletionsRiseWithEachDoneRecord", testCompletionsRiseWithEachDoneRecord},
 		{"FenceRefusesBeginWithoutMarker", testFenceRefusesBeginWithoutMarker},
 		{"FenceFollowsTheMarker", testFenceFollowsTheMarker},
+		{"FenceRefusesBeginBelowTheFloor", testFenceRefusesBeginBelowTheFloor},
 	}...)
 }
 
@@ -134,11 +135,11 @@ func (h *harness) wantStoreLost(req dedup.BeginRequest) {
 
 func testFenceRefusesBeginWithoutMarker(t *testing.T, h *harness) {
 	s := h.marked()
-	s.SetExpectedEpoch("epoch-1")
+	s.Fence(dedup.Marker{Epoch: "epoch-1"})
 	h.wantStoreLost(begin("cmd-1", "h1", "o1", "conn/res", "name"))
 	h.wantStoreLost(begin("cmd-2", "h1", "o1", ""))
 	// Nothing was taken: unfenced, another owner claims both, lease included.
-	s.SetExpectedEpoch("")
+	s.Fence(dedup.Marker{})
 	h.claim(begin("cmd-1", "h1", "o2", "conn/res", "name"))
 	h.claim(begin("cmd-2", "h1", "o2", ""))
 }
@@ -148,12 +149,12 @@ func testFenceFollowsTheMarker(t *testing.T, h *harness) {
 	if _, err := s.InitMarker(h.ctx, "epoch-1"); err != nil {
 		t.Fatal(err)
 	}
-	s.SetExpectedEpoch("epoch-1")
+	s.Fence(dedup.Marker{Epoch: "epoch-1"})
 	h.claim(begin("cmd-1", "h1", "o1", "conn/res", "name"))
 	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, map[string]int64{"name": 5}))
 	wantResult(t, h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.Done), result)
 
-	s.SetExpectedEpoch("epoch-2")
+	s.Fence(dedup.Marker{Epoch: "epoch-2"})
 	h.wantStoreLost(begin("cmd-1", "h1", "o2", "conn/res"))
 	h.wantStoreLost(begin("cmd-2", "h1", "o2", "conn/res", "name"))
 
@@ -161,6 +162,22 @@ func testFenceFollowsTheMarker(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	wantOrderKeys(t, h.claim(begin("cmd-2", "h1", "o2", "conn/res", "name")), map[string]int64{"name": 5})
-	s.SetExpectedEpoch("epoch-1")
+	s.Fence(dedup.Marker{Epoch: "epoch-1"})
 	h.wantStoreLost(begin("cmd-3", "h1", "o3", ""))
+}
+
+// testFenceRefusesBeginBelowTheFloor: a store whose counter is below the
+// fence's (restored from an older snapshot) refuses claims; at or above
+// it, claims go on.
+func testFenceRefusesBeginBelowTheFloor(t *testing.T, h *harness) {
+	s := h.marked()
+	if _, err := s.InitMarker(h.ctx, "epoch-1"); err != nil {
+		t.Fatal(err)
+	}
+	h.complete(complete("cmd-1", "h1", "o1", "", result, nil))
+	m := h.marker()
+	s.Fence(dedup.Marker{Epoch: "epoch-1", Completions: m.Completions + 1000})
+	h.wantStoreLost(begin("cmd-2", "h1", "o1", "conn/res"))
+	s.Fence(dedup.Marker{Epoch: "epoch-1", Completions: m.Completions})
+	h.claim(begin("cmd-2", "h1", "o1", "conn/res"))
 }

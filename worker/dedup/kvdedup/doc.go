@@ -48,8 +48,8 @@
 // counter (dedup.Marker.Completions) is the last sequence of b_cmd's
 // stream, which every write of a command record raises and which only a
 // recreated or restored stream lowers. The fence on Begin
-// (SetExpectedEpoch) is one read of the marker before Begin's first read,
-// not atomic with the claim. With the store guard (worker/storeguard) this
+// (Fence) is a read of the marker (two round trips) before Begin's first
+// read, not atomic with the claim. With the store guard (worker/storeguard) this
 // detects the dedup buckets deleted, recreated or restored from an older
 // copy while the rest of JetStream lives on. It cannot detect the loss of
 // the whole JetStream store: the guard's record lives in the same server

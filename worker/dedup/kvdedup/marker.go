@@ -16,31 +16,25 @@ var _ dedup.Marked = (*Store)(nil)
 // lease or order key starts with "store.".
 const epochKey = "store.epoch"
 
-func (s *Store) expectedEpoch() string {
-	if e := s.expected.Load(); e != nil {
-		return *e
-	}
-	return ""
-}
+// Fence implements dedup.Marked. The fence is a read of the marker (two
+// round trips, Marker) before Begin's first read: JetStream KV has no
+// multi-key transaction, so it is checked just before the claim, not with
+// it.
+func (s *Store) Fence(m dedup.Marker) { s.fenced.Store(&m) }
 
-// SetExpectedEpoch implements dedup.Marked. The fence is one read of the
-// marker before Begin's first read: JetStream KV has no multi-key
-// transaction, so it is checked just before the claim, not with it.
-func (s *Store) SetExpectedEpoch(epoch string) { s.expected.Store(&epoch) }
-
-// fence returns an error wrapping dedup.ErrStoreLost when an epoch is
-// expected and the marker is not it.
+// fence returns an error wrapping dedup.ErrStoreLost when a fence is set
+// and the marker does not pass it.
 func (s *Store) fence(ctx context.Context) error {
-	want := s.expectedEpoch()
-	if want == "" {
+	want := s.fenced.Load()
+	if want == nil || want.Epoch == "" {
 		return nil
 	}
-	got, err := s.epoch(ctx)
+	got, err := s.Marker(ctx)
 	if err != nil {
 		return err
 	}
-	if got != want {
-		return fmt.Errorf("kvdedup: begin: %w: marker %q", dedup.ErrStoreLost, got)
+	if got.Epoch != want.Epoch || got.Completions < want.Completions {
+		return fmt.Errorf("kvdedup: begin: %w: marker %q, completions %d", dedup.ErrStoreLost, got.Epoch, got.Completions)
 	}
 	return nil
 }

@@ -81,8 +81,8 @@ func (c *Config) validate() error {
 type Store struct {
 	cmd   jetstream.KeyValue // command records, MaxAge = ResultTTL
 	state jetstream.KeyValue // leases, order keys and the epoch marker, kept forever
-	// expected is the epoch Begin requires (SetExpectedEpoch); nil or "" none.
-	expected atomic.Pointer[string]
+	// fenced is what Begin requires of the store's marker (Fence); nil none.
+	fenced atomic.Pointer[dedup.Marker]
 }
 
 var _ dedup.Store = (*Store)(nil)

@@ -42,9 +42,10 @@
 //   - The store's state is marked (contract §5.7): a Redis that comes back
 //     empty has no p:store:epoch, one restored from an older snapshot a
 //     lower p:store:completions. Begin's script is fence.lua followed by
-//     begin.lua: with an expected epoch set (SetExpectedEpoch), a Begin on a
-//     store whose marker is another or missing answers dedup.ErrStoreLost
-//     in the same atomic step, before anything is read or written. The
+//     begin.lua: with a fence set (Fence), a Begin on a store whose marker
+//     is another or missing, or whose counter is below the fence's, answers
+//     dedup.ErrStoreLost in the same atomic step, before anything is read
+//     or written. The
 //     worker's store guard (worker/storeguard) keeps the durable copy of the
 //     epoch and of the counter's high-water mark in NATS.
 //

@@ -16,16 +16,16 @@ var _ dedup.Marked = (*Store)(nil)
 func (s *Store) epochKey() string       { return s.prefix + ":store:epoch" }
 func (s *Store) completionsKey() string { return s.prefix + ":store:completions" }
 
-func (s *Store) expectedEpoch() string {
-	if e := s.expected.Load(); e != nil {
-		return *e
+func (s *Store) fence() dedup.Marker {
+	if m := s.fenced.Load(); m != nil {
+		return *m
 	}
-	return ""
+	return dedup.Marker{}
 }
 
-// SetExpectedEpoch implements dedup.Marked: the fence is fence.lua, run in
-// Begin's script before anything else.
-func (s *Store) SetExpectedEpoch(epoch string) { s.expected.Store(&epoch) }
+// Fence implements dedup.Marked: the fence is fence.lua, run in Begin's
+// script before anything else.
+func (s *Store) Fence(m dedup.Marker) { s.fenced.Store(&m) }
 
 // Marker implements dedup.Marked: one MGET of <prefix>:store:epoch and
 // <prefix>:store:completions.

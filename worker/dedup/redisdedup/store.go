@@ -69,8 +69,8 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
-	// expected is the epoch Begin requires (SetExpectedEpoch); "" none.
-	expected atomic.Pointer[string]
+	// fenced is what Begin requires of the store's marker (Fence); nil none.
+	fenced atomic.Pointer[dedup.Marker]
 }
 
 var _ dedup.Store = (*Store)(nil)
@@ -117,8 +117,9 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			args = append(args, f)
 		}
 	}
-	args = append(args, s.expectedEpoch())
-	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.epochKey())
+	fence := s.fence()
+	args = append(args, fence.Epoch, strconv.FormatInt(fence.Completions, 10))
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.epochKey(), s.completionsKey())
 	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
@@ -135,6 +136,9 @@ func flag(b bool) string {
 }
 
 func parseBegin(reply []any) (dedup.BeginResult, error) {
+	if len(reply) == 3 && reply[0] == "store_lost" { // fence.lua's three-element reply
+		reply = append(reply, nil)
+	}
 	if len(reply) < 2 || len(reply)%2 != 0 {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed reply of %d elements", len(reply))
 	}
@@ -168,7 +172,13 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 		return dedup.BeginResult{State: dedup.LeaseBusy}, nil
 	case "store_lost":
 		marker, _ := reply[1].(string)
-		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w: marker %q", dedup.ErrStoreLost, marker)
+		counter := "none"
+		if len(reply) > 2 {
+			if c, ok := reply[2].(string); ok {
+				counter = c
+			}
+		}
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w: marker %q, completions %s", dedup.ErrStoreLost, marker, counter)
 	default:
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: unknown state %q", state)
 	}
