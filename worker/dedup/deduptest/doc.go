@@ -25,7 +25,8 @@
 // state (dedup.Marked: an epoch marker set only when absent, or reset; one
 // epoch among racing initialisations; a completion counter raised by every
 // done record; a fenced Begin refused with ErrStoreLost, taking nothing,
-// while the marker is missing or another), and refusal of
+// while the marker is missing or another or the counter below the fence's),
+// and refusal of
 // cancelled contexts and malformed requests. Waits for a TTL
 // to pass are bounded polling, never fixed sleeps.
 package deduptest
