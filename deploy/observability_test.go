@@ -176,6 +176,7 @@ var alertNames = []string{
 	"OAuthSyncProviderErrorRateHigh",
 	"OAuthSyncNoResultsWhileCommandsPend",
 	"OAuthSyncWorkerMetricsAbsent",
+	"OAuthSyncDedupStoreLost",
 }
 
 // loadAlerts parses the rules with Prometheus's own rulefmt: unknown fields
@@ -286,6 +287,13 @@ func TestAlertRulesFire(t *testing.T) {
 			[]string{""}},
 		{"OAuthSyncWorkerMetricsAbsent", fmt.Sprintf(`
 			oauthsync_consumer_pending{%s, connection="rc-prod"} 0x60`, w),
+			nil},
+		{"OAuthSyncDedupStoreLost", fmt.Sprintf(`
+			oauthsync_dedup_store_lost{%s} 0x50 1x10
+			oauthsync_dedup_store_lost{job="syncworker", instance="w2:9090"} 0x60`, w),
+			[]string{""}},
+		{"OAuthSyncDedupStoreLost", fmt.Sprintf(`
+			oauthsync_dedup_store_lost{%s} 0x30 1x10 0x20`, w),
 			nil},
 	}
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})

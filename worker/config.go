@@ -20,6 +20,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/storeguard"
 )
 
 // Config configures a Worker. Zero values take the documented defaults.
@@ -28,6 +29,15 @@ type Config struct {
 	JetStream jetstream.JetStream
 	// Store is the dedup, lease and order-key store. Required.
 	Store dedup.Store
+	// StoreGuard, when set, guards Store against the loss of its state
+	// (contract §5.7; see worker/storeguard): the worker checks it at start,
+	// every StoreCheckInterval and after a failed store call, and applies
+	// nothing (it stops fetching and hands back what it holds) while the
+	// check has not said ok. Its store should be Store (or the store Store
+	// wraps). Default nil: no guard.
+	StoreGuard *storeguard.Guard
+	// StoreCheckInterval is how often the store guard checks. Default 2s.
+	StoreCheckInterval time.Duration
 	// Connections are the configured provider connections. At least one.
 	Connections []Connection
 
@@ -89,6 +99,16 @@ type Config struct {
 	// ResultTTL is how long a finished command's result is kept for
 	// deduplication. Default 72h.
 	ResultTTL time.Duration
+	// RejectedResultTTL is how long a rejected command's result is kept
+	// (at most ResultTTL): a rejection applied nothing, so its record only
+	// answers redeliveries and publisher retries with the same result, and
+	// refuses the same id with another payload (id_conflict), for that
+	// long. Later, a duplicate is decided again (and rejected again, with
+	// the same result event id) and the same id with another payload is a
+	// new command. It bounds what a flood of invalid commands keeps in the
+	// store. Stores that cannot expire one record (kvdedup) keep it for
+	// their own retention. Default 1h.
+	RejectedResultTTL time.Duration
 	// PublishTimeout bounds the wait for a result's publish ack. Default 10s.
 	PublishTimeout time.Duration
 	// StoreTimeout bounds one dedup store call. Default 5s.
@@ -208,6 +228,7 @@ func (c Config) withDefaults() Config {
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
 	c.LeaseWait = cmp.Or(c.LeaseWait, 2*time.Second)
 	c.ResultTTL = cmp.Or(c.ResultTTL, 72*time.Hour)
+	c.RejectedResultTTL = min(cmp.Or(c.RejectedResultTTL, time.Hour), c.ResultTTL)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, 10*time.Second)
 	c.StoreTimeout = cmp.Or(c.StoreTimeout, 5*time.Second)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, 10*time.Second)
@@ -219,6 +240,7 @@ func (c Config) withDefaults() Config {
 	c.Streams.MaxMsgSize = cmp.Or(c.Streams.MaxMsgSize, int32(min(c.MaxCommandBytes+commandHeaderAllowance, 1<<30)))
 	c.FetchBatch = cmp.Or(c.FetchBatch, 64)
 	c.JetStreamInfoTTL = cmp.Or(c.JetStreamInfoTTL, 5*time.Second)
+	c.StoreCheckInterval = cmp.Or(c.StoreCheckInterval, 2*time.Second)
 	for i := range c.Connections {
 		c.Connections[i].MaxInFlight = cmp.Or(c.Connections[i].MaxInFlight, 8)
 	}

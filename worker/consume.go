@@ -81,6 +81,9 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	}()
 	failures := 0
 	for l.w.stopping.Err() == nil {
+		if !l.w.waitStoreTrusted() { // the store guard: commands wait in the stream
+			break
+		}
 		n := l.idle(slots)
 		if n == 0 {
 			break // stopping

@@ -109,14 +109,18 @@ func (w *Worker) topology(ctx context.Context) *topology {
 // CheckReady returns nil when the worker is ready to take commands, else
 // an error joining every reason (one per line): the worker is not
 // consuming; a stream or consumer it needs is missing, or JetStream does
-// not answer about it. What JetStream says is reused for
+// not answer about it; the store guard (Config.StoreGuard) found the dedup
+// store's state lost, or has not verified it yet. What JetStream says is reused for
 // Config.JetStreamInfoTTL, and asking it takes at most 2s (or ctx's
-// deadline, if sooner). It does not check the NATS connection or the dedup
-// store, which the caller owns. Safe for concurrent use.
+// deadline, if sooner). It does not check the NATS connection or ping the
+// dedup store, which the caller owns. Safe for concurrent use.
 func (w *Worker) CheckReady(ctx context.Context) error {
 	var errs []error
 	if !w.Ready() {
 		errs = append(errs, errors.New("worker not consuming"))
+	}
+	if err := w.storeProblem(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, w.topology(ctx).problems...)
 	return errors.Join(errs...)

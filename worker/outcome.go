@@ -93,7 +93,7 @@ func (w *Worker) leaveToAckWait(j *job, cause error) {
 // done record, with j's order keys and origin.
 func (w *Worker) completeRequest(j *job, body []byte, orderKeys map[string]dedup.OrderKey, reopenable bool) dedup.CompleteRequest {
 	return dedup.CompleteRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey,
-		Result: body, OrderKeys: orderKeys, ResultTTL: w.cfg.ResultTTL, Reopenable: reopenable,
+		Result: body, OrderKeys: orderKeys, ResultTTL: w.resultTTL(j), Reopenable: reopenable,
 		Origin: dedup.Origin{Seq: j.seq, Time: j.stored}}
 }
 

@@ -65,6 +65,9 @@ type job struct {
 	maxDeliver int
 	settled    bool
 	givingUp   bool
+
+	// rejected: the result being stored is a rejection (RejectedResultTTL).
+	rejected bool
 }
 
 // handle processes one held delivery to its single settlement: an ack
@@ -296,8 +299,14 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
+		if !w.storeTrusted() { // the store guard: nothing is begun on a store that may have lost its state
+			d := min(storeLostDelay, w.cfg.MaxNakDelay)
+			w.handBackJob(ctx, j, d+jitter(d), reasonStoreLost)
+			return dedup.BeginResult{}, false
+		}
 		br, err := w.storeBegin(ctx, req)
 		if err != nil {
+			w.storeCallFailed(err)
 			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
@@ -407,6 +416,7 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
+	j.rejected = r.Status == messages.StatusRejected
 	stored := false
 	if _, _, claimed := j.held.claimed(); claimed {
 		// The command holds its lease and may have written: its outcome
@@ -550,7 +560,7 @@ func (w *Worker) handBackJob(ctx context.Context, j *job, delay time.Duration, r
 	}
 	j.settled = true
 	j.span.AddEvent("handed_back", trace.WithAttributes(attribute.String("oauthsync.reason", reason), attrNakDelay.Int64(delay.Milliseconds())))
-	if reason != reasonStoreUnavailable {
+	if reason != reasonStoreUnavailable && reason != reasonStoreLost {
 		w.noteHandBack(ctx, j)
 	}
 	w.handBack(j.msg, delay)

@@ -45,6 +45,8 @@ type Worker struct {
 	// consumers caches which connections have a durable consumer (see
 	// deferUnrouted).
 	consumers consumerCache
+	// guard is the store guard's verdict (Config.StoreGuard).
+	guard guardState
 
 	inst *instruments
 	// consumerMetrics are the attribute sets of each consumer, by durable name.
@@ -88,6 +90,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
 	w.scrubber = redact.New(w.secrets...)
+	w.guard.init(cfg.StoreGuard != nil)
 	return w, nil
 }
 
@@ -131,6 +134,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker metrics: %w", err)
 	}
 	defer func() { _ = reg.Unregister() }()
+	guardReg, err := w.registerStoreGauge()
+	if err != nil {
+		return err
+	}
+	if guardReg != nil {
+		defer func() { _ = guardReg.Unregister() }()
+	}
+	w.checkStoreAtStart(work)
+	guardCtx, stopGuard := context.WithCancel(work)
+	guardDone := make(chan struct{})
+	go func() { defer close(guardDone); w.runStoreGuard(guardCtx) }()
+	defer func() { stopGuard(); <-guardDone }()
 	w.ready.Store(true)
 	w.cfg.Logger.Info("worker running", "instance", w.cfg.Instance, "connections", len(w.cfg.Connections))
 

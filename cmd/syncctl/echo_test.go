@@ -106,8 +106,8 @@ func TestEchoedSecretsNeverLeave(t *testing.T) {
 
 	// What an operator looks at.
 	r = ctl(exitOK, "dlq", "list", "-o", "json")
-	var letters []deadletter.Letter
-	if err := json.Unmarshal([]byte(r.stdout), &letters); err != nil || len(letters) != 2 {
+	letters, err := decodeJSONLines[deadletter.Letter](r.stdout)
+	if err != nil || len(letters) != 2 {
 		t.Fatalf("dlq list: %v, %d letters, want 2 (echo-2, echo-4)\n%s", err, len(letters), r.stdout)
 	}
 	ctl(exitOK, "dlq", "list")

@@ -175,7 +175,7 @@ It connects like the NATS CLI: --server, --creds, or a NATS CLI context
   syncctl status`,
 	}
 	g.register(root)
-	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g), newOrderKeys(g))
+	root.AddCommand(newPublish(g), newMigrate(g), newResults(g), newDLQ(g), newStatus(g), newOrderKeys(g), newStore(g))
 	return root
 }
 

@@ -135,17 +135,22 @@ func TestMigratePlanShowsSkippedFieldsAndSupersededLines(t *testing.T) {
 		t.Errorf("plan warned: %s", r.stderr)
 	}
 	j := s.syncctl(t, ctx, nil, "--config", s.configPath, "migrate", path, "--plan", "-o", "json")
-	var out struct {
-		Lines []struct {
-			Line       int           `json:"line"`
-			Superseded bool          `json:"superseded"`
-			Skipped    []skippedJSON `json:"skippedFields"`
-		} `json:"lines"`
-		Counts map[string]int `json:"counts"`
+	// JSON Lines: one object per line, then {"summary": ...}.
+	type planLine struct {
+		Line       int            `json:"line"`
+		Superseded bool           `json:"superseded"`
+		Skipped    []skippedJSON  `json:"skippedFields"`
+		Summary    map[string]int `json:"summary"`
 	}
-	if err := json.Unmarshal([]byte(j.stdout), &out); err != nil {
+	var out struct {
+		Lines  []planLine
+		Counts map[string]int
+	}
+	recs, err := decodeJSONLines[planLine](j.stdout)
+	if err != nil || len(recs) == 0 {
 		t.Fatalf("json plan: %v\n%s", err, j.stdout)
 	}
+	out.Lines, out.Counts = recs[:len(recs)-1], recs[len(recs)-1].Summary
 	if len(out.Lines) != 5 || !out.Lines[1].Superseded || len(out.Lines[0].Skipped) != 1 || out.Lines[0].Skipped[0].OrderKey != 4102444800000 ||
 		out.Lines[0].Skipped[0].StreamSequence != 1 || out.Lines[4].Skipped[0].Line != 4 || out.Counts["linesSuperseded"] != 2 || out.Counts["fieldsSkipped"] != 3 {
 		t.Errorf("json plan = %+v", out)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -251,3 +252,18 @@ func (s *stack) seedRC(n int) {
 
 // rcID is a valid Rocket.Chat app id (24 hex digits) for i.
 func rcID(i int) string { return fmt.Sprintf("65a7d77142a7e124%08x", i) }
+
+// decodeJSONLines decodes out, JSON Lines (the convention for record
+// streams), into one T per line.
+func decodeJSONLines[T any](out string) ([]T, error) {
+	var recs []T
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var r T
+		if err := dec.Decode(&r); err != nil {
+			return recs, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}

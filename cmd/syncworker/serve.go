@@ -34,6 +34,7 @@ import (
 	"github.com/oauthsync/oauthsync/worker/dedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/kvdedup"
 	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+	"github.com/oauthsync/oauthsync/worker/storeguard"
 )
 
 // running is what serve built, handed to a dev hook once the worker is ready.
@@ -113,6 +114,10 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		return err
 	}
 	defer closeStore()
+	guard, err := openStoreGuard(ctx, js, store, cfg)
+	if err != nil {
+		return err
+	}
 
 	conns, err := buildConnections(cfg, providers.Registry(), tp, mp, logger)
 	if err != nil {
@@ -136,6 +141,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 	w, err := worker.New(worker.Config{
 		JetStream:   js,
 		Store:       store,
+		StoreGuard:  guard,
 		Connections: conns,
 		Subjects:    subjects,
 		Streams: worker.StreamsConfig{Commands: cfg.Streams.Names.Commands, Results: cfg.Streams.Names.Results,
@@ -159,6 +165,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 
 		RejectUnknownConnections: cfg.Worker.RejectUnknownConnections,
 		UnknownConnectionGrace:   time.Duration(cfg.Worker.UnknownConnectionGrace),
+		RejectedResultTTL:        time.Duration(cfg.Worker.RejectedResultTTL),
 	})
 	if err != nil {
 		return err
@@ -228,6 +235,25 @@ func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.Je
 	}
 	logger.Info("dedup store: JetStream key-value buckets (no redis.url)")
 	return store, func() {}, nil
+}
+
+// openStoreGuard opens the store guard of store (contract §5.7), its record
+// keyed by the store's kind and name: the Redis key prefix, or the KV
+// bucket.
+func openStoreGuard(ctx context.Context, js jetstream.JetStream, store dedup.Store, cfg *config.File) (*storeguard.Guard, error) {
+	m, ok := store.(dedup.Marked)
+	if !ok {
+		return nil, nil
+	}
+	key := storeguard.Key("kv", kvdedup.DefaultBucket)
+	if _, isRedis := store.(*redisdedup.Store); isRedis {
+		key = storeguard.Key("redis", cmp.Or(cfg.Redis.KeyPrefix, redisdedup.DefaultPrefix))
+	}
+	g, err := storeguard.Open(ctx, js, m, storeguard.Config{Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("dedup store guard: %w", err)
+	}
+	return g, nil
 }
 
 // buildConnections builds each configured connection's adapter, sorted by name.

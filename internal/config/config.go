@@ -71,6 +71,10 @@ type File struct {
 		// UnknownConnectionGrace is how long a command for a connection no
 		// worker serves waits before it is rejected (default 5m).
 		UnknownConnectionGrace Duration `yaml:"unknownConnectionGrace"`
+
+		// RejectedResultTTL is how long a rejected command's result is
+		// kept (Redis store; default 1h): see worker.Config.
+		RejectedResultTTL Duration `yaml:"rejectedResultTTL"`
 	} `yaml:"worker"`
 	Connections map[string]Connection `yaml:"connections"`
 }

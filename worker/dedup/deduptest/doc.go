@@ -24,7 +24,12 @@
 // delivery trace records (last put wins, distinct per id, independent of
 // the command records), replays (a Reopenable done record claimed again
 // by a Begin with Replay and the same hash, and only then; a busy lease
-// leaving it as it was; one winner among racing replays), and refusal of
+// leaving it as it was; one winner among racing replays), the store's own
+// state (dedup.Marked: an epoch marker set only when absent, or reset; one
+// epoch among racing initialisations; a completion counter raised by every
+// done record; a fenced Begin refused with ErrStoreLost, taking nothing,
+// while the marker is missing or another or the counter below the fence's),
+// and refusal of
 // cancelled contexts and malformed requests. Waits for a TTL
 // to pass are bounded polling, never fixed sleeps.
 package deduptest

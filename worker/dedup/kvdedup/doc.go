@@ -20,6 +20,7 @@
 //	b_state  no MaxAge: leases and order keys
 //	         lease.<connection>.<resource>    {"o":owner,"x":deadline}   ({} when free)
 //	         order.<connection>.<resource>    {"<field>":[<key int64>,<stream seq uint64>], ...}
+//	         store.epoch                      the epoch marker (dedup.Marked)
 //
 // An order key is the pair (key, stream sequence), compared
 // lexicographically. A bare integer written before keys had a stream
@@ -48,6 +49,19 @@
 // Leases and order keys are never deleted: a lease is released by writing
 // an empty lease, keeping one small message per resource, so that the next
 // taker can compare-and-set on a known revision.
+//
+// # The store's own state
+//
+// The epoch marker is the key store.epoch of b_state; the completion
+// counter (dedup.Marker.Completions) is the last sequence of b_cmd's
+// stream, which every write of a command record raises and which only a
+// recreated or restored stream lowers. The fence on Begin
+// (Fence) is a read of the marker (two round trips) before Begin's first
+// read, not atomic with the claim. With the store guard (worker/storeguard) this
+// detects the dedup buckets deleted, recreated or restored from an older
+// copy while the rest of JetStream lives on. It cannot detect the loss of
+// the whole JetStream store: the guard's record lives in the same server
+// and is lost with it, and so is the commands stream.
 //
 // # Atomicity
 //

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,7 +81,9 @@ func (c *Config) validate() error {
 // documentation for what it guarantees and what it cannot.
 type Store struct {
 	cmd   jetstream.KeyValue // command records, MaxAge = ResultTTL
-	state jetstream.KeyValue // leases and order keys, kept forever
+	state jetstream.KeyValue // leases, order keys and the epoch marker, kept forever
+	// fenced is what Begin requires of the store's marker (Fence); nil none.
+	fenced atomic.Pointer[dedup.Marker]
 }
 
 var _ dedup.Store = (*Store)(nil)
@@ -375,6 +378,9 @@ func undoCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // sees InProgress, as it would a moment later.
 func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
 	if err := reqcheck.Begin(req); err != nil {
+		return dedup.BeginResult{}, err
+	}
+	if err := s.fence(ctx); err != nil {
 		return dedup.BeginResult{}, err
 	}
 	ck := cmdKey(req.CommandID)

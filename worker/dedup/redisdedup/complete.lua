@@ -14,6 +14,8 @@
 -- ARGV[8..] field, order key pairs: "key/seq", the key a canonical decimal
 --           int64 and the stream sequence a canonical decimal uint64, as Go's
 --           strconv.FormatInt and FormatUint write them
+-- KEYS[#KEYS] the store's completion counter (taken off KEYS first, so the
+--           keys above keep their places): raised by each done record written
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -69,6 +71,7 @@ local function after(a, b)
   return ugreater(as, bs)
 end
 
+local completions = table.remove(KEYS)
 local leased = #KEYS >= 3
 local function release()
   if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
@@ -98,6 +101,7 @@ else
   redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('INCR', completions)
 
 if leased then
   for i = 8, #ARGV - 1, 2 do

@@ -14,6 +14,9 @@
 //	                     (decimal int64 and uint64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that
 //	                     handed the command back, PX = the request's TTL
+//	p:store:epoch        string, the epoch marker (dedup.Marked), no expiry
+//	p:store:completions  integer, raised by complete.lua with each done record
+//	                     it writes, no expiry
 //
 // # Invariants
 //
@@ -44,6 +47,15 @@
 //     per resource that ever completed a command with order keys.
 //   - Order keys are read and written only with a lease key; without one a
 //     command has no resource.
+//   - The store's state is marked (contract §5.7): a Redis that comes back
+//     empty has no p:store:epoch, one restored from an older snapshot a
+//     lower p:store:completions. Begin's script is fence.lua followed by
+//     begin.lua: with a fence set (Fence), a Begin on a store whose marker
+//     is another or missing, or whose counter is below the fence's, answers
+//     dedup.ErrStoreLost in the same atomic step, before anything is read
+//     or written. The
+//     worker's store guard (worker/storeguard) keeps the durable copy of the
+//     epoch and of the counter's high-water mark in NATS.
 //
 // # Deployment
 //

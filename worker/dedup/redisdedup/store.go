@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,8 +28,23 @@ func mustScript(name string) *redis.Script {
 	return redis.NewScript(string(src))
 }
 
+// mustScripts returns one script made of the named sources, in order.
+func mustScripts(names ...string) *redis.Script {
+	var src []byte
+	for _, name := range names {
+		b, err := scripts.ReadFile(name)
+		if err != nil {
+			panic("redisdedup: missing embedded script " + name)
+		}
+		src = append(append(src, b...), '\n')
+	}
+	return redis.NewScript(string(src))
+}
+
 var (
-	beginScript    = mustScript("begin.lua")
+	// beginScript is fence.lua then begin.lua: the epoch fence and the
+	// claim in one atomic step.
+	beginScript    = mustScripts("fence.lua", "begin.lua")
 	renewScript    = mustScript("renew.lua")
 	completeScript = mustScript("complete.lua")
 	releaseScript  = mustScript("release.lua")
@@ -41,7 +57,8 @@ const DefaultPrefix = "oauthsync"
 type Config struct {
 	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
 	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
-	// <Prefix>:trace:<id>. Default
+	// <Prefix>:trace:<id>, <Prefix>:store:epoch and
+	// <Prefix>:store:completions. Default
 	// DefaultPrefix ("oauthsync").
 	Prefix string
 }
@@ -54,6 +71,8 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// fenced is what Begin requires of the store's marker (Fence); nil none.
+	fenced atomic.Pointer[dedup.Marker]
 }
 
 var _ dedup.Store = (*Store)(nil)
@@ -100,7 +119,10 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			args = append(args, f)
 		}
 	}
-	reply, err := beginScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Slice()
+	fence := s.fence()
+	args = append(args, fence.Epoch, strconv.FormatInt(fence.Completions, 10))
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.epochKey(), s.completionsKey())
+	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
 	}
@@ -116,6 +138,9 @@ func flag(b bool) string {
 }
 
 func parseBegin(reply []any) (dedup.BeginResult, error) {
+	if len(reply) == 3 && reply[0] == "store_lost" { // fence.lua's three-element reply
+		reply = append(reply, nil)
+	}
 	if len(reply) < 2 || len(reply)%2 != 0 {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed reply of %d elements", len(reply))
 	}
@@ -155,6 +180,15 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 		return dedup.BeginResult{State: dedup.InProgress}, nil
 	case "lease_busy":
 		return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+	case "store_lost":
+		marker, _ := reply[1].(string)
+		counter := "none"
+		if len(reply) > 2 {
+			if c, ok := reply[2].(string); ok {
+				counter = c
+			}
+		}
+		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w: marker %q, completions %s", dedup.ErrStoreLost, marker, counter)
 	default:
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: unknown state %q", state)
 	}
@@ -311,7 +345,8 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			args = append(args, f, formatOrderKey(v))
 		}
 	}
-	n, err := completeScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, true), args...).Int()
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.completionsKey())
+	n, err := completeScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: complete: %w", err)
 	}
