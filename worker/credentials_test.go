@@ -123,11 +123,17 @@ func (w *credWorld) publishPair(prefix string, i int) (rlID, jfID string) {
 }
 
 // wantApplied waits for each command's result and checks it is applied in
-// one worker attempt.
+// one worker attempt. Commands share a few resources and are worked on
+// concurrently, so one may find its field already written by a command
+// published after it (a higher order key): superseded without any attempt
+// is right for it, and costs no provider call.
 func (w *credWorld) wantApplied(t *testing.T, ids []string) {
 	t.Helper()
 	for _, id := range ids {
 		r := w.result(id).Data
+		if r.Status == messages.StatusSuperseded && r.Attempts == 0 {
+			continue
+		}
 		if r.Status != messages.StatusApplied || r.Attempts != 1 {
 			t.Errorf("%s: %s after %d attempts, error %+v; want applied at the first attempt", id, r.Status, r.Attempts, r.Error)
 		}
