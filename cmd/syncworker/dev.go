@@ -45,33 +45,64 @@ import (
 type devProvider struct {
 	connection, provider, title string
 	sim                         http.Handler
-	auth                        map[string]string
+	// auth returns the connection's auth keys once the simulator listens
+	// on baseURL (Reelevant's token endpoint is an absolute URL).
+	auth func(baseURL string) map[string]string
 }
 
+// The dev simulators' credentials: fixed development values, not secrets.
+// Reelevant and jframework hand out short-lived credentials (an access
+// token from a refresh token, an Auth-Key from a login), so that dev
+// exercises their renewal.
+const (
+	devReelevantClientID     = "dev-reelevant-api-client"
+	devReelevantRefreshToken = "dev-reelevant-refresh-token"
+	devJFBrandURL            = "dev.brand.example.com"
+	devJFUsername            = "dev-jf-operator"
+	devJFPassword            = "dev-jf-password"
+)
+
+// devTokenLifetime is the default of --token-lifetime: short enough that
+// a newcomer sees credentials renewed within minutes.
+const devTokenLifetime = time.Minute
+
 // devProviders returns the four providers' simulators, seeded with the
-// objects the sample batch updates.
-func devProviders() []devProvider {
+// objects the sample batch updates. tokenLifetime is the lifetime of the
+// credentials the Reelevant and jframework simulators issue (0: their
+// defaults).
+func devProviders(tokenLifetime time.Duration) []devProvider {
 	rc := rocketchatsim.New(rocketchatsim.Options{UserID: "devUser0000000001", AuthToken: "dev-rocketchat-token", RateLimit: 1000})
 	for i, id := range []string{"65a7d77142a7e12453052d59", "65a7d77142a7e12453052d5a", "65a7d77142a7e12453052d5b"} {
 		rc.Seed(rocketchatsim.App{ID: id, Name: fmt.Sprintf("sample-app-%d", i+1), Active: true,
 			RedirectURI: "https://old.example.com/cb", ClientID: fmt.Sprintf("devClient%08d", i+1),
 			ClientSecret: fmt.Sprintf("dev-client-secret-%d", i+1)})
 	}
-	rl := reelevantsim.New(reelevantsim.Options{Token: "dev-reelevant-token"})
+	// No rotation of the refresh token: syncctl --config uses the same one
+	// as the worker, and a rotated one would be revoked under it.
+	rl := reelevantsim.New(reelevantsim.Options{ClientID: devReelevantClientID, RefreshToken: devReelevantRefreshToken,
+		TokenLifetime: tokenLifetime})
 	rl.Seed("65a7d77142a7e12453052d60", map[string]any{"mode": "refresh_token", "clientId": "dev-reelevant-client",
 		"tokenUrl": "https://login.old.example.com/token", "scopes": []string{"read"}})
 	hdp := hdpsim.New(hdpsim.Options{Username: "dev-hdp-user", Password: "dev-hdp-password"})
 	hdp.Seed(hdpsim.App{ID: 93, Name: "Salesforce", DataStore: 54, TenantID: 1, ClientID: "dev-hdp-client",
 		ClientSecret: "dev-hdp-client-secret", AuthorizeURI: "https://login.salesforce.com/services/oauth2/authorize",
 		TokenURI: "https://login.salesforce.com/services/oauth2/token", Scope: "api"})
-	jf := jframeworksim.New(jframeworksim.Options{BrandURL: "dev.brand.example.com", AuthKey: "dev-jframework-key"})
+	jf := jframeworksim.New(jframeworksim.Options{BrandURL: devJFBrandURL, Username: devJFUsername, Password: devJFPassword,
+		KeyLifetime: tokenLifetime})
 	jf.Seed(jframeworksim.Integration{ID: "auth-dev-1", Code: "google", Name: "Google sign-in", ProjectID: "dev-project",
 		ClientID: "dev-jf-client", ClientSecret: "dev-jf-client-secret", RedirectURI: "https://jf.old.example.com/cb", Scope: "openid email"})
+	fixed := func(auth map[string]string) func(string) map[string]string {
+		return func(string) map[string]string { return auth }
+	}
 	return []devProvider{
-		{"rc-dev", rocketchat.Provider, "Rocket.Chat", rc, map[string]string{"userId": "devUser0000000001", "authToken": "dev-rocketchat-token"}},
-		{"reelevant-dev", reelevant.Provider, "Reelevant", rl, map[string]string{"bearerToken": "dev-reelevant-token"}},
-		{"hdp-dev", hybriddatapipeline.Provider, "Hybrid Data Pipeline", hdp, map[string]string{"username": "dev-hdp-user", "password": "dev-hdp-password"}},
-		{"jf-dev", jframework.Provider, "jframework", jf, map[string]string{"brandURL": "dev.brand.example.com", "authKey": "dev-jframework-key"}},
+		{"rc-dev", rocketchat.Provider, "Rocket.Chat", rc, fixed(map[string]string{"userId": "devUser0000000001", "authToken": "dev-rocketchat-token"})},
+		{"reelevant-dev", reelevant.Provider, "Reelevant", rl, func(baseURL string) map[string]string {
+			return map[string]string{reelevant.AuthTokenURL: baseURL + reelevantsim.TokenPath,
+				reelevant.AuthClientID: devReelevantClientID, reelevant.AuthRefreshToken: devReelevantRefreshToken}
+		}},
+		{"hdp-dev", hybriddatapipeline.Provider, "Hybrid Data Pipeline", hdp, fixed(map[string]string{"username": "dev-hdp-user", "password": "dev-hdp-password"})},
+		{"jf-dev", jframework.Provider, "jframework", jf, fixed(map[string]string{jframework.AuthBrandURL: devJFBrandURL,
+			jframework.AuthUsername: devJFUsername, jframework.AuthPassword: devJFPassword})},
 	}
 }
 
@@ -90,6 +121,12 @@ It writes the config it runs (simulator URLs and credentials, the NATS URL)
 to syncworker-dev.yaml in its data dir and prints the syncctl lines that use
 it: plan and run a migration, list and replay dead letters. The data dir is
 a temporary one, removed on exit, unless --data-dir is given.
+
+The Reelevant and jframework connections obtain short-lived credentials
+(an access token from Reelevant's token endpoint with a refresh token, an
+Auth-Key from a jframework login) that expire after --token-lifetime, so
+that their renewal shows in the logs and in
+oauthsync_provider_token_requests_total on /metrics.
 
 --fault PROVIDER=SPEC makes a simulator fail at random, to practise retries,
 dead letters and replays (PROVIDER is rocketchat, reelevant,
@@ -112,6 +149,9 @@ replaced at /_sim/faults on its URL (curl -X PUT 'URL/_sim/faults?spec=off').`,
 			if o.natsPort < 0 || o.natsPort > 65535 || o.simBasePort < 0 || o.simBasePort > 65535-4 {
 				return cli.Usagef("--nats-port must be 0 to 65535 and --sim-base-port 0 to 65531 (0: random ports)")
 			}
+			if o.tokenLifetime < 0 {
+				return cli.Usagef("--token-lifetime must be 0 (the simulators' default, 1h) or more, e.g. 60s")
+			}
 			faults, err := parseFaults(o.faults)
 			if err != nil {
 				return err
@@ -129,6 +169,7 @@ replaced at /_sim/faults on its URL (curl -X PUT 'URL/_sim/faults?spec=off').`,
 	fl.StringVar(&o.dataDir, "data-dir", "", "keep the embedded NATS data and the written config in this `dir` (env SYNCWORKER_DATA_DIR; default a temporary dir, removed on exit)")
 	fl.IntVar(&o.natsPort, "nats-port", devNATSPort, "port of the embedded NATS server on 127.0.0.1 (0: a random one)")
 	fl.IntVar(&o.simBasePort, "sim-base-port", devSimBasePort, "the simulators listen on 127.0.0.1 ports base+1 (Rocket.Chat), +2 (Reelevant), +3 (Hybrid Data Pipeline), +4 (jframework); 0: random ports")
+	fl.DurationVar(&o.tokenLifetime, "token-lifetime", devTokenLifetime, "lifetime of the access tokens and Auth-Keys the Reelevant and jframework simulators issue (0: their default, 1h)")
 	fl.StringArrayVar(&o.faults, "fault", nil, "make a simulator fail: PROVIDER=SPEC, e.g. rocketchat=503:30% (repeatable; see above)")
 	fl.StringVar(&o.natsURL, "nats-url", "", "not used by dev: it runs its own NATS (see --nats-port)")
 	fl.StringVar(&o.redisURL, "redis-url", "", "not used by dev: dedup state is kept in the embedded NATS")
@@ -142,7 +183,7 @@ replaced at /_sim/faults on its URL (curl -X PUT 'URL/_sim/faults?spec=off').`,
 // connection name.
 func parseFaults(specs []string) (map[string][]simfault.Rule, error) {
 	known := map[string]bool{}
-	for _, p := range devProviders() {
+	for _, p := range devProviders(0) {
 		known[p.provider], known[p.connection] = true, true
 	}
 	out := map[string][]simfault.Rule{}
@@ -188,7 +229,7 @@ func runDev(ctx context.Context, o *options, faults map[string][]simfault.Rule, 
 	// (--fault) dead-letters its commands in seconds, not minutes.
 	cfg.Worker.AckWait, cfg.Worker.MaxDeliver = config.Duration(4*time.Second), 3
 	var sims []devSim
-	for i, p := range devProviders() {
+	for i, p := range devProviders(o.tokenLifetime) {
 		port := 0
 		if o.simBasePort > 0 {
 			port = o.simBasePort + 1 + i
@@ -203,7 +244,7 @@ func runDev(ctx context.Context, o *options, faults map[string][]simfault.Rule, 
 		// One command at a time, so the sample reads the same on every
 		// run: with more in flight, which of two commands on one resource
 		// runs first (and so which one is reported superseded) varies.
-		cfg.Connections[p.connection] = config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth, MaxInFlight: 1}
+		cfg.Connections[p.connection] = config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth(url), MaxInFlight: 1}
 		sims = append(sims, devSim{devProvider: p, url: url, faults: f})
 	}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says

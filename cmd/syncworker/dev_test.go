@@ -68,33 +68,7 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 		t.Errorf("dev left its data dir %s behind (%v)", filepath.Dir(configPath), err)
 	}
 
-	want := map[string][]string{
-		"dev-0001": {"applied", "redirectUri"},
-		"dev-0003": {"applied"},
-		"dev-0004": {"superseded", "name"},
-		"dev-0005": {"rejected", "unsupported_field"},
-		"dev-0006": {"rejected", "provider_not_found"},
-		"dev-0002": {"applied"},
-		"dev-0007": {"applied"},
-		"dev-0008": {"reelevant-dev", "applied", "scopes,tokenUrl,providerFields.mode"},
-		"dev-0009": {"reelevant-dev", "rejected", "invalid_command", "providerFields.mode"},
-		"dev-0010": {"hdp-dev", "applied", "name,scopes"},
-		"dev-0011": {"jf-dev", "applied", "redirectUri,active"},
-	}
-	for id, words := range want {
-		row, ok := rows[id]
-		if !ok {
-			t.Fatalf("no result row for %s; rows: %v", id, rows)
-		}
-		for _, w := range words {
-			if !strings.Contains(row, w) {
-				t.Errorf("%s: row %q lacks %q", id, row, w)
-			}
-		}
-	}
-	if len(rows) != len(want) {
-		t.Fatalf("%d result rows, want one per distinct command id (%d): %v", len(rows), len(want), rows)
-	}
+	checkSampleRows(t, rows)
 
 	// The counters moved, in Prometheus text, with no id in a label.
 	if ready != "ready\n" {
@@ -121,7 +95,7 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 			t.Errorf("/metrics has no %s...}", name)
 		}
 	}
-	for id := range want {
+	for id := range devSampleWant {
 		if strings.Contains(metrics, id) {
 			t.Errorf("/metrics mentions the command id %s", id)
 		}
@@ -130,6 +104,42 @@ func TestDevRunsTheSampleBatchEndToEnd(t *testing.T) {
 		if strings.Contains(metrics, res) {
 			t.Errorf("/metrics mentions the resource id %s", res)
 		}
+	}
+}
+
+// devSampleWant is what each row of the sample batch's results table
+// holds (examples/dev-batch.ndjson).
+var devSampleWant = map[string][]string{
+	"dev-0001": {"applied", "redirectUri"},
+	"dev-0003": {"applied"},
+	"dev-0004": {"superseded", "name"},
+	"dev-0005": {"rejected", "unsupported_field"},
+	"dev-0006": {"rejected", "provider_not_found"},
+	"dev-0002": {"applied"},
+	"dev-0007": {"applied"},
+	"dev-0008": {"reelevant-dev", "applied", "scopes,tokenUrl,providerFields.mode"},
+	"dev-0009": {"reelevant-dev", "rejected", "invalid_command", "providerFields.mode"},
+	"dev-0010": {"hdp-dev", "applied", "name,scopes"},
+	"dev-0011": {"jf-dev", "applied", "redirectUri,active"},
+}
+
+// checkSampleRows requires one row per distinct command id of the sample
+// batch (rows by id), each with devSampleWant's words.
+func checkSampleRows(t *testing.T, rows map[string]string) {
+	t.Helper()
+	for id, words := range devSampleWant {
+		row, ok := rows[id]
+		if !ok {
+			t.Fatalf("no result row for %s; rows: %v", id, rows)
+		}
+		for _, w := range words {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s: row %q lacks %q", id, row, w)
+			}
+		}
+	}
+	if len(rows) != len(devSampleWant) {
+		t.Fatalf("%d result rows, want one per distinct command id (%d): %v", len(rows), len(devSampleWant), rows)
 	}
 }
 

@@ -245,6 +245,7 @@ func TestDevRefusesWhatItCannotHonour(t *testing.T) {
 		{[]string{"dev", "--fault", "rocketchat=200:5%"}, 2, "rocketchat"},
 		{[]string{"dev", "--fault", "nosuch=503"}, 2, "PROVIDER=SPEC"},
 		{[]string{"dev", "--nats-port", "-5"}, 2, "--nats-port"},
+		{[]string{"dev", "--token-lifetime", "-1s"}, 2, "--token-lifetime"},
 		{[]string{"dev", "--nats-port", taken, "--sim-base-port", "0", "--http-addr", "127.0.0.1:0"}, 1, "port " + taken + " on 127.0.0.1 is taken"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

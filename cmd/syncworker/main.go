@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -50,6 +51,9 @@ type options struct {
 	natsPort    int      // embedded NATS port; 0 a random one
 	simBasePort int      // simulators on base+1..base+4; 0 random ports
 	faults      []string // provider-or-connection=spec
+	// tokenLifetime of the Reelevant and jframework simulators'
+	// credentials; 0 their default
+	tokenLifetime time.Duration
 	// natsURLFromEnv: SYNCWORKER_NATS_URL or _REDIS_URL was set (dev says
 	// it does not use them).
 	urlsFromEnv []string
