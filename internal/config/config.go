@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -310,7 +311,13 @@ func (c Connection) Adapter(name string) (adapters.Connection, []string) {
 	secrets := make([]string, 0, len(static))
 	for k, v := range static {
 		auth[k] = messages.Secret(v)
-		secrets = append(secrets, v)
+		// Only secret-named values (tokens, passwords, keys) are scrubbed:
+		// the scrubber also redacts any long run of a secret, so a URL or a
+		// user name taken for one would redact host names and paths
+		// everywhere.
+		if redact.SecretKey(k) {
+			secrets = append(secrets, v)
+		}
 	}
 	return adapters.Connection{Name: name, BaseURL: c.BaseURL, Auth: auth}, secrets
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,7 +174,22 @@ func TestSplitAuth(t *testing.T) {
 		t.Errorf("SplitAuth = %v, %v", static, files)
 	}
 	ac, secrets := c.Adapter("rc")
-	if _, ok := ac.Auth["authTokenFile"]; ok || len(secrets) != 2 {
+	if _, ok := ac.Auth["authTokenFile"]; ok || len(secrets) != 0 { // neither userId nor File names a secret
 		t.Errorf("Adapter passes file keys on: %v %v", ac.Auth, secrets)
+	}
+}
+
+// TestAdapterSecretsAreTheSecretValuesOnly: a connection's scrubbed values
+// are its tokens, passwords and keys, never its URLs or user names (the
+// scrubber redacts any long run of a secret, so a token URL taken for one
+// would redact host names everywhere).
+func TestAdapterSecretsAreTheSecretValuesOnly(t *testing.T) {
+	c := Connection{Provider: "reelevant", BaseURL: "https://api.example.com", Auth: map[string]string{
+		"tokenURL": "https://api.example.com/v2/auth/token", "clientId": "client-1", "username": "robot",
+		"password": "pw-canary-123456", "refreshToken": "rt-canary-123456"}}
+	_, secrets := c.Adapter("rl")
+	slices.Sort(secrets)
+	if want := []string{"pw-canary-123456", "rt-canary-123456"}; !slices.Equal(secrets, want) {
+		t.Errorf("secrets = %q, want %q", secrets, want)
 	}
 }

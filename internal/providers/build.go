@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/internal/config"
+	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -61,8 +62,10 @@ func Build(reg *adapters.Registry, name string, c config.Connection, o Options) 
 		cc.Auth = auth
 		return reg.New(c.Provider, cc)
 	}
-	for _, v := range static {
-		secrets = append(secrets, v)
+	for k, v := range static {
+		if redact.SecretKey(k) { // never a URL or a user name: see config.Connection.Adapter
+			secrets = append(secrets, v)
+		}
 	}
 	if len(files) == 0 {
 		a, err := build(nil)
@@ -159,7 +162,12 @@ func (r *reloading) current() adapters.Adapter {
 		}
 		return r.cur
 	}
-	r.old = slices.Collect(maps.Values(r.vals))
+	r.old = nil
+	for k, v := range r.vals {
+		if redact.SecretKey(k) {
+			r.old = append(r.old, v)
+		}
+	}
 	r.cur, r.vals, r.lastErr = next, vals, ""
 	r.logger.Info("credential files changed; connection rebuilt with the new credentials", "connection", r.name)
 	return r.cur
@@ -186,7 +194,12 @@ func (r *reloading) Plan(ctx context.Context, u adapters.Update) (adapters.Plan,
 // the adapter's own run-time secrets (tokens).
 func (r *reloading) Secrets() []string {
 	r.mu.Lock()
-	out := slices.Collect(maps.Values(r.vals))
+	var out []string
+	for k, v := range r.vals {
+		if redact.SecretKey(k) {
+			out = append(out, v)
+		}
+	}
 	out = append(out, r.old...)
 	cur := r.cur
 	r.mu.Unlock()
