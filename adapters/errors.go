@@ -90,6 +90,12 @@ type Error struct {
 	// Err is the underlying cause, if any (a network error). Its text is
 	// not part of Error() unless the adapter put it into Message.
 	Err error
+	// MayHaveWritten is set when the failed call was a write (PUT, PATCH,
+	// POST, DELETE) whose outcome is unknown: no answer came, or a 5xx or
+	// 408 did, so the provider may have applied it. A later attempt that
+	// finds the values in place is then this command's own write landing,
+	// not "unchanged".
+	MayHaveWritten bool
 }
 
 func (e *Error) Error() string {

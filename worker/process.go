@@ -268,7 +268,9 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
 	case res.err == nil:
 		status := messages.StatusApplied
-		if res.outcome.Status == adapters.Unchanged {
+		// An earlier attempt's write may have landed without its answer:
+		// the values found in place are then this command's own, applied.
+		if res.outcome.Status == adapters.Unchanged && !res.mayHaveWritten {
 			status = messages.StatusUnchanged
 		} else {
 			j.applied = update.Fields()

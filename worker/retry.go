@@ -63,6 +63,9 @@ type attemptResult struct {
 	retryAfter time.Duration
 	// interrupted is set when the worker began stopping between attempts.
 	interrupted bool
+	// mayHaveWritten is set when a failed attempt's write may have landed
+	// (adapters.Error.MayHaveWritten).
+	mayHaveWritten bool
 }
 
 // applyWithRetry calls apply until it succeeds, fails permanently, or the
@@ -81,6 +84,7 @@ func applyWithRetry(work, stopping context.Context, cfg Config, apply func(ctx c
 			return out, nil
 		}
 		last = classify(work, err)
+		res.mayHaveWritten = res.mayHaveWritten || last.MayHaveWritten
 		if !last.Retryable() || work.Err() != nil {
 			return out, backoff.Permanent(last)
 		}

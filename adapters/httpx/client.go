@@ -230,13 +230,16 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, c.transportError(ctx, callCtx, name, "request failed", err)
+		e := c.transportError(ctx, callCtx, name, "request failed", err)
+		e.MayHaveWritten = isWrite(method)
+		return nil, e
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, c.max+1))
 	if err != nil {
 		e := c.transportError(ctx, callCtx, name, "reading the response failed", err)
 		e.HTTPStatus = resp.StatusCode
+		e.MayHaveWritten = isWrite(method)
 		return nil, e
 	}
 	if int64(len(b)) > c.max {
@@ -247,6 +250,15 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, Call: name}, nil
+}
+
+// isWrite reports whether method changes the provider's state.
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPut, http.MethodPatch, http.MethodPost, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 // transportError classifies a failure to get or read a response.

@@ -126,6 +126,11 @@ func ValidateSegment(field, id string, pattern *regexp.Regexp) error {
 // providerMessage is the provider's own error text; the caller must have
 // scrubbed it (Client.Scrub). It is cut to MaxProviderMessage bytes.
 func StatusError(resp *Response, providerMessage string) *adapters.Error {
+	// writeCall: Response.Call is "<METHOD> <path>".
+	writeCall := func(call string) bool {
+		method, _, _ := strings.Cut(call, " ")
+		return isWrite(method)
+	}
 	status := resp.Status
 	e := &adapters.Error{HTTPStatus: status}
 	switch {
@@ -135,11 +140,13 @@ func StatusError(resp *Response, providerMessage string) *adapters.Error {
 		e.Kind = adapters.KindNotFound
 	case status == http.StatusRequestTimeout:
 		e.Kind = adapters.KindTimeout
+		e.MayHaveWritten = writeCall(resp.Call)
 	case status == http.StatusTooManyRequests:
 		e.Kind = adapters.KindRateLimited
 		e.RetryAfter, _ = ParseRetryAfter(resp.Header, time.Now())
 	case status >= 500 && status <= 599:
 		e.Kind = adapters.KindUnavailable
+		e.MayHaveWritten = writeCall(resp.Call)
 		if status == http.StatusServiceUnavailable {
 			e.RetryAfter, _ = ParseRetryAfter(resp.Header, time.Now())
 		}

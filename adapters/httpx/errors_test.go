@@ -210,3 +210,24 @@ func TestValidateSegment(t *testing.T) {
 		t.Error("nil pattern accepted ..")
 	}
 }
+
+// TestStatusErrorMayHaveWritten: a write answered 5xx or 408 may have
+// landed; a read, or a write refused with a 4xx or 429, did not.
+func TestStatusErrorMayHaveWritten(t *testing.T) {
+	for _, c := range []struct {
+		call   string
+		status int
+		want   bool
+	}{
+		{"PUT /api/mgmt/oauthapps/93", 502, true},
+		{"PATCH /v2/datasources/oauth/x", 500, true},
+		{"POST /api/v1/oauth-apps.update", 408, true},
+		{"GET /api/v1/oauth-apps.get", 502, false},
+		{"PUT /api/mgmt/oauthapps/93", 429, false},
+		{"PUT /api/mgmt/oauthapps/93", 400, false},
+	} {
+		if got := httpx.StatusError(&httpx.Response{Status: c.status, Call: c.call}, "").MayHaveWritten; got != c.want {
+			t.Errorf("%s answered %d: MayHaveWritten = %v, want %v", c.call, c.status, got, c.want)
+		}
+	}
+}
