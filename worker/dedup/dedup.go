@@ -87,6 +87,13 @@ type BeginRequest struct {
 	// that Complete marked Reopenable (see Store.Begin); it changes
 	// nothing else.
 	Replay bool
+	// Origin is where and when JetStream stored this delivery's copy of
+	// the command (zero: unknown). Begin keeps the earliest copy's (lowest
+	// Seq) in the command's sighting (see Store.Begin).
+	Origin Origin
+	// SightingTTL is how long at least the command's sighting is kept
+	// while the command is not done (the worker gives its result TTL).
+	SightingTTL time.Duration
 }
 
 // BeginResult is what Begin found and took.
@@ -100,9 +107,10 @@ type BeginResult struct {
 	// OrderKeys are the current order keys of the requested fields (State
 	// Claimed); a field with no key yet is absent.
 	OrderKeys map[string]OrderKey
-	// Origin is the Origin the reopened done record kept (State Claimed
-	// with Result set); zero otherwise, and for a record completed
-	// without one.
+	// Origin is the command's place in the stream (State Claimed): the
+	// Origin the reopened done record kept when Result is set, otherwise
+	// the earliest copy's Origin of the command's sighting (zero when no
+	// Begin brought one, or the reopened record kept none).
 	Origin Origin
 }
 
@@ -177,6 +185,18 @@ type Store interface {
 	// not), a Release or an expired claim leaves the id unknown, as for
 	// any claim. A busy lease leaves the done record as it was. A record
 	// completed without Reopenable is never reopened.
+	//
+	// Until a command is done, Begin keeps its sighting: the payload hash
+	// first seen under its id and the earliest Origin (lowest Seq) any
+	// Begin of it brought, for at least SightingTTL. A Begin that meets
+	// the resource lease busy records it too, and a Release or an expired
+	// claim leaves it in place. While it is kept, a Begin with another
+	// payload hash is a Conflict (Result nil), whoever holds or held the
+	// claim, and a Claimed result carries the sighting's Origin: a copy
+	// of a command published again after JetStream's duplicate window
+	// takes the first copy's place in the order, not its own, once any
+	// Begin saw the first copy. Complete drops the sighting with the claim
+	// (the done record answers from then on).
 	Begin(ctx context.Context, req BeginRequest) (BeginResult, error)
 
 	// Renew extends the claim and lease held by Owner. ErrLeaseLost if

@@ -104,7 +104,7 @@ func TestFreshInstallThenOK(t *testing.T) {
 		t.Fatalf("second check = %+v; want the high-water mark raised to 3", st)
 	}
 	// The fence follows: Begin works on the agreed epoch.
-	if _, err := w.store.Begin(t.Context(), dedup.BeginRequest{CommandID: "x", PayloadHash: "h", Owner: "o", TTL: time.Minute}); err != nil {
+	if _, err := w.store.Begin(t.Context(), dedup.BeginRequest{CommandID: "x", PayloadHash: "h", Owner: "o", TTL: time.Minute, SightingTTL: time.Hour}); err != nil {
 		t.Fatalf("Begin after an ok check: %v", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestStoreEmptiedIsLostUntilAccepted(t *testing.T) {
 
 	w.wipe(t)
 	// The fence refuses at once, before any check.
-	if _, err := w.store.Begin(t.Context(), dedup.BeginRequest{CommandID: "x", PayloadHash: "h", Owner: "o", TTL: time.Minute}); err == nil || !strings.Contains(err.Error(), dedup.ErrStoreLost.Error()) {
+	if _, err := w.store.Begin(t.Context(), dedup.BeginRequest{CommandID: "x", PayloadHash: "h", Owner: "o", TTL: time.Minute, SightingTTL: time.Hour}); err == nil || !strings.Contains(err.Error(), dedup.ErrStoreLost.Error()) {
 		t.Fatalf("Begin on the emptied store: %v, want ErrStoreLost", err)
 	}
 	st := check(t, g, storeguard.Lost)

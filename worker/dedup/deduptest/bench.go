@@ -32,7 +32,7 @@ func BenchBeginComplete(b *testing.B, s dedup.Store) {
 			id := fmt.Sprintf("bench-%d-%d", g, i)
 			res, err := s.Begin(ctx, dedup.BeginRequest{
 				CommandID: id, PayloadHash: "h", Owner: owner, LeaseKey: leaseKey,
-				Fields: []string{"name", "email"}, TTL: 30 * time.Second,
+				Fields: []string{"name", "email"}, TTL: 30 * time.Second, SightingTTL: time.Hour,
 			})
 			if err != nil || res.State != dedup.Claimed {
 				b.Errorf("Begin(%s) = %v, %v; want claimed", id, res.State, err)

@@ -97,6 +97,11 @@ var cases = []struct {
 	{"ReplayLeaseBusyKeepsDone", testReplayLeaseBusyKeepsDone},
 	{"ReopenedClaimRules", testReopenedClaimRules},
 	{"ConcurrentReplay", testConcurrentReplay},
+	{"LateCopyTakesTheFirstCopysPlace", testLateCopyTakesTheFirstCopysPlace},
+	{"SightingOutlivesAnExpiredClaim", testSightingOutlivesAnExpiredClaim},
+	{"LeaseBusyRecordsTheSighting", testLeaseBusyRecordsTheSighting},
+	{"SightedIDRefusesAnotherPayload", testSightedIDRefusesAnotherPayload},
+	{"DoneForgetsTheSighting", testDoneForgetsTheSighting},
 }
 
 // ---- harness ----
@@ -110,7 +115,27 @@ type harness struct {
 
 // begin returns a BeginRequest with a long TTL.
 func begin(id, hash, owner, leaseKey string, fields ...string) dedup.BeginRequest {
-	return dedup.BeginRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Fields: fields, TTL: longTTL}
+	return dedup.BeginRequest{CommandID: id, PayloadHash: hash, Owner: owner, LeaseKey: leaseKey, Fields: fields, TTL: longTTL, SightingTTL: resultTTL}
+}
+
+// copyAt returns req for the copy of its command stored at stream
+// sequence seq (and a time derived from it).
+func copyAt(req dedup.BeginRequest, seq uint64) dedup.BeginRequest {
+	req.Origin = originAt(seq)
+	return req
+}
+
+func originAt(seq uint64) dedup.Origin {
+	return dedup.Origin{Seq: seq, Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond)}
+}
+
+// wantOrigin checks that res carries the origin of the copy at seq.
+func wantOrigin(t *testing.T, res dedup.BeginResult, seq uint64) {
+	t.Helper()
+	want := originAt(seq)
+	if res.Origin.Seq != want.Seq || !res.Origin.Time.Equal(want.Time) {
+		t.Fatalf("Origin = %+v, want the copy at sequence %d (%v)", res.Origin, seq, want.Time)
+	}
 }
 
 // complete returns a CompleteRequest raising the order keys keys, each
@@ -369,11 +394,13 @@ func testExpiredClaimIsFree(t *testing.T, h *harness) {
 	h.claim(req)
 	h.pollUntilClaimed(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
 
-	// An expired claim with another hash is free too.
+	// An expired claim leaves the command's sighting: another payload
+	// under its id stays a conflict.
 	req = begin("cmd-2", "h1", "o1", "")
 	req.TTL = shortTTL
 	h.claim(req)
-	h.pollUntilClaimed(begin("cmd-2", "h2", "o2", ""), dedup.Conflict)
+	h.pollUntilClaimed(begin("cmd-2", "h1", "o2", ""), dedup.InProgress)
+	h.expect(begin("cmd-2", "h2", "o3", ""), dedup.Conflict)
 
 	// A TTL of a millisecond (the smallest that means anything) works.
 	req = begin("cmd-3", "h1", "o1", "conn/res3")
@@ -736,10 +763,11 @@ func testCancelledContext(t *testing.T, h *harness) {
 
 func testInvalidRequests(t *testing.T, h *harness) {
 	bad := []dedup.BeginRequest{
-		{PayloadHash: "h", Owner: "o", TTL: longTTL},
-		{CommandID: "cmd-1", PayloadHash: "h", TTL: longTTL},
-		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o"},
-		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", TTL: -time.Second},
+		{PayloadHash: "h", Owner: "o", TTL: longTTL, SightingTTL: resultTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", TTL: longTTL, SightingTTL: resultTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", SightingTTL: resultTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", TTL: -time.Second, SightingTTL: resultTTL},
+		{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", TTL: longTTL},
 	}
 	for _, req := range bad {
 		if _, err := h.s.Begin(h.ctx, req); err == nil {
@@ -1175,4 +1203,77 @@ func testConcurrentReplay(t *testing.T, h *harness) {
 	}
 	h.complete(complete("cmd-1", "h1", winner, "conn/res", appliedResult, nil))
 	wantResult(t, h.expect(replay("cmd-1", "h1", "late", "conn/res"), dedup.Done), appliedResult)
+}
+
+// ---- sightings: a command's first payload and earliest copy ----
+
+func testLateCopyTakesTheFirstCopysPlace(t *testing.T, h *harness) {
+	lk := "conn/res"
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o1", lk), 10)), 10)
+	h.release("cmd-1", "o1", lk)
+	// A copy published again after the duplicate window (a later stream
+	// sequence) takes the first copy's place.
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o2", lk), 50)), 10)
+	h.release("cmd-1", "o2", lk)
+	// An earlier copy met later moves the place earlier, and it sticks.
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o3", lk), 5)), 5)
+	h.release("cmd-1", "o3", lk)
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o4", lk), 10)), 5)
+	// A delivery that knows no origin gets the sighting's.
+	h.release("cmd-1", "o4", lk)
+	wantOrigin(t, h.claim(begin("cmd-1", "h1", "o5", lk)), 5)
+
+	// A first Begin without origin, then one with: that one's.
+	h.claim(begin("cmd-2", "h2", "o1", "conn/res2"))
+	h.release("cmd-2", "o1", "conn/res2")
+	wantOrigin(t, h.claim(copyAt(begin("cmd-2", "h2", "o2", "conn/res2"), 70)), 70)
+}
+
+func testSightingOutlivesAnExpiredClaim(t *testing.T, h *harness) {
+	req := copyAt(begin("cmd-1", "h1", "o1", "conn/res"), 10)
+	req.TTL = shortTTL
+	h.claim(req)
+	// Its worker died: the claim expires, the sighting stays.
+	res := h.pollUntilClaimed(copyAt(begin("cmd-1", "h1", "o2", "conn/res"), 90), dedup.InProgress)
+	wantOrigin(t, res, 10)
+}
+
+func testLeaseBusyRecordsTheSighting(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-a", "ha", "oa", lk))
+	// cmd-1's first copy meets the lease busy: its sighting is recorded.
+	h.expect(copyAt(begin("cmd-1", "h1", "o1", lk), 10), dedup.LeaseBusy)
+	h.expect(copyAt(begin("cmd-1", "h1", "o1b", lk), 12), dedup.LeaseBusy)
+	// Another payload under its id is refused even before any claim.
+	h.expect(copyAt(begin("cmd-1", "h2", "o2", lk), 30), dedup.Conflict)
+	h.complete(complete("cmd-a", "ha", "oa", lk, result, nil))
+	// A late copy claims it at the first copy's place.
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o3", lk), 40)), 10)
+}
+
+func testSightedIDRefusesAnotherPayload(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-1", "h1", "o1", lk))
+	h.release("cmd-1", "o1", lk)
+	// The id was seen with h1: a reused id's other payload is refused,
+	// with no result (the first payload has not finished).
+	res := h.expect(begin("cmd-1", "h2", "o2", lk), dedup.Conflict)
+	if res.Result != nil {
+		t.Fatalf("Conflict with an unfinished first payload: Result = %q, want nil", res.Result)
+	}
+	// The first payload is still welcome, and finishes.
+	h.claim(begin("cmd-1", "h1", "o3", lk))
+	h.complete(complete("cmd-1", "h1", "o3", lk, result, nil))
+	wantResult(t, h.expect(begin("cmd-1", "h2", "o4", lk), dedup.Conflict), result)
+}
+
+func testDoneForgetsTheSighting(t *testing.T, h *harness) {
+	// A done record answers from then on: a replay reopening a failed
+	// record takes the record's origin, not the sighting's.
+	lk := "conn/res"
+	h.claim(copyAt(begin("cmd-1", "h1", "o1", lk), 10))
+	req := failed("cmd-1", "h1", "o1", lk, failedResult, nil)
+	req.Origin = originAt(20)
+	h.complete(req)
+	wantOrigin(t, h.claim(copyAt(replay("cmd-1", "h1", "o2", lk), 30)), 20)
 }

@@ -14,7 +14,10 @@
 //	                                          ("f":true as well when Reopenable,
 //	                                          with "q":<origin stream sequence>,
 //	                                          "t":<origin time, Unix ns>)
-//	                                          {"s":"free"}
+//	                                          {"s":"free","h":hash,"q":...,"t":...}
+//	                                          (a released claim, or a Begin that
+//	                                          met the lease busy: the command's
+//	                                          sighting, see dedup.Store.Begin)
 //	         trace.<base64url(command id)>    W3C traceparent of the last delivery
 //	                                          that handed the command back
 //	b_state  no MaxAge: leases and order keys
@@ -39,7 +42,10 @@
 // local clock, compared with the reader's local clock. This assumes the
 // clocks of all workers sharing the buckets agree (NTP) to well within the
 // claim TTL: a clock running d ahead sees others' claims and leases expire d
-// early. A free or expired record counts as absent.
+// early. A free or expired record holds no claim; it keeps the command's
+// sighting (the payload hash first seen and the earliest copy's origin, as
+// claims do too), so that another payload under its id is a conflict and a
+// later copy takes the earliest one's place in the order.
 //
 // Done records expire with the b_cmd bucket's MaxAge, counted from the last
 // write of the key: CompleteRequest.ResultTTL is validated but not applied

@@ -101,7 +101,7 @@ func TestBuckets(t *testing.T) {
 
 	// Idempotent, and a new ResultTTL updates the bucket in place, keeping
 	// its records.
-	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", TTL: time.Minute}); err != nil {
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", TTL: time.Minute, SightingTTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	s2, err := kvdedup.New(ctx, js, kvdedup.Config{Bucket: bucket})
@@ -114,7 +114,7 @@ func TestBuckets(t *testing.T) {
 	}
 	wantTTL(bucket+"_cmd", time.Hour)
 	for _, st := range []*kvdedup.Store{s2, s3} {
-		res, err := st.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o2", LeaseKey: "c/r", TTL: time.Minute})
+		res, err := st.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o2", LeaseKey: "c/r", TTL: time.Minute, SightingTTL: time.Hour})
 		if err != nil || res.State != dedup.InProgress {
 			t.Fatalf("Begin on the re-created store = %v, %v; want in progress", res.State, err)
 		}
@@ -171,7 +171,7 @@ func TestOldOrderKeysMigrate(t *testing.T) {
 	if _, err := state.Put(ctx, "order.conn.res", []byte(`{"a":1732269600000,"b":42,"c":-5}`)); err != nil {
 		t.Fatal(err)
 	}
-	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute})
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute, SightingTTL: time.Hour})
 	if err != nil || br.State != dedup.Claimed {
 		t.Fatalf("Begin = %+v, %v", br, err)
 	}

@@ -410,6 +410,17 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			return dedup.BeginResult{State: dedup.Conflict}, nil
 		}
 
+		// The sighting (an expired, released or own claim): another
+		// payload under a known id is a conflict; the earliest copy's
+		// origin is kept. A reopened done record keeps its own origin.
+		origin := req.Origin
+		if !reopen {
+			if cur.val.Hash != "" && cur.val.Hash != req.PayloadHash {
+				return dedup.BeginResult{State: dedup.Conflict}, nil
+			}
+			origin = earlier(cur.val.origin(), req.Origin)
+		}
+
 		var lease entry[leaseRecord]
 		if req.LeaseKey != "" {
 			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
@@ -426,14 +437,19 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 				if again.rev != cur.rev {
 					continue
 				}
+				if err := s.recordSighting(ctx, ck, cur, req, origin, now); errors.Is(err, errRace) {
+					continue
+				} else if err != nil {
+					return dedup.BeginResult{}, err
+				}
 				return dedup.BeginResult{State: dedup.LeaseBusy}, nil
 			}
 		}
 
 		deadline := now + reqcheck.Millis(req.TTL)
-		claimRev, err := put(ctx, s.cmd, ck, cmdRecord{
+		claimRev, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{
 			State: stateClaim, Hash: req.PayloadHash, Owner: req.Owner, Expires: deadline,
-		}, cur.rev)
+		}, origin), cur.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}
@@ -444,13 +460,16 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 		if reopen {
 			reopened = nonNil(cur.val.Result)
 		}
+		if reopen {
+			origin = cur.val.origin()
+		}
 		if req.LeaseKey == "" {
-			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: reopenedOrigin(cur.val, reopen), OrderKeys: map[string]dedup.OrderKey{}}, nil
+			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: map[string]dedup.OrderKey{}}, nil
 		}
 
 		took, err := s.takeLease(ctx, req.LeaseKey, req.Owner, deadline, lease)
 		if err != nil || !took {
-			s.undoClaim(ctx, ck, cur, claimRev)
+			s.undoClaim(ctx, ck, cur, claimRev, req.PayloadHash, origin)
 			if err != nil {
 				return dedup.BeginResult{}, err
 			}
@@ -461,7 +480,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 		if err != nil {
 			if reopen {
 				// Put the done record back rather than leave the id unknown.
-				s.undoClaim(ctx, ck, cur, claimRev)
+				s.undoClaim(ctx, ck, cur, claimRev, req.PayloadHash, origin)
 				uctx, cancel := undoCtx(ctx)
 				_ = s.releaseLease(uctx, req.LeaseKey, req.Owner)
 				cancel()
@@ -472,7 +491,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			cancel()
 			return dedup.BeginResult{}, err
 		}
-		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: reopenedOrigin(cur.val, reopen), OrderKeys: keys}, nil
+		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: keys}, nil
 	}
 	return dedup.BeginResult{}, contended("begin")
 }
@@ -504,24 +523,51 @@ func (s *Store) takeLease(ctx context.Context, lk, owner string, deadline int64,
 }
 
 // undoClaim puts back the command record as it was before our claim
-// (revision claimRev), or a free record when there was none. Best effort:
-// if it fails the claim simply expires with its TTL.
-func (s *Store) undoClaim(ctx context.Context, ck string, prev entry[cmdRecord], claimRev uint64) {
+// (revision claimRev), or, when there was none, a free record keeping the
+// sighting (hash and origin). Best effort: if it fails the claim simply
+// expires with its TTL.
+func (s *Store) undoClaim(ctx context.Context, ck string, prev entry[cmdRecord], claimRev uint64, hash string, origin dedup.Origin) {
 	uctx, cancel := undoCtx(ctx)
 	defer cancel()
 	if prev.rev != 0 {
 		_, _ = putRaw(uctx, s.cmd, ck, prev.raw, claimRev)
 		return
 	}
-	_, _ = put(uctx, s.cmd, ck, cmdRecord{State: stateFree}, claimRev)
+	_, _ = put(uctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: hash}, origin), claimRev)
 }
 
-// reopenedOrigin is the Origin a Begin returns: the reopened record's.
-func reopenedOrigin(r cmdRecord, reopen bool) dedup.Origin {
-	if !reopen {
-		return dedup.Origin{}
+// recordSighting records, for a Begin that met the lease busy, the
+// command's sighting (hash and earliest origin) in a free record, unless
+// the record already says as much or is req's own live claim. errRace
+// when the record changed since cur was read.
+func (s *Store) recordSighting(ctx context.Context, ck string, cur entry[cmdRecord], req dedup.BeginRequest, origin dedup.Origin, now int64) error {
+	want := withOrigin(cmdRecord{}, origin)
+	if cur.val.liveClaim(now) || (cur.val.State != "" && cur.val.Hash == req.PayloadHash &&
+		cur.val.OriginSeq == want.OriginSeq && cur.val.OriginTime == want.OriginTime) {
+		return nil
 	}
-	return r.origin()
+	_, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: req.PayloadHash}, origin), cur.rev)
+	return err
+}
+
+// earlier returns the origin of the earlier copy (lower stream sequence);
+// a zero origin counts as unknown.
+func earlier(a, b dedup.Origin) dedup.Origin {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Seq < b.Seq:
+		return a
+	}
+	return b
+}
+
+// withOrigin returns r keeping origin o.
+func withOrigin(r cmdRecord, o dedup.Origin) cmdRecord {
+	if !o.IsZero() {
+		r.OriginSeq, r.OriginTime = o.Seq, o.Time.UnixNano()
+	}
+	return r
 }
 
 func (s *Store) readOrder(ctx context.Context, lk string, fields []string) (map[string]dedup.OrderKey, error) {
@@ -801,7 +847,8 @@ func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
 		if cur.val.State != stateClaim || cur.val.Owner != owner {
 			return nil
 		}
-		_, err = put(ctx, s.cmd, ck, cmdRecord{State: stateFree}, cur.rev)
+		// The sighting stays: hash and origin.
+		_, err = put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: cur.val.Hash}, cur.val.origin()), cur.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}

@@ -9,14 +9,37 @@
 -- ARGV[3]  TTL in milliseconds
 -- ARGV[4]  '1' when the delivery is a replay, '0' otherwise
 -- ARGV[5..] fields whose order keys to return
+-- KEYS[#KEYS] the command's sighting (hash: h payload hash first seen, q
+--           and t the earliest copy's origin: stream sequence and Unix
+--           nanoseconds, '' when unknown), kept while the command is not
+--           done; Release leaves it, Complete drops it
+-- ARGV[#ARGV-2] this copy's origin stream sequence ('' when unknown)
+-- ARGV[#ARGV-1] this copy's origin time in Unix nanoseconds ('' likewise)
+-- ARGV[#ARGV]   the sighting's TTL in milliseconds
+-- (these four are taken off KEYS and ARGV first, so the ones above keep
+-- their places)
 --
 -- Reply: {state, result|nil} or, for state 'claimed', {state, result|nil,
 -- origin seq|nil, origin time|nil, field1, key1, field2, key2, ...}; the
 -- pairs only for fields that have a key (stored as "key/seq", or a bare
 -- "key" written before order keys had a stream sequence). The result is
 -- that of the done record for 'done' and 'conflict', and for 'claimed' when
--- a reopenable done record (f = '1') was reopened by a replay, with the
--- origin (q, t) that record kept.
+-- a reopenable done record (f = '1') was reopened by a replay. The origin
+-- of 'claimed' is the one a reopened record kept, otherwise the
+-- sighting's.
+local sighting = table.remove(KEYS)
+local sightingTTL = table.remove(ARGV)
+local originTime = table.remove(ARGV)
+local originSeq = table.remove(ARGV)
+
+-- below reports a < b for canonical decimal uint64 strings.
+local function below(a, b)
+  if #a ~= #b then
+    return #a < #b
+  end
+  return a < b
+end
+
 local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r', 'f', 'q', 't')
 local state, hash, owner, result, reopenable = rec[1], rec[2], rec[3], rec[4], rec[5]
 
@@ -30,6 +53,24 @@ if state == 'd' then
   end
   -- A replay of a failed command: claimed like a new one, below.
   reopened = true
+end
+
+-- The sighting: another payload under a known id is a conflict, whoever
+-- holds or held the claim; the earliest copy's origin is kept, on a busy
+-- lease too. A reopened done record keeps its own origin instead.
+if not reopened then
+  local seen = redis.call('HMGET', sighting, 'h', 'q', 't')
+  if seen[1] and seen[1] ~= ARGV[1] then
+    return {'conflict', false}
+  end
+  local earlier = seen[2] and seen[2] ~= '' and (originSeq == '' or below(seen[2], originSeq))
+  if earlier then
+    originSeq, originTime = seen[2], seen[3]
+  end
+  if not seen[1] or (not earlier and originSeq ~= (seen[2] or '')) then
+    redis.call('HSET', sighting, 'h', ARGV[1], 'q', originSeq, 't', originTime)
+  end
+  redis.call('PEXPIRE', sighting, sightingTTL)
 end
 
 -- An expired claim is gone (PEXPIRE), so any claim seen here is live.
@@ -55,7 +96,7 @@ end
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 
-local reply = {'claimed', false, false, false}
+local reply = {'claimed', false, originSeq, originTime}
 if reopened then
   reply[2] = result
   reply[3] = rec[6] or false

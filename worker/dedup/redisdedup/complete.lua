@@ -14,8 +14,11 @@
 -- ARGV[8..] field, order key pairs: "key/seq", the key a canonical decimal
 --           int64 and the stream sequence a canonical decimal uint64, as Go's
 --           strconv.FormatInt and FormatUint write them
--- KEYS[#KEYS] the store's completion counter (taken off KEYS first, so the
---           keys above keep their places): raised by each done record written
+-- KEYS[#KEYS-1] the command's sighting (see begin.lua): dropped with the
+--           claim when the done record is written
+-- KEYS[#KEYS] the store's completion counter: raised by each done record
+--           written (these two are taken off KEYS first, so the keys above
+--           keep their places)
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -72,6 +75,7 @@ local function after(a, b)
 end
 
 local completions = table.remove(KEYS)
+local sighting = table.remove(KEYS)
 local leased = #KEYS >= 3
 local function release()
   if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
@@ -91,7 +95,7 @@ if rec[1] == 'c' and rec[3] ~= ARGV[2] then
   return 0
 end
 
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], sighting)
 if ARGV[5] == '1' then
   redis.call('HSET', KEYS[1], 's', 'd', 'h', ARGV[1], 'r', ARGV[3], 'f', '1')
   if ARGV[6] ~= '' then

@@ -9,6 +9,12 @@
 //	                     done:  s=d h=<payload hash> r=<result bytes> [f=1 when
 //	                            Reopenable, with q=<origin stream sequence>
 //	                            t=<origin time, Unix ns>], PEXPIRE = ResultTTL
+//	p:seen:<command id>  hash, the command's sighting while it is not done:
+//	                     h=<first payload hash> q=<earliest copy's stream
+//	                     sequence> t=<its time, Unix ns> ('' when unknown),
+//	                     PEXPIRE = the request's SightingTTL; Complete deletes
+//	                     it, Release and an expired claim leave it, so it
+//	                     adds nothing to the bytes kept per finished command
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
 //	p:order:<lease key>  hash field -> order key "<key>/<stream sequence>"
 //	                     (decimal int64 and uint64), no expiry
@@ -35,6 +41,9 @@
 //     replaces it with a claim (the lease taken first, so a busy lease
 //     leaves the record as it was); it lives for the request's ResultTTL,
 //     after which the id is new again.
+//   - A sighting's hash never changes: while it exists, a Begin with
+//     another hash is a conflict; its origin only moves to an earlier copy
+//     (lower stream sequence).
 //   - Order keys never decrease (except by ResetOrderKeys, an operator's
 //     act). A key is the pair (order key, stream sequence), compared
 //     lexicographically; both are compared as canonical decimal strings in

@@ -83,7 +83,7 @@ func TestOneRoundTripEach(t *testing.T) {
 
 	// The scripts are loaded on first use (EVALSHA, NOSCRIPT, EVAL); flush
 	// nothing, just warm them.
-	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "warm", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute}); err != nil {
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "warm", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute, SightingTTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Renew(ctx, dedup.RenewRequest{CommandID: "warm", Owner: "o", LeaseKey: "c/r", TTL: time.Minute})
@@ -95,7 +95,7 @@ func TestOneRoundTripEach(t *testing.T) {
 		fn   func() error
 	}{
 		{"Begin", func() error {
-			_, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a", "b"}, TTL: time.Minute})
+			_, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a", "b"}, TTL: time.Minute, SightingTTL: time.Hour})
 			return err
 		}},
 		{"Renew", func() error {
@@ -111,7 +111,7 @@ func TestOneRoundTripEach(t *testing.T) {
 			return s.Complete(ctx, dedup.CompleteRequest{CommandID: "c2", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Result: []byte("failed"), ResultTTL: time.Minute, Reopenable: true})
 		}},
 		{"Begin reopening", func() error {
-			br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c2", PayloadHash: "h", Owner: "o2", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute, Replay: true})
+			br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c2", PayloadHash: "h", Owner: "o2", LeaseKey: "c/r", Fields: []string{"a"}, TTL: time.Minute, SightingTTL: time.Hour, Replay: true})
 			if err == nil && br.State != dedup.Claimed {
 				t.Errorf("replay Begin: %v, want claimed", br.State)
 			}
@@ -134,7 +134,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	s, prefix := newStore(t, client)
 	ctx := t.Context()
 
-	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", TTL: 30 * time.Second}); err != nil {
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", TTL: 30 * time.Second, SightingTTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	wantPTTL := func(key string, lo, hi time.Duration) {
@@ -149,6 +149,8 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	}
 	wantPTTL(prefix+":cmd:cmd:1", 25*time.Second, 30*time.Second)
 	wantPTTL(prefix+":lease:conn/res", 25*time.Second, 30*time.Second)
+	// The sighting lives with the sighting TTL until the command is done.
+	wantPTTL(prefix+":seen:cmd:1", time.Hour-time.Minute, time.Hour)
 	if owner, err := client.Get(ctx, prefix+":lease:conn/res").Result(); err != nil || owner != "o" {
 		t.Fatalf("lease = %q, %v; want o", owner, err)
 	}
@@ -158,6 +160,10 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	}
 	// The request's ResultTTL is honoured per key.
 	wantPTTL(prefix+":cmd:cmd:1", 2*time.Hour-time.Minute, 2*time.Hour)
+	// A done command keeps no sighting: nothing more per finished command.
+	if n, err := client.Exists(ctx, prefix+":seen:cmd:1").Result(); err != nil || n != 0 {
+		t.Fatalf("sighting after Complete: exists=%d, %v; want deleted", n, err)
+	}
 	if n, err := client.Exists(ctx, prefix+":lease:conn/res").Result(); err != nil || n != 0 {
 		t.Fatalf("lease after Complete: exists=%d, %v; want released", n, err)
 	}
@@ -180,7 +186,7 @@ func TestReopenKeyLayout(t *testing.T) {
 	if rec, err := client.HGetAll(ctx, key).Result(); err != nil || len(rec) != 4 || rec["s"] != "d" || rec["f"] != "1" || rec["r"] != "failed" {
 		t.Fatalf("reopenable done record = %v, %v; want s=d h r f=1", rec, err)
 	}
-	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o2", LeaseKey: "conn/res", TTL: 30 * time.Second, Replay: true})
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o2", LeaseKey: "conn/res", TTL: 30 * time.Second, SightingTTL: time.Hour, Replay: true})
 	if err != nil || br.State != dedup.Claimed || string(br.Result) != "failed" {
 		t.Fatalf("replay Begin = %+v, %v; want claimed with the failed result", br, err)
 	}
@@ -211,7 +217,7 @@ func TestOldOrderKeysMigrate(t *testing.T) {
 	if err := client.HSet(ctx, prefix+":order:conn/res", "a", "1732269600000", "b", "42", "c", "-5").Err(); err != nil {
 		t.Fatal(err)
 	}
-	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute})
+	br, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd-1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", Fields: []string{"a", "b", "c"}, TTL: time.Minute, SightingTTL: time.Hour})
 	if err != nil || br.State != dedup.Claimed {
 		t.Fatalf("Begin = %+v, %v", br, err)
 	}
@@ -242,7 +248,7 @@ func TestDefaultPrefix(t *testing.T) {
 	id := "oauthsync-test-" + testenv.Unique()
 	key := redisdedup.DefaultPrefix + ":cmd:" + id
 	t.Cleanup(func() { client.Del(context.Background(), key) })
-	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: id, PayloadHash: "h", Owner: "o", TTL: time.Minute}); err != nil {
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: id, PayloadHash: "h", Owner: "o", TTL: time.Minute, SightingTTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := client.Exists(ctx, key).Result(); err != nil || n != 1 {

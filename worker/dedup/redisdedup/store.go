@@ -56,7 +56,7 @@ const DefaultPrefix = "oauthsync"
 // Config configures a Store.
 type Config struct {
 	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
-	// <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
+	// <Prefix>:seen:<id>, <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
 	// <Prefix>:trace:<id>, <Prefix>:store:epoch and
 	// <Prefix>:store:completions. Default
 	// DefaultPrefix ("oauthsync").
@@ -91,6 +91,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// sightingKey is the key of a command's sighting (see begin.lua).
+func (s *Store) sightingKey(id string) string { return s.prefix + ":seen:" + id }
+
 // keys returns the KEYS of a script run: the command record and, when a
 // lease key is given, the lease and (withOrder) the order keys.
 func (s *Store) keys(id, leaseKey string, withOrder bool) []string {
@@ -119,9 +122,10 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			args = append(args, f)
 		}
 	}
+	originSeq, originTime := formatOrigin(req.Origin)
 	fence := s.fence()
-	args = append(args, fence.Epoch, strconv.FormatInt(fence.Completions, 10))
-	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.epochKey(), s.completionsKey())
+	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), fence.Epoch, strconv.FormatInt(fence.Completions, 10))
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.epochKey(), s.completionsKey())
 	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
@@ -162,15 +166,16 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 			}
 			res.OrderKeys[f] = k
 		}
-		// A reopened done record: the result it held, and its origin.
+		// A reopened done record: the result it held. The origin is that
+		// record's, or the sighting's.
 		if r, ok := reply[1].(string); ok {
 			res.Result = []byte(r)
-			o, err := parseOrigin(reply[2], reply[3])
-			if err != nil {
-				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
-			}
-			res.Origin = o
 		}
+		o, err := parseOrigin(reply[2], reply[3])
+		if err != nil {
+			return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
+		}
+		res.Origin = o
 		return res, nil
 	case "done":
 		res.State = dedup.Done
@@ -222,8 +227,17 @@ func parseOrderKey(v string) (dedup.OrderKey, error) {
 	return k, nil
 }
 
-// parseOrigin reads the origin (q, t) a reopened record kept; zero when
-// it kept none.
+// formatOrigin is an origin as the scripts keep it: the stream sequence
+// and the time in Unix nanoseconds, canonical decimals; "", "" for zero.
+func formatOrigin(o dedup.Origin) (seq, unixNano string) {
+	if o.IsZero() {
+		return "", ""
+	}
+	return strconv.FormatUint(o.Seq, 10), strconv.FormatInt(o.Time.UnixNano(), 10)
+}
+
+// parseOrigin reads an origin (q, t) a record kept; zero when it kept
+// none.
 func parseOrigin(q, t any) (dedup.Origin, error) {
 	qs, _ := q.(string)
 	ts, _ := t.(string)
@@ -335,8 +349,9 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 	}
 	args := make([]any, 0, 7+2*len(req.OrderKeys))
 	args = append(args, req.PayloadHash, req.Owner, req.Result, reqcheck.Millis(req.ResultTTL), flag(req.Reopenable))
-	if req.Reopenable && !req.Origin.IsZero() {
-		args = append(args, strconv.FormatUint(req.Origin.Seq, 10), strconv.FormatInt(req.Origin.Time.UnixNano(), 10))
+	if req.Reopenable {
+		seq, unixNano := formatOrigin(req.Origin)
+		args = append(args, seq, unixNano)
 	} else {
 		args = append(args, "", "")
 	}
@@ -345,7 +360,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			args = append(args, f, formatOrderKey(v))
 		}
 	}
-	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.completionsKey())
+	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.completionsKey())
 	n, err := completeScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: complete: %w", err)

@@ -35,6 +35,9 @@ func Begin(r dedup.BeginRequest) error {
 	if r.TTL <= 0 {
 		return invalid("begin", "TTL must be positive")
 	}
+	if r.SightingTTL <= 0 {
+		return invalid("begin", "SightingTTL must be positive")
+	}
 	return nil
 }
 
