@@ -255,3 +255,139 @@ func TestReplayHandedBackStaysAReplay(t *testing.T) {
 		t.Fatalf("provider writes after the hand-back: %v; want one, with the redirect and without the stale name", p)
 	}
 }
+
+// TestALateCopyIsOrderedAsTheFirstCopy (issue 9, the chaos test's late
+// duplicates): a worker fetched a command's first copy, began it and was
+// killed; before that copy is redelivered, a newer command on the same
+// field is applied and the publisher's late copy of the first command
+// (published again after the duplicate window: a second copy in the
+// stream) arrives. The late copy takes the first copy's place in the
+// order: it is superseded, the provider never receives its value, and the
+// first copy's redelivery answers with the same result.
+func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
+	stop := b.start(cfg) // provisions the connection's consumer
+	stop()
+
+	first := command("cmd-first", res1, nil, messages.Changes{Name: ptr("first")})
+	b.publish(first, true)
+	meta := b.killedWhileHolding(first)
+
+	newer := command("cmd-newer", res1, nil, messages.Changes{Name: ptr("newer")})
+	b.publish(newer, true)
+	b.publish(first, false) // the late copy: stored again
+	b.start(cfg)
+
+	if r := b.result(newer.ID).Data; r.Status != messages.StatusApplied {
+		t.Fatalf("newer: %s", r.Status)
+	}
+	r := b.result(first.ID).Data
+	newerKey := b.orderKeys(res1)["name"]
+	if r.Status != messages.StatusSuperseded || r.CommandStreamSequence != meta.Sequence.Stream ||
+		!maps.Equal(r.SkippedOrderKeys, map[string]int64{"name": newerKey.Key}) {
+		t.Fatalf("late copy: %s (stream sequence %d, skipped %v), want superseded at the first copy's sequence %d by the newer command's key %v",
+			r.Status, r.CommandStreamSequence, r.SkippedOrderKeys, meta.Sequence.Stream, newerKey)
+	}
+	// The first copy comes back after its ack wait: the same result again.
+	msgs := b.waitResults(first.ID, 2)
+	for _, m := range msgs {
+		ev, err := messages.DecodeResultEvent(m.Data)
+		if err != nil || ev.ID != messages.ResultEventID(first.ID) || ev.Data.Status != messages.StatusSuperseded {
+			t.Fatalf("result of the first copy: %+v, %v; want the stored superseded result again", ev, err)
+		}
+	}
+	for _, p := range b.posts() {
+		if p["name"] == "first" {
+			t.Fatalf("the provider received the late copy's value: %v", b.posts())
+		}
+	}
+	if app, _ := b.sim.App(res1); app.Name != "newer" {
+		t.Fatalf("provider name = %q, want the newer command's", app.Name)
+	}
+}
+
+// killedWhileHolding plays a worker that fetched cmd's copy from the
+// connection's consumer (provisioned, no worker running), began it, and
+// was killed holding it: the copy is redelivered after the ack wait. It
+// returns the held copy's metadata.
+func (b *bundle) killedWhileHolding(cmd *messages.Command) *jetstream.MsgMetadata {
+	b.t.Helper()
+	cons, err := b.js.Consumer(context.Background(), b.streams.Commands, "syncworker_"+connName)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var held jetstream.Msg
+	for m := range batch.Messages() {
+		held = m
+	}
+	if held == nil {
+		b.t.Fatalf("%s was not delivered: %v", cmd.ID, batch.Error())
+	}
+	meta, err := held.Metadata()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	hash, err := cmd.PayloadDigest(testDigestKey)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if br, err := b.store.Begin(context.Background(), dedup.BeginRequest{CommandID: cmd.ID, PayloadHash: hash, Owner: "killed-worker",
+		LeaseKey: connName + "/" + cmd.Resource, Fields: []string{"name"}, TTL: 50 * time.Millisecond,
+		Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, SightingTTL: time.Hour}); err != nil || br.State != dedup.Claimed {
+		b.t.Fatalf("the killed worker's Begin of %s: %v, %v", cmd.ID, br.State, err)
+	}
+	return meta
+}
+
+// TestAReusedIDIsRefusedWhileItsFirstPayloadWaits (issue 9, the chaos
+// test's reused ids): the same id with another payload, published after
+// the duplicate window while the first payload's copy waits for its
+// redelivery (its worker was killed), is refused with an id_conflict and
+// never written; the first payload is applied when it comes back.
+func TestAReusedIDIsRefusedWhileItsFirstPayloadWaits(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
+	stop := b.start(cfg) // provisions the connection's consumer
+	stop()
+
+	first := command("cmd-reused", res1, nil, messages.Changes{Name: ptr("first-payload")})
+	b.publish(first, true)
+	b.killedWhileHolding(first)
+	b.publish(command("cmd-reused", res1, nil, messages.Changes{Name: ptr("second-payload")}), false)
+	b.start(cfg)
+
+	var conflict, outcome *messages.ResultEvent
+	for n := 1; conflict == nil || outcome == nil; n++ {
+		m := b.waitResults(first.ID, n)[n-1]
+		ev, err := messages.DecodeResultEvent(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID == messages.ResultEventID(first.ID) {
+			outcome = ev
+		} else {
+			conflict = ev
+		}
+	}
+	if conflict.Data.Status != messages.StatusRejected || conflict.Data.Error == nil || conflict.Data.Error.Code != messages.CodeIDConflict {
+		t.Fatalf("reused id: %+v, want rejected id_conflict", conflict.Data)
+	}
+	if outcome.Data.Status != messages.StatusApplied {
+		t.Fatalf("first payload: %s, want applied", outcome.Data.Status)
+	}
+	for _, p := range b.posts() {
+		if p["name"] == "second-payload" {
+			t.Fatalf("the provider received the reused id's payload: %v", b.posts())
+		}
+	}
+	if app, _ := b.sim.App(res1); app.Name != "first-payload" {
+		t.Fatalf("provider name = %q, want the first payload's", app.Name)
+	}
+}

@@ -297,7 +297,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 // resource lease is busy. ok is false when the message was handed back.
 func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
 	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
-		Replay: j.replay != ""}
+		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL}
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -85,26 +87,36 @@ func (w *Worker) readReplay(j *job) {
 }
 
 // settleReplay decides, from the store's answer to Begin, whether j is a
-// replay. A reopened failed record (Claimed with a result) makes it one:
-// its place in the order becomes the one the record kept. A claim of
-// anything else makes the replay header void: j is an ordinary command.
-// Other states leave j as it is (they answer from the stored record).
+// replay, and takes j's place in the order from the store. A reopened
+// failed record (Claimed with a result) makes j a replay, at the place the
+// record kept. A claim of anything else makes the replay header void: j is
+// an ordinary command, at the place of the earliest copy of it any Begin
+// saw (the store's sighting: a copy published again after JetStream's
+// duplicate window is ordered as the first one was). Other states leave j
+// as it is (they answer from the stored record).
 func (w *Worker) settleReplay(j *job, br dedup.BeginResult) {
-	if j.replay == "" || br.State != dedup.Claimed {
+	if br.State != dedup.Claimed {
 		return
 	}
-	if br.Result == nil {
+	switch {
+	case j.replay != "" && br.Result == nil:
 		w.cfg.Logger.Info("ignoring the "+HeaderReplay+" header: this command has no failed record to replay; processed as an ordinary command", w.logAttrs(j)...)
 		j.span.AddEvent("replay_header_ignored")
 		j.replay = ""
+	case j.replay != "":
+		j.span.SetAttributes(attrReplay.String(j.replay))
+		j.reopened = br.Result
+		if br.Origin.IsZero() {
+			// A failed record stored before records kept their origin.
+			w.cfg.Logger.Warn("the reopened failed record keeps no stream position; the replay's own is its place in the order", w.logAttrs(j)...)
+			return
+		}
+	}
+	if br.Origin.IsZero() {
 		return
 	}
-	j.span.SetAttributes(attrReplay.String(j.replay))
-	j.reopened = br.Result
-	if br.Origin.IsZero() {
-		// A failed record stored before records kept their origin.
-		w.cfg.Logger.Warn("the reopened failed record keeps no stream position; the replay's own is its place in the order", w.logAttrs(j)...)
-		return
+	if br.Origin.Seq != j.seq {
+		j.span.AddEvent("ordered_as_an_earlier_copy", trace.WithAttributes(attribute.Int64("oauthsync.origin_stream_sequence", int64(br.Origin.Seq))))
 	}
 	j.seq, j.stored = br.Origin.Seq, br.Origin.Time
 }
