@@ -94,6 +94,11 @@ type BeginRequest struct {
 	// SightingTTL is how long at least the command's sighting is kept
 	// while the command is not done (the worker gives its result TTL).
 	SightingTTL time.Duration
+	// Hold is how long the resource stays held for this command after
+	// its claim lapses (its worker died) or is released with KeepHold: no
+	// other command may take the lease meanwhile, only a later delivery
+	// of this one (see Store.Begin). Zero: no hold.
+	Hold time.Duration
 }
 
 // BeginResult is what Begin found and took.
@@ -107,6 +112,15 @@ type BeginResult struct {
 	// OrderKeys are the current order keys of the requested fields (State
 	// Claimed); a field with no key yet is absent.
 	OrderKeys map[string]OrderKey
+	// Resumed (State Claimed): the resource was held for this command by
+	// an earlier delivery of it that did not finish (its worker died, or
+	// it was released with KeepHold after a write that may have landed):
+	// that delivery may have written.
+	Resumed bool
+	// HeldFor (State LeaseBusy): the resource is held for another command
+	// whose delivery stopped without finishing, for at most this long;
+	// zero when a live delivery holds the lease.
+	HeldFor time.Duration
 	// Origin is the command's place in the stream (State Claimed): the
 	// Origin the reopened done record kept when Result is set, otherwise
 	// the earliest copy's Origin of the command's sighting (zero when no
@@ -145,6 +159,12 @@ type ReleaseRequest struct {
 	CommandID string
 	Owner     string
 	LeaseKey  string
+	// KeepHold keeps the resource held for the command for Hold (a write
+	// may have landed without its answer): only the command's redelivery
+	// may take the lease, and its Begin says Resumed. Otherwise the hold
+	// ends with the lease.
+	KeepHold bool
+	Hold     time.Duration
 }
 
 // RenewRequest extends a claim and a lease.
@@ -153,6 +173,9 @@ type RenewRequest struct {
 	Owner     string
 	LeaseKey  string
 	TTL       time.Duration
+	// Hold extends the command's hold on the resource to TTL + Hold, as
+	// BeginRequest.Hold does.
+	Hold time.Duration
 }
 
 // DeliveryTraceRequest records the trace context of a delivery that handed
@@ -185,6 +208,16 @@ type Store interface {
 	// not), a Release or an expired claim leaves the id unknown, as for
 	// any claim. A busy lease leaves the done record as it was. A record
 	// completed without Reopenable is never reopened.
+	//
+	// A Begin that takes the lease holds the resource for the command
+	// until TTL + Hold (Renew extends it), beyond the claim: when the
+	// claim lapses without a Complete (the worker died, maybe after a
+	// write whose outcome it could not record), the resource stays held,
+	// so that no other command touches it before the command's own
+	// redelivery has recorded its outcome. Meanwhile another command's
+	// Begin is LeaseBusy with HeldFor set; a Begin of the command itself
+	// (another owner) takes the lease, with Resumed set. Complete and
+	// Release end the hold (Release with KeepHold keeps it for Hold).
 	//
 	// Until a command is done, Begin keeps its sighting: the payload hash
 	// first seen under its id and the earliest Origin (lowest Seq) any

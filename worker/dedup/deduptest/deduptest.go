@@ -102,6 +102,10 @@ var cases = []struct {
 	{"LeaseBusyRecordsTheSighting", testLeaseBusyRecordsTheSighting},
 	{"SightedIDRefusesAnotherPayload", testSightedIDRefusesAnotherPayload},
 	{"DoneForgetsTheSighting", testDoneForgetsTheSighting},
+	{"HoldOutlivesALapsedClaim", testHoldOutlivesALapsedClaim},
+	{"ReleaseKeepsTheHoldWhenAsked", testReleaseKeepsTheHoldWhenAsked},
+	{"HoldEndsWithReleaseAndExpiry", testHoldEndsWithReleaseAndExpiry},
+	{"InvalidHolds", testInvalidHolds},
 }
 
 // ---- harness ----
@@ -1276,4 +1280,115 @@ func testDoneForgetsTheSighting(t *testing.T, h *harness) {
 	req.Origin = originAt(20)
 	h.complete(req)
 	wantOrigin(t, h.claim(copyAt(replay("cmd-1", "h1", "o2", lk), 30)), 20)
+}
+
+// ---- holds: a resource kept for a command whose delivery did not finish ----
+
+// held returns a BeginRequest holding the resource for longTTL beyond its
+// claim of ttl.
+func held(req dedup.BeginRequest, ttl time.Duration) dedup.BeginRequest {
+	req.TTL, req.Hold = ttl, longTTL
+	return req
+}
+
+// wantHeld Begins req and requires LeaseBusy with the resource held for
+// another command (HeldFor set, at most max).
+func (h *harness) wantHeld(req dedup.BeginRequest, max time.Duration) {
+	h.t.Helper()
+	res := h.expect(req, dedup.LeaseBusy)
+	if res.HeldFor <= 0 || res.HeldFor > max {
+		h.t.Fatalf("Begin(%s) LeaseBusy: HeldFor = %v, want in (0, %v]", req.CommandID, res.HeldFor, max)
+	}
+}
+
+func testHoldOutlivesALapsedClaim(t *testing.T, h *harness) {
+	lk := "conn/res"
+	first := h.claim(held(begin("cmd-1", "h1", "o1", lk), shortTTL))
+	if first.Resumed {
+		t.Fatal("a first Begin says Resumed")
+	}
+	// While the claim lives, the lease is simply busy.
+	if res := h.expect(begin("cmd-2", "h2", "o2", lk), dedup.LeaseBusy); res.HeldFor != 0 {
+		t.Fatalf("live lease: HeldFor = %v, want 0", res.HeldFor)
+	}
+	// The worker died: the claim lapses, the resource stays held for cmd-1.
+	deadline := time.Now().Add(expiryDeadline)
+	for res := h.expect(begin("cmd-2", "h2", "o2", lk), dedup.LeaseBusy); res.HeldFor == 0; res = h.expect(begin("cmd-2", "h2", "o2", lk), dedup.LeaseBusy) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease never lapsed into a hold after %v", expiryDeadline)
+		}
+		time.Sleep(pollEvery)
+	}
+	h.wantHeld(begin("cmd-2", "h2", "o2", lk), shortTTL+longTTL)
+	// cmd-1's redelivery takes it over: resumed.
+	res := h.claim(held(begin("cmd-1", "h1", "o3", lk), longTTL))
+	if !res.Resumed {
+		t.Fatal("the redelivery of the command holding the resource: Resumed = false")
+	}
+	// The same owner again is no resumption.
+	if res := h.claim(held(begin("cmd-1", "h1", "o3", lk), longTTL)); res.Resumed {
+		t.Fatal("the same owner's second Begin says Resumed")
+	}
+	h.complete(complete("cmd-1", "h1", "o3", lk, result, nil))
+	if res := h.claim(begin("cmd-2", "h2", "o2", lk)); res.Resumed {
+		t.Fatal("another command after the hold ended says Resumed")
+	}
+}
+
+func testReleaseKeepsTheHoldWhenAsked(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(held(begin("cmd-1", "h1", "o1", lk), longTTL))
+	// A write may have landed without its answer: released, held.
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: lk, KeepHold: true, Hold: longTTL}); err != nil {
+		t.Fatal(err)
+	}
+	h.wantHeld(begin("cmd-2", "h2", "o2", lk), longTTL)
+	if res := h.claim(begin("cmd-1", "h1", "o3", lk)); !res.Resumed {
+		t.Fatal("the redelivery after a release keeping the hold: Resumed = false")
+	}
+	h.release("cmd-1", "o3", lk)
+	// A plain release ends the hold.
+	if res := h.claim(begin("cmd-2", "h2", "o2", lk)); res.Resumed {
+		t.Fatal("another command says Resumed")
+	}
+}
+
+func testHoldEndsWithReleaseAndExpiry(t *testing.T, h *harness) {
+	h.claim(held(begin("cmd-1", "h1", "o1", "conn/res"), longTTL))
+	h.release("cmd-1", "o1", "conn/res")
+	h.claim(begin("cmd-2", "h2", "o2", "conn/res"))
+
+	// A hold expires: lease and hold both short.
+	req := begin("cmd-3", "h3", "o1", "conn/res3")
+	req.TTL, req.Hold = shortTTL, shortTTL
+	h.claim(req)
+	h.pollUntilClaimed(begin("cmd-4", "h4", "o2", "conn/res3"), dedup.LeaseBusy)
+
+	// A release keeping the hold for a short while: it expires too.
+	h.claim(begin("cmd-5", "h5", "o1", "conn/res5"))
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-5", Owner: "o1", LeaseKey: "conn/res5", KeepHold: true, Hold: shortTTL}); err != nil {
+		t.Fatal(err)
+	}
+	h.pollUntilClaimed(begin("cmd-6", "h6", "o2", "conn/res5"), dedup.LeaseBusy)
+	// Another owner's release keeps nothing of a hold not its own.
+	h.claim(held(begin("cmd-7", "h7", "o1", "conn/res7"), longTTL))
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-7", Owner: "o-other", LeaseKey: "conn/res7", KeepHold: true, Hold: longTTL}); err != nil {
+		t.Fatal(err)
+	}
+	h.complete(complete("cmd-7", "h7", "o1", "conn/res7", result, nil))
+	h.claim(begin("cmd-8", "h8", "o2", "conn/res7"))
+}
+
+func testInvalidHolds(t *testing.T, h *harness) {
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.Hold = -time.Second
+	if _, err := h.s.Begin(h.ctx, req); err == nil {
+		t.Error("Begin with a negative Hold: no error")
+	}
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", TTL: longTTL, Hold: -time.Second}); err == nil {
+		t.Error("Renew with a negative Hold: no error")
+	}
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", KeepHold: true}); err == nil {
+		t.Error("Release keeping a hold of no duration: no error")
+	}
 }

@@ -264,9 +264,26 @@ func (r cmdRecord) reopenedBy(req dedup.BeginRequest) bool {
 func (r cmdRecord) liveClaim(now int64) bool { return r.State == stateClaim && r.Expires > now }
 
 // leaseRecord is the value of a lease key; Owner "" is a released lease.
+// Command and Hold are the resource's hold: the command whose delivery
+// took the lease, and until when (unix ms) the resource stays held for it
+// after the lease lapses.
 type leaseRecord struct {
 	Owner   string `json:"o,omitempty"`
 	Expires int64  `json:"x,omitempty"`
+	Command string `json:"c,omitempty"`
+	Hold    int64  `json:"y,omitempty"`
+}
+
+// heldFor reports whether the resource is held for a command other than
+// commandID (its lease lapsed, its hold not).
+func (r leaseRecord) heldFor(commandID string, now int64) bool {
+	return r.Command != "" && r.Command != commandID && r.Hold > now
+}
+
+// resumedBy reports whether owner's Begin of commandID takes over the hold
+// of an earlier delivery of the same command.
+func (r leaseRecord) resumedBy(commandID, owner string, now int64) bool {
+	return r.Command == commandID && r.Owner != owner && r.Hold > now
 }
 
 func (r leaseRecord) heldBy(owner string, now int64) bool {
@@ -426,7 +443,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
 				return dedup.BeginResult{}, err
 			}
-			if lease.val.busyFor(req.Owner, now) {
+			if lease.val.busyFor(req.Owner, now) || lease.val.heldFor(req.CommandID, now) {
 				// The two reads are no snapshot: if the command record
 				// changed in between (another owner claimed or finished
 				// it), that decides instead; decide again.
@@ -442,9 +459,14 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 				} else if err != nil {
 					return dedup.BeginResult{}, err
 				}
-				return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+				busy := dedup.BeginResult{State: dedup.LeaseBusy}
+				if !lease.val.busyFor(req.Owner, now) {
+					busy.HeldFor = time.Duration(lease.val.Hold-now) * time.Millisecond
+				}
+				return busy, nil
 			}
 		}
+		resumed := req.LeaseKey != "" && lease.val.resumedBy(req.CommandID, req.Owner, now)
 
 		deadline := now + reqcheck.Millis(req.TTL)
 		claimRev, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{
@@ -467,7 +489,8 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: map[string]dedup.OrderKey{}}, nil
 		}
 
-		took, err := s.takeLease(ctx, req.LeaseKey, req.Owner, deadline, lease)
+		took, err := s.takeLease(ctx, req.LeaseKey, leaseRecord{Owner: req.Owner, Expires: deadline, Command: req.CommandID,
+			Hold: deadline + reqcheck.Millis(req.Hold)}, lease)
 		if err != nil || !took {
 			s.undoClaim(ctx, ck, cur, claimRev, req.PayloadHash, origin)
 			if err != nil {
@@ -491,14 +514,14 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			cancel()
 			return dedup.BeginResult{}, err
 		}
-		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: keys}, nil
+		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: keys, Resumed: resumed}, nil
 	}
 	return dedup.BeginResult{}, contended("begin")
 }
 
-// takeLease writes owner's lease with the given deadline, starting from the
-// lease as read; false when another owner holds it.
-func (s *Store) takeLease(ctx context.Context, lk, owner string, deadline int64, lease entry[leaseRecord]) (bool, error) {
+// takeLease writes the lease mine, starting from the lease as read; false
+// when another owner holds it, or the resource is held for another command.
+func (s *Store) takeLease(ctx context.Context, lk string, mine leaseRecord, lease entry[leaseRecord]) (bool, error) {
 	key := leaseKey(lk)
 	for attempt := range maxAttempts {
 		if attempt > 0 {
@@ -509,11 +532,11 @@ func (s *Store) takeLease(ctx context.Context, lk, owner string, deadline int64,
 			if lease, err = get[leaseRecord](ctx, s.state, key); err != nil {
 				return false, err
 			}
-			if lease.val.busyFor(owner, s.nowMs()) {
+			if now := s.nowMs(); lease.val.busyFor(mine.Owner, now) || lease.val.heldFor(mine.Command, now) {
 				return false, nil
 			}
 		}
-		_, err := put(ctx, s.state, key, leaseRecord{Owner: owner, Expires: deadline}, lease.rev)
+		_, err := put(ctx, s.state, key, mine, lease.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}
@@ -677,7 +700,8 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 		deadline := now + reqcheck.Millis(req.TTL)
 		var leaseRev uint64
 		if req.LeaseKey != "" {
-			leaseRev, err = put(ctx, s.state, leaseKey(req.LeaseKey), leaseRecord{Owner: req.Owner, Expires: deadline}, lease.rev)
+			leaseRev, err = put(ctx, s.state, leaseKey(req.LeaseKey), leaseRecord{Owner: req.Owner, Expires: deadline, Command: req.CommandID,
+				Hold: deadline + reqcheck.Millis(req.Hold)}, lease.rev)
 			if errors.Is(err, errRace) {
 				continue
 			}
@@ -832,7 +856,38 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 	if err := s.releaseClaim(ctx, cmdKey(req.CommandID), req.Owner); err != nil {
 		return err
 	}
+	if req.KeepHold {
+		return s.keepHold(ctx, req)
+	}
 	return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+}
+
+// keepHold releases owner's lease but keeps the resource held for the
+// command for req.Hold (a no-op for a lease not owner's).
+func (s *Store) keepHold(ctx context.Context, req dedup.ReleaseRequest) error {
+	if req.LeaseKey == "" {
+		return nil
+	}
+	key := leaseKey(req.LeaseKey)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[leaseRecord](ctx, s.state, key)
+		if err != nil {
+			return err
+		}
+		if cur.val.Owner != req.Owner {
+			return nil
+		}
+		now := s.nowMs()
+		_, err = put(ctx, s.state, key, leaseRecord{Owner: req.Owner, Expires: now, Command: req.CommandID, Hold: now + reqcheck.Millis(req.Hold)}, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("keep hold")
 }
 
 func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {

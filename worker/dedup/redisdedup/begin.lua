@@ -2,8 +2,10 @@
 -- the order keys, atomically.
 --
 -- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f, q, t)
--- KEYS[2]  resource lease (string: owner)               } only when a lease
--- KEYS[3]  resource order keys (hash: field -> key/seq) } key was given
+-- KEYS[2]  resource lease (string: owner)               } only
+-- KEYS[3]  resource order keys (hash: field -> key/seq) } when a
+-- KEYS[4]  the resource's hold (string: command id, NUL, } lease key
+--          owner), PX = TTL + hold                      } was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  TTL in milliseconds
@@ -15,12 +17,18 @@
 --           done; Release leaves it, Complete drops it
 -- ARGV[#ARGV-2] this copy's origin stream sequence ('' when unknown)
 -- ARGV[#ARGV-1] this copy's origin time in Unix nanoseconds ('' likewise)
--- ARGV[#ARGV]   the sighting's TTL in milliseconds
--- (these four are taken off KEYS and ARGV first, so the ones above keep
--- their places)
+-- ARGV[#ARGV-2] the sighting's TTL in milliseconds
+-- ARGV[#ARGV-1] the command id
+-- ARGV[#ARGV]   the hold's TTL in milliseconds (TTL + hold)
+-- (these are taken off KEYS and ARGV first, so the ones above keep their
+-- places)
 --
--- Reply: {state, result|nil} or, for state 'claimed', {state, result|nil,
--- origin seq|nil, origin time|nil, field1, key1, field2, key2, ...}; the
+-- Reply: {state, result|nil}, for 'lease_busy' {state, the hold's
+-- remaining ms when the resource is held for another command whose lease
+-- lapsed | nil}, or, for state 'claimed', {state, result|nil, origin
+-- seq|nil, origin time|nil, resumed '1'|'0', nil, field1, key1, field2,
+-- key2, ...}; resumed when the hold was an earlier delivery's of this
+-- command (it may have written); the
 -- pairs only for fields that have a key (stored as "key/seq", or a bare
 -- "key" written before order keys had a stream sequence). The result is
 -- that of the done record for 'done' and 'conflict', and for 'claimed' when
@@ -28,6 +36,8 @@
 -- of 'claimed' is the one a reopened record kept, otherwise the
 -- sighting's.
 local sighting = table.remove(KEYS)
+local holdTTL = table.remove(ARGV)
+local commandID = table.remove(ARGV)
 local sightingTTL = table.remove(ARGV)
 local originTime = table.remove(ARGV)
 local originSeq = table.remove(ARGV)
@@ -81,11 +91,26 @@ if state == 'c' and owner ~= ARGV[2] then
   return {'conflict', false}
 end
 
+-- The resource's hold outlives the lease: held for another command, the
+-- resource is busy even with no live lease; held for this command by
+-- another owner (an earlier delivery that did not finish), it is taken
+-- over, resumed.
 local leased = #KEYS >= 3
+local resumed = '0'
 if leased then
   local holder = redis.call('GET', KEYS[2])
   if holder and holder ~= ARGV[2] then
     return {'lease_busy', false}
+  end
+  local hold = redis.call('GET', KEYS[4])
+  if hold then
+    local ours = commandID .. '\0'
+    if string.sub(hold, 1, #ours) ~= ours then
+      return {'lease_busy', tostring(redis.call('PTTL', KEYS[4]))}
+    end
+    if hold ~= ours .. ARGV[2] then
+      resumed = '1'
+    end
   end
 end
 
@@ -96,7 +121,7 @@ end
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 
-local reply = {'claimed', false, originSeq, originTime}
+local reply = {'claimed', false, originSeq, originTime, resumed, false}
 if reopened then
   reply[2] = result
   reply[3] = rec[6] or false
@@ -104,6 +129,7 @@ if reopened then
 end
 if leased then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2], 'PX', holdTTL)
   if #ARGV >= 5 then
     local fields = {}
     for i = 5, #ARGV do

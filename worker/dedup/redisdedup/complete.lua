@@ -2,8 +2,9 @@
 -- lease, atomically.
 --
 -- KEYS[1]  command record
--- KEYS[2]  resource lease       } only when a lease
--- KEYS[3]  resource order keys  } key was given
+-- KEYS[2]  resource lease                    } only when
+-- KEYS[3]  resource order keys               } a lease key
+-- KEYS[4]  the command's hold on the resource } was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  result bytes
@@ -19,6 +20,8 @@
 -- KEYS[#KEYS] the store's completion counter: raised by each done record
 --           written (these two are taken off KEYS first, so the keys above
 --           keep their places)
+-- ARGV[#ARGV] the hold's value (command id, NUL, owner), taken off ARGV
+--           first: the hold ends with the lease
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -76,10 +79,16 @@ end
 
 local completions = table.remove(KEYS)
 local sighting = table.remove(KEYS)
+local holdValue = table.remove(ARGV)
 local leased = #KEYS >= 3
 local function release()
-  if leased and redis.call('GET', KEYS[2]) == ARGV[2] then
-    redis.call('DEL', KEYS[2])
+  if leased then
+    if redis.call('GET', KEYS[2]) == ARGV[2] then
+      redis.call('DEL', KEYS[2])
+    end
+    if redis.call('GET', KEYS[4]) == holdValue then
+      redis.call('DEL', KEYS[4])
+    end
   end
 end
 

@@ -16,6 +16,11 @@
 //	                     it, Release and an expired claim leave it, so it
 //	                     adds nothing to the bytes kept per finished command
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
+//	p:hold:<lease key>   string <command id> NUL <owner>, PX = lease TTL + Hold:
+//	                     the resource held for a command beyond its lease,
+//	                     until Complete or Release (kept for Hold by a
+//	                     Release with KeepHold); only that command's next
+//	                     delivery may take the lease meanwhile (resumed)
 //	p:order:<lease key>  hash field -> order key "<key>/<stream sequence>"
 //	                     (decimal int64 and uint64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that

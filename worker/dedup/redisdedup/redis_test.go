@@ -134,7 +134,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	s, prefix := newStore(t, client)
 	ctx := t.Context()
 
-	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", TTL: 30 * time.Second, SightingTTL: time.Hour}); err != nil {
+	if _, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "cmd:1", PayloadHash: "h", Owner: "o", LeaseKey: "conn/res", TTL: 30 * time.Second, SightingTTL: time.Hour, Hold: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	wantPTTL := func(key string, lo, hi time.Duration) {
@@ -151,6 +151,11 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	wantPTTL(prefix+":lease:conn/res", 25*time.Second, 30*time.Second)
 	// The sighting lives with the sighting TTL until the command is done.
 	wantPTTL(prefix+":seen:cmd:1", time.Hour-time.Minute, time.Hour)
+	// The hold names the command and its owner, and lasts TTL + Hold.
+	wantPTTL(prefix+":hold:conn/res", 25*time.Second+time.Minute, 30*time.Second+time.Minute)
+	if v, err := client.Get(ctx, prefix+":hold:conn/res").Result(); err != nil || v != "cmd:1\x00o" {
+		t.Fatalf("hold = %q, %v; want the command id, NUL, the owner", v, err)
+	}
 	if owner, err := client.Get(ctx, prefix+":lease:conn/res").Result(); err != nil || owner != "o" {
 		t.Fatalf("lease = %q, %v; want o", owner, err)
 	}
@@ -164,8 +169,8 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	if n, err := client.Exists(ctx, prefix+":seen:cmd:1").Result(); err != nil || n != 0 {
 		t.Fatalf("sighting after Complete: exists=%d, %v; want deleted", n, err)
 	}
-	if n, err := client.Exists(ctx, prefix+":lease:conn/res").Result(); err != nil || n != 0 {
-		t.Fatalf("lease after Complete: exists=%d, %v; want released", n, err)
+	if n, err := client.Exists(ctx, prefix+":lease:conn/res", prefix+":hold:conn/res").Result(); err != nil || n != 0 {
+		t.Fatalf("lease and hold after Complete: %d exist, %v; want both released", n, err)
 	}
 	if v, err := client.HGet(ctx, prefix+":order:conn/res", "a").Result(); err != nil || v != "7/9" {
 		t.Fatalf("order key a = %q, %v; want 7/9", v, err)

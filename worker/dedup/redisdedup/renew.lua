@@ -1,9 +1,13 @@
--- renew.lua: extend the claim and the lease when both are still the owner's.
+-- renew.lua: extend the claim, the lease and the command's hold on the
+-- resource when claim and lease are still the owner's.
 --
 -- KEYS[1]  command record
--- KEYS[2]  resource lease (only when a lease key was given)
+-- KEYS[2]  resource lease                    } only when a lease
+-- KEYS[3]  the command's hold on the resource } key was given
 -- ARGV[1]  owner
 -- ARGV[2]  TTL in milliseconds
+-- ARGV[3]  the hold's TTL in milliseconds (TTL + Hold)
+-- ARGV[4]  the hold's value (command id, NUL, owner)
 --
 -- Reply: 1 renewed, 0 lost (nothing changed).
 local rec = redis.call('HMGET', KEYS[1], 's', 'o')
@@ -17,5 +21,8 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if leased then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  if redis.call('GET', KEYS[3]) == ARGV[4] then
+    redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  end
 end
 return 1

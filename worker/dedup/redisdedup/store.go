@@ -102,10 +102,13 @@ func (s *Store) keys(id, leaseKey string, withOrder bool) []string {
 	case leaseKey == "":
 		return []string{cmd}
 	case !withOrder:
-		return []string{cmd, s.prefix + ":lease:" + leaseKey}
+		return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":hold:" + leaseKey}
 	}
-	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey}
+	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey, s.prefix + ":hold:" + leaseKey}
 }
+
+// holdValue is the value of a resource's hold for a command's delivery.
+func holdValue(commandID, owner string) string { return commandID + "\x00" + owner }
 
 // Begin implements dedup.Store.
 func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
@@ -124,7 +127,8 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 	}
 	originSeq, originTime := formatOrigin(req.Origin)
 	fence := s.fence()
-	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), fence.Epoch, strconv.FormatInt(fence.Completions, 10))
+	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), req.CommandID, reqcheck.Millis(req.TTL+req.Hold),
+		fence.Epoch, strconv.FormatInt(fence.Completions, 10))
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.epochKey(), s.completionsKey())
 	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
@@ -152,12 +156,13 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 	var res dedup.BeginResult
 	switch state {
 	case "claimed":
-		if len(reply) < 4 {
+		if len(reply) < 6 {
 			return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed reply of %d elements", len(reply))
 		}
 		res.State = dedup.Claimed
-		res.OrderKeys = make(map[string]dedup.OrderKey, (len(reply)-4)/2)
-		for i := 4; i < len(reply); i += 2 {
+		res.Resumed = reply[4] == "1"
+		res.OrderKeys = make(map[string]dedup.OrderKey, (len(reply)-6)/2)
+		for i := 6; i < len(reply); i += 2 {
 			f, _ := reply[i].(string)
 			v, _ := reply[i+1].(string)
 			k, err := parseOrderKey(v)
@@ -184,7 +189,15 @@ func parseBegin(reply []any) (dedup.BeginResult, error) {
 	case "in_progress":
 		return dedup.BeginResult{State: dedup.InProgress}, nil
 	case "lease_busy":
-		return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+		res := dedup.BeginResult{State: dedup.LeaseBusy}
+		if ms, ok := reply[1].(string); ok {
+			n, err := strconv.ParseInt(ms, 10, 64)
+			if err != nil {
+				return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: malformed hold time %q", ms)
+			}
+			res.HeldFor = time.Duration(max(n, 1)) * time.Millisecond
+		}
+		return res, nil
 	case "store_lost":
 		marker, _ := reply[1].(string)
 		counter := "none"
@@ -328,7 +341,8 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n, err := renewScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL)).Int()
+	n, err := renewScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL),
+		reqcheck.Millis(req.TTL+req.Hold), holdValue(req.CommandID, req.Owner)).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: renew: %w", err)
 	}
@@ -360,6 +374,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			args = append(args, f, formatOrderKey(v))
 		}
 	}
+	args = append(args, holdValue(req.CommandID, req.Owner))
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.completionsKey())
 	n, err := completeScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
@@ -379,7 +394,9 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := releaseScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner).Err(); err != nil {
+	hold := max(reqcheck.Millis(req.Hold), 1)
+	if err := releaseScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, holdValue(req.CommandID, req.Owner),
+		flag(req.KeepHold), hold).Err(); err != nil {
 		return fmt.Errorf("redisdedup: release: %w", err)
 	}
 	return nil

@@ -38,6 +38,9 @@ func Begin(r dedup.BeginRequest) error {
 	if r.SightingTTL <= 0 {
 		return invalid("begin", "SightingTTL must be positive")
 	}
+	if r.Hold < 0 {
+		return invalid("begin", "Hold must not be negative")
+	}
 	return nil
 }
 
@@ -48,6 +51,9 @@ func Renew(r dedup.RenewRequest) error {
 	}
 	if r.TTL <= 0 {
 		return invalid("renew", "TTL must be positive")
+	}
+	if r.Hold < 0 {
+		return invalid("renew", "Hold must not be negative")
 	}
 	return nil
 }
@@ -65,7 +71,13 @@ func Complete(r dedup.CompleteRequest) error {
 
 // Release checks a ReleaseRequest.
 func Release(r dedup.ReleaseRequest) error {
-	return common("release", r.CommandID, r.Owner)
+	if err := common("release", r.CommandID, r.Owner); err != nil {
+		return err
+	}
+	if r.KeepHold && r.Hold <= 0 {
+		return invalid("release", "KeepHold needs a positive Hold")
+	}
+	return nil
 }
 
 // DeliveryTrace checks a DeliveryTraceRequest.
