@@ -91,7 +91,9 @@ type Config struct {
 	// Default 2m.
 	MaxNakDelay time.Duration
 	// LeaseTTL bounds the resource lease and the command claim; the
-	// heartbeat renews them every LeaseTTL/3. Default 15s.
+	// heartbeat renews them every LeaseTTL/3. Default 15s. The resource
+	// stays held for the command AckWait + LeaseTTL beyond its lease (see
+	// hold).
 	LeaseTTL time.Duration
 	// LeaseWait is how long a command waits in process for a busy resource
 	// lease before it is handed back. Default 2s.
@@ -296,3 +298,12 @@ func defaultInstance() string {
 	_, _ = rand.Read(b[:])
 	return host + "-" + hex.EncodeToString(b[:])
 }
+
+// hold is how long a resource stays held for a command beyond its lease
+// (dedup.BeginRequest.Hold) when its delivery stops without recording an
+// outcome (its worker died, maybe after a write whose answer it got): the
+// ack wait, after which the message is redelivered, plus a lease TTL for
+// the redelivery to reach a worker. Only that redelivery may take the
+// resource meanwhile, so no other command touches it before the outcome
+// of a write that may have landed is recorded (docs/CONTRACT.md §5.1).
+func (c *Config) hold() time.Duration { return c.AckWait + c.LeaseTTL }

@@ -3,8 +3,12 @@ package worker_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
 	"github.com/oauthsync/oauthsync/messages"
@@ -39,5 +43,54 @@ func TestALostAnswerToAWriteIsApplied(t *testing.T) {
 	}
 	if p := b.posts(); len(p) != 1 {
 		t.Fatalf("provider got %d writes, want 1 (the retry found the values in place)", len(p))
+	}
+}
+
+// TestALostAnswerHandedBackKeepsItsResource (§5.1, the chaos test's "written
+// (the answer was lost) but superseded"): the provider applies a command's
+// write but its answer is lost, then fails every retry until the delivery's
+// budget is spent and the command is handed back. A newer command on the
+// same resource waits until the command's redelivery has recorded that its
+// write landed (applied), then goes on.
+func TestALostAnswerHandedBackKeepsItsResource(t *testing.T) {
+	b := newBundle(t)
+	var lost, healed atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == rocketchatsim.PathUpdate && lost.CompareAndSwap(false, true):
+			b.sim.ServeHTTP(httptest.NewRecorder(), r)          // applied...
+			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
+		case lost.Load() && !healed.Load():
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		default:
+			b.sim.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b.simURL = srv.URL
+	cfg := b.config()
+	cfg.RetryBudget, cfg.MaxNakDelay = 300*time.Millisecond, 2*time.Second
+	b.start(cfg)
+
+	b.publish(command("cmd-lost", res1, nil, messages.Changes{Name: ptr("lost-answer")}), true)
+	deadline := time.Now().Add(20 * time.Second)
+	for !slices.ContainsFunc(b.spans.GetSpans(), func(s tracetest.SpanStub) bool { return hasEvent(s, "handed_back") }) {
+		if time.Now().After(deadline) {
+			t.Fatal("the command was never handed back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	healed.Store(true)
+	b.publish(command("cmd-newer", res1, nil, messages.Changes{Name: ptr("newer")}), true)
+
+	if r := b.result("cmd-newer").Data; r.Status != messages.StatusApplied {
+		t.Fatalf("newer: %s", r.Status)
+	}
+	r := b.result("cmd-lost").Data
+	if r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{"name"}) {
+		t.Fatalf("the command whose answer was lost: %s applied=%v skipped=%v; want applied: its write landed", r.Status, r.AppliedFields, r.SkippedFields)
+	}
+	if app, _ := b.sim.App(res1); app.Name != "newer" {
+		t.Fatalf("provider name = %q, want the newer command's", app.Name)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/oauthsync/oauthsync/adapters"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -273,7 +274,7 @@ func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
 
 	first := command("cmd-first", res1, nil, messages.Changes{Name: ptr("first")})
 	b.publish(first, true)
-	meta := b.killedWhileHolding(first)
+	meta := b.killedWhileHolding(first, 0)
 
 	newer := command("cmd-newer", res1, nil, messages.Changes{Name: ptr("newer")})
 	b.publish(newer, true)
@@ -309,10 +310,11 @@ func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
 }
 
 // killedWhileHolding plays a worker that fetched cmd's copy from the
-// connection's consumer (provisioned, no worker running), began it, and
-// was killed holding it: the copy is redelivered after the ack wait. It
-// returns the held copy's metadata.
-func (b *bundle) killedWhileHolding(cmd *messages.Command) *jetstream.MsgMetadata {
+// connection's consumer (provisioned, no worker running), began it
+// (holding the resource for hold beyond its lease), and was killed holding
+// it: the copy is redelivered after the ack wait. It returns the held
+// copy's metadata.
+func (b *bundle) killedWhileHolding(cmd *messages.Command, hold time.Duration) *jetstream.MsgMetadata {
 	b.t.Helper()
 	cons, err := b.js.Consumer(context.Background(), b.streams.Commands, "syncworker_"+connName)
 	if err != nil {
@@ -339,7 +341,7 @@ func (b *bundle) killedWhileHolding(cmd *messages.Command) *jetstream.MsgMetadat
 	}
 	if br, err := b.store.Begin(context.Background(), dedup.BeginRequest{CommandID: cmd.ID, PayloadHash: hash, Owner: "killed-worker",
 		LeaseKey: connName + "/" + cmd.Resource, Fields: []string{"name"}, TTL: 50 * time.Millisecond,
-		Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, SightingTTL: time.Hour}); err != nil || br.State != dedup.Claimed {
+		Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, SightingTTL: time.Hour, Hold: hold}); err != nil || br.State != dedup.Claimed {
 		b.t.Fatalf("the killed worker's Begin of %s: %v, %v", cmd.ID, br.State, err)
 	}
 	return meta
@@ -359,7 +361,7 @@ func TestAReusedIDIsRefusedWhileItsFirstPayloadWaits(t *testing.T) {
 
 	first := command("cmd-reused", res1, nil, messages.Changes{Name: ptr("first-payload")})
 	b.publish(first, true)
-	b.killedWhileHolding(first)
+	b.killedWhileHolding(first, 0)
 	b.publish(command("cmd-reused", res1, nil, messages.Changes{Name: ptr("second-payload")}), false)
 	b.start(cfg)
 
@@ -389,5 +391,49 @@ func TestAReusedIDIsRefusedWhileItsFirstPayloadWaits(t *testing.T) {
 	}
 	if app, _ := b.sim.App(res1); app.Name != "first-payload" {
 		t.Fatalf("provider name = %q, want the first payload's", app.Name)
+	}
+}
+
+// TestAKilledWorkersWriteIsRecordedBeforeTheResourceMovesOn (issue 9 item
+// 1, §5.1; the chaos test's "written, answered 200, result superseded"): a
+// worker wrote a command's values, the provider accepted them, and the
+// worker was killed before it recorded the outcome. A newer command on the
+// same resource waits until the command's redelivery has recorded it: the
+// command is applied (its values were found in place), the newer one
+// applied after it, and the provider ends with the newer value.
+func TestAKilledWorkersWriteIsRecordedBeforeTheResourceMovesOn(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
+	stop := b.start(cfg) // provisions the connection's consumer
+	stop()
+
+	first := command("cmd-written", res1, nil, messages.Changes{Name: ptr("written-then-killed")})
+	b.publish(first, true)
+	b.killedWhileHolding(first, cfg.AckWait+cfg.LeaseTTL)
+	// The killed worker's write had landed.
+	if _, err := b.adapter(canaryAuthToken).Apply(context.Background(), adapters.Update{Resource: res1, Changes: first.Data.Changes}); err != nil {
+		t.Fatal(err)
+	}
+	newer := command("cmd-newer", res1, nil, messages.Changes{Name: ptr("newer")})
+	b.publish(newer, true)
+	b.start(cfg)
+
+	if r := b.result(newer.ID).Data; r.Status != messages.StatusApplied {
+		t.Fatalf("newer: %s", r.Status)
+	}
+	r := b.result(first.ID).Data
+	if r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{"name"}) {
+		t.Fatalf("the killed worker's command: %s applied=%v skipped=%v; want applied: its write landed", r.Status, r.AppliedFields, r.SkippedFields)
+	}
+	var names []any
+	for _, p := range b.posts() {
+		names = append(names, p["name"])
+	}
+	if !slices.Equal(names, []any{"written-then-killed", "newer"}) {
+		t.Fatalf("the provider received names %v, want the killed worker's write, then the newer command's", names)
+	}
+	if app, _ := b.sim.App(res1); app.Name != "newer" {
+		t.Fatalf("provider name = %q, want the newer command's", app.Name)
 	}
 }

@@ -68,6 +68,9 @@ type job struct {
 
 	// rejected: the result being stored is a rejection (RejectedResultTTL).
 	rejected bool
+	// resumed: Begin took the resource over from an earlier delivery of
+	// the command that did not finish; it may have written.
+	resumed bool
 }
 
 // handle processes one held delivery to its single settlement: an ack
@@ -232,7 +235,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	work, cancel := context.WithCancel(w.work)
 	defer cancel()
 	t := j.held
-	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL}, cancel)
+	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL, Hold: w.cfg.hold()}, cancel)
 	defer t.unclaim()
 
 	// One span per attempt. A transiently failed attempt's span stays open
@@ -268,9 +271,10 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
 	case res.err == nil:
 		status := messages.StatusApplied
-		// An earlier attempt's write may have landed without its answer:
-		// the values found in place are then this command's own, applied.
-		if res.outcome.Status == adapters.Unchanged && !res.mayHaveWritten {
+		// An earlier attempt's write, or an earlier delivery's, may have
+		// landed without its answer being recorded: the values found in
+		// place are then this command's own, applied.
+		if res.outcome.Status == adapters.Unchanged && !res.mayHaveWritten && !j.resumed {
 			status = messages.StatusUnchanged
 		} else {
 			j.applied = update.Fields()
@@ -283,13 +287,14 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	case !res.err.Retryable():
 		w.finish(ctx, j, w.result(j, messages.StatusRejected, w.resultError(j, res.err)), nil)
 	case res.interrupted || w.work.Err() != nil:
-		w.release(j)
+		w.release(j, w.holdAfter(res, 0))
 		w.handBackJob(ctx, j, 0, "stopping")
 	case int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
 		w.fail(ctx, j, res.err)
 	default:
-		w.release(j)
-		w.handBackJob(ctx, j, max(w.nakDelay(j), res.retryAfter), "retry_budget_spent")
+		delay := max(w.nakDelay(j), res.retryAfter)
+		w.release(j, w.holdAfter(res, delay))
+		w.handBackJob(ctx, j, delay, "retry_budget_spent")
 	}
 }
 
@@ -297,7 +302,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 // resource lease is busy. ok is false when the message was handed back.
 func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
 	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
-		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL}
+		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.cfg.hold()}
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
@@ -314,11 +319,23 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 			return br, false
 		}
 		w.settleReplay(j, br)
+		if br.State == dedup.Claimed && br.Resumed {
+			j.resumed = true
+			j.span.AddEvent("resumed", trace.WithAttributes(attribute.String("oauthsync.reason", "an earlier delivery held the resource and may have written")))
+		}
 		if br.State == dedup.Claimed && br.Result != nil {
 			return w.reopened(ctx, j, br)
 		}
 		if br.State != dedup.LeaseBusy {
 			return br, true
+		}
+		if br.HeldFor > 0 {
+			// Held for a command whose delivery stopped without an
+			// outcome: it lasts until that command's redelivery, not the
+			// moment a live delivery finishes; waiting here is no use.
+			d := min(br.HeldFor, w.cfg.LeaseTTL)
+			w.handBackJob(ctx, j, d+jitter(d/4), "resource_held")
+			return br, false
 		}
 		if w.cfg.now().Add(wait).After(deadline) || w.stopping.Err() != nil {
 			w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "lease_busy")
@@ -414,7 +431,7 @@ func (w *Worker) complete(ctx context.Context, j *job, r messages.Result, orderK
 	body, err := messages.EncodeResultEvent(ev)
 	if err != nil {
 		w.cfg.Logger.Error("encoding a result failed", w.logAttrs(j, slog.String("error", err.Error()))...)
-		w.release(j)
+		w.release(j, 0)
 		w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 		return nil, false
 	}
@@ -444,7 +461,7 @@ func (w *Worker) fail(ctx context.Context, j *job, cause *adapters.Error) {
 func (w *Worker) failWith(ctx context.Context, j *job, rerr *messages.ResultError) {
 	if err := w.deadLetter(ctx, j, rerr.Code, rerr.Message); err != nil {
 		w.cfg.Logger.Warn("dead-lettering failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-		w.release(j)
+		w.release(j, 0)
 		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
 		return
 	}
@@ -524,8 +541,10 @@ func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra .
 }
 
 // release gives up the claim and lease after a transient failure (for a
-// replay: puts the failed record back, see putBack).
-func (w *Worker) release(j *job) {
+// replay: puts the failed record back, see putBack). With hold > 0 (a
+// write may have landed without its answer) the resource stays held for
+// the command that long, for its redelivery to find the outcome.
+func (w *Worker) release(j *job, hold time.Duration) {
 	j.held.unclaim()
 	if j.reopened != nil {
 		w.putBack(j)
@@ -534,11 +553,21 @@ func (w *Worker) release(j *job) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()
-	err := w.cfg.Store.Release(ctx, dedup.ReleaseRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey})
+	err := w.cfg.Store.Release(ctx, dedup.ReleaseRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, KeepHold: hold > 0, Hold: hold})
 	w.storeDone(ctx, opRelease, start)
 	if err != nil {
 		w.cfg.Logger.Warn("releasing claim failed; it expires with its TTL", w.logAttrs(j, slog.String("error", err.Error()))...)
 	}
+}
+
+// holdAfter is how long a command handed back after res keeps its
+// resource held: when one of its attempts may have written, until its
+// redelivery (after delay) can reach a worker; 0 otherwise.
+func (w *Worker) holdAfter(res attemptResult, delay time.Duration) time.Duration {
+	if !res.mayHaveWritten {
+		return 0
+	}
+	return delay + w.cfg.hold()
 }
 
 // Reasons a delivery is handed back, on its handed_back span event.

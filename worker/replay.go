@@ -172,7 +172,7 @@ func (w *Worker) storeResult(ctx context.Context, j *job, body []byte, orderKeys
 		w.cfg.Logger.Warn("storing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
 		reason := "lease_lost"
 		if !errors.Is(err, dedup.ErrLeaseLost) {
-			w.release(j)
+			w.release(j, 0)
 			reason = reasonStoreUnavailable
 		}
 		w.handBackJob(ctx, j, w.nakDelay(j), reason)
