@@ -153,6 +153,18 @@ type CompleteRequest struct {
 	Origin Origin
 }
 
+// Sighting is a copy of a command that a worker holds but has not begun:
+// what Begin would record of it (see Store.Begin), recorded earlier.
+type Sighting struct {
+	CommandID   string
+	PayloadHash string
+	// Origin is where and when JetStream stored this copy.
+	Origin Origin
+	// TTL is how long at least the sighting is kept (as
+	// BeginRequest.SightingTTL).
+	TTL time.Duration
+}
+
 // ReleaseRequest gives up a claim and a lease after a transient failure, so
 // a redelivery may try again.
 type ReleaseRequest struct {
@@ -231,6 +243,17 @@ type Store interface {
 	// Begin saw the first copy. Complete drops the sighting with the claim
 	// (the done record answers from then on).
 	Begin(ctx context.Context, req BeginRequest) (BeginResult, error)
+
+	// Sight records the sightings of commands a worker holds before it
+	// begins them (a batch it fetched), as Begin would: a command not seen
+	// yet gets its sighting, one seen with the same hash keeps the earlier
+	// origin; a done command, or one seen with another hash, is left as it
+	// is (its Begin decides). It claims nothing and takes no lease. One
+	// round trip where the backend allows; it never retries; errors are
+	// backend failures. A worker killed while it holds fetched commands
+	// thus leaves their first copies' places in the order and their
+	// payloads behind, for late copies and reused ids to meet.
+	Sight(ctx context.Context, sightings []Sighting) error
 
 	// Renew extends the claim and lease held by Owner. ErrLeaseLost if
 	// either is no longer Owner's.

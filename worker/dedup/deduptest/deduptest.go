@@ -106,6 +106,9 @@ var cases = []struct {
 	{"ReleaseKeepsTheHoldWhenAsked", testReleaseKeepsTheHoldWhenAsked},
 	{"HoldEndsWithReleaseAndExpiry", testHoldEndsWithReleaseAndExpiry},
 	{"InvalidHolds", testInvalidHolds},
+	{"SightBeforeBegin", testSightBeforeBegin},
+	{"SightKeepsTheEarliestCopy", testSightKeepsTheEarliestCopy},
+	{"SightLeavesDoneAndConflictsToBegin", testSightLeavesDoneAndConflictsToBegin},
 }
 
 // ---- harness ----
@@ -1390,5 +1393,58 @@ func testInvalidHolds(t *testing.T, h *harness) {
 	}
 	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", KeepHold: true}); err == nil {
 		t.Error("Release keeping a hold of no duration: no error")
+	}
+}
+
+// ---- Sight: sightings of held commands, recorded before their Begin ----
+
+func sighting(id, hash string, seq uint64) dedup.Sighting {
+	return dedup.Sighting{CommandID: id, PayloadHash: hash, Origin: originAt(seq), TTL: resultTTL}
+}
+
+func (h *harness) sight(ss ...dedup.Sighting) {
+	h.t.Helper()
+	if err := h.s.Sight(h.ctx, ss); err != nil {
+		h.t.Fatalf("Sight(%d): %v", len(ss), err)
+	}
+}
+
+func testSightBeforeBegin(t *testing.T, h *harness) {
+	// A worker fetched three commands and was killed before it began
+	// them: late copies and reused ids meet their sightings.
+	h.sight(sighting("cmd-1", "h1", 10), sighting("cmd-2", "h2", 11), sighting("cmd-3", "h3", 12))
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o1", "conn/res1"), 90)), 10)
+	h.expect(copyAt(begin("cmd-2", "h-other", "o1", "conn/res2"), 91), dedup.Conflict)
+	wantOrigin(t, h.claim(copyAt(begin("cmd-2", "h2", "o1", "conn/res2"), 91)), 11)
+	// It takes no claim and no lease.
+	h.claim(begin("cmd-4", "h4", "o1", "conn/res3"))
+	wantOrigin(t, h.claim(copyAt(begin("cmd-3", "h3", "o2", ""), 12)), 12)
+	h.sight() // nothing to sight: no error
+}
+
+func testSightKeepsTheEarliestCopy(t *testing.T, h *harness) {
+	h.sight(sighting("cmd-1", "h1", 50))
+	h.sight(sighting("cmd-1", "h1", 10))
+	h.sight(sighting("cmd-1", "h1", 70), sighting("cmd-1", "h-other", 5))
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o1", "conn/res"), 60)), 10)
+	// A live claim keeps its owner; its sighting still learns an earlier copy.
+	h.sight(sighting("cmd-1", "h1", 3))
+	h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.InProgress)
+	h.release("cmd-1", "o1", "conn/res")
+	wantOrigin(t, h.claim(copyAt(begin("cmd-1", "h1", "o3", "conn/res"), 60)), 3)
+}
+
+func testSightLeavesDoneAndConflictsToBegin(t *testing.T, h *harness) {
+	h.claim(begin("cmd-1", "h1", "o1", "conn/res"))
+	h.complete(complete("cmd-1", "h1", "o1", "conn/res", result, nil))
+	h.sight(sighting("cmd-1", "h1", 10), sighting("cmd-1", "h2", 11))
+	wantResult(t, h.expect(begin("cmd-1", "h1", "o2", "conn/res"), dedup.Done), result)
+	wantResult(t, h.expect(begin("cmd-1", "h2", "o2", "conn/res"), dedup.Conflict), result)
+
+	if err := h.s.Sight(h.ctx, []dedup.Sighting{{PayloadHash: "h", TTL: resultTTL}}); err == nil {
+		t.Error("Sight without CommandID: no error")
+	}
+	if err := h.s.Sight(h.ctx, []dedup.Sighting{{CommandID: "cmd-9", PayloadHash: "h"}}); err == nil {
+		t.Error("Sight without TTL: no error")
 	}
 }

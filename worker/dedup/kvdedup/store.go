@@ -519,6 +519,49 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 	return dedup.BeginResult{}, contended("begin")
 }
 
+// Sight implements dedup.Store: a compare-and-set per command.
+func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
+	if err := reqcheck.Sightings(sightings); err != nil {
+		return err
+	}
+	for _, st := range sightings {
+		if err := s.sight(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) sight(ctx context.Context, st dedup.Sighting) error {
+	ck := cmdKey(st.CommandID)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return err
+		}
+		rec := cur.val
+		switch {
+		case rec.State == stateDone, rec.Hash != "" && rec.Hash != st.PayloadHash:
+			return nil // Begin decides
+		case cur.rev == 0 || rec.Hash == "":
+			rec = withOrigin(cmdRecord{State: stateFree, Hash: st.PayloadHash}, st.Origin)
+		case st.Origin.IsZero() || (rec.OriginSeq != 0 && rec.OriginSeq <= st.Origin.Seq):
+			return nil // nothing earlier to keep
+		default:
+			rec = withOrigin(rec, st.Origin) // a claim stays the claim it is
+		}
+		_, err = put(ctx, s.cmd, ck, rec, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("sight")
+}
+
 // takeLease writes the lease mine, starting from the lease as read; false
 // when another owner holds it, or the resource is held for another command.
 func (s *Store) takeLease(ctx context.Context, lk string, mine leaseRecord, lease entry[leaseRecord]) (bool, error) {

@@ -94,6 +94,9 @@ func TestOneRoundTripEach(t *testing.T) {
 		name string
 		fn   func() error
 	}{
+		{"Sight", func() error {
+			return s.Sight(ctx, []dedup.Sighting{{CommandID: "c1", PayloadHash: "h", TTL: time.Hour}, {CommandID: "c9", PayloadHash: "h", TTL: time.Hour}})
+		}},
 		{"Begin", func() error {
 			_, err := s.Begin(ctx, dedup.BeginRequest{CommandID: "c1", PayloadHash: "h", Owner: "o", LeaseKey: "c/r", Fields: []string{"a", "b"}, TTL: time.Minute, SightingTTL: time.Hour})
 			return err
@@ -165,6 +168,10 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	}
 	// The request's ResultTTL is honoured per key.
 	wantPTTL(prefix+":cmd:cmd:1", 2*time.Hour-time.Minute, 2*time.Hour)
+	// Nor does a Sight of it make one.
+	if err := s.Sight(ctx, []dedup.Sighting{{CommandID: "cmd:1", PayloadHash: "h", TTL: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
 	// A done command keeps no sighting: nothing more per finished command.
 	if n, err := client.Exists(ctx, prefix+":seen:cmd:1").Result(); err != nil || n != 0 {
 		t.Fatalf("sighting after Complete: exists=%d, %v; want deleted", n, err)

@@ -46,6 +46,7 @@ var (
 	// claim in one atomic step.
 	beginScript    = mustScripts("fence.lua", "begin.lua")
 	renewScript    = mustScript("renew.lua")
+	sightScript    = mustScript("sight.lua")
 	completeScript = mustScript("complete.lua")
 	releaseScript  = mustScript("release.lua")
 )
@@ -135,6 +136,27 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
 	}
 	return parseBegin(reply)
+}
+
+// Sight implements dedup.Store: one script for the whole batch.
+func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
+	if err := reqcheck.Sightings(sightings); err != nil {
+		return err
+	}
+	if len(sightings) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, 2*len(sightings))
+	args := make([]any, 0, 4*len(sightings))
+	for _, st := range sightings {
+		seq, unixNano := formatOrigin(st.Origin)
+		keys = append(keys, s.prefix+":cmd:"+st.CommandID, s.sightingKey(st.CommandID))
+		args = append(args, st.PayloadHash, seq, unixNano, reqcheck.Millis(st.TTL))
+	}
+	if err := sightScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+		return fmt.Errorf("redisdedup: sight: %w", err)
+	}
+	return nil
 }
 
 // flag is a boolean script argument: "1" or "0".

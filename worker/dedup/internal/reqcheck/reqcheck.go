@@ -44,6 +44,19 @@ func Begin(r dedup.BeginRequest) error {
 	return nil
 }
 
+// Sightings checks the sightings of a Sight call.
+func Sightings(ss []dedup.Sighting) error {
+	for _, s := range ss {
+		switch {
+		case s.CommandID == "":
+			return invalid("sight", "empty CommandID")
+		case s.TTL <= 0:
+			return invalid("sight", "TTL must be positive")
+		}
+	}
+	return nil
+}
+
 // Renew checks a RenewRequest.
 func Renew(r dedup.RenewRequest) error {
 	if err := common("renew", r.CommandID, r.Owner); err != nil {
