@@ -75,8 +75,18 @@ func (l *consumeLoop) run(ctx context.Context) error {
 			}
 		})
 	}
+	// waiting takes the messages that wait for a goroutine to the sighter
+	// (see sight.go); the catch-all applies nothing, so sights nothing.
+	var waiting chan *tracked
+	if !l.unrouted {
+		waiting = make(chan *tracked, held)
+		wg.Go(func() { l.w.sighter(waiting) })
+	}
 	defer func() {
 		close(msgs)
+		if waiting != nil {
+			close(waiting)
+		}
 		wg.Wait()
 	}()
 	failures := 0
@@ -93,6 +103,15 @@ func (l *consumeLoop) run(ctx context.Context) error {
 			for m := range batch.Messages() {
 				t := l.w.inflight.hold(m)
 				n--
+				select {
+				case msgs <- t:
+					continue
+				default:
+				}
+				select { // it waits for a goroutine: sighted meanwhile
+				case waiting <- t:
+				default: // the sighter lags (or there is none): Begin records it
+				}
 				msgs <- t // handle hands it back if the worker is stopping
 			}
 			err = batch.Error()

@@ -53,6 +53,8 @@ type bundle struct {
 	subjects messages.Subjects
 	streams  worker.StreamsConfig
 	store    dedup.Store
+	// storePrefix is the prefix of the store's Redis keys.
+	storePrefix string
 	sim      *rocketchatsim.Server
 	simURL   string
 	logs     *syncBuffer
@@ -98,6 +100,7 @@ func newBundleOn(t *testing.T, nc *nats.Conn) *bundle {
 	t.Cleanup(func() { _ = b.mp.Shutdown(context.Background()) })
 	rc := testenv.Redis(t)
 	prefix := "oauthsync-test-" + u
+	b.storePrefix = prefix
 	b.store = redisdedup.New(rc, redisdedup.Config{Prefix: prefix})
 	t.Cleanup(func() {
 		ctx := context.Background()

@@ -20,6 +20,10 @@ import (
 type tracked struct {
 	msg jetstream.Msg
 
+	// decodeOnce and dec: the command, decoded once (decodeHeld).
+	decodeOnce sync.Once
+	dec        *decoded
+
 	mu     sync.Mutex
 	renew  *dedup.RenewRequest // nil while no claim is held
 	cancel context.CancelFunc

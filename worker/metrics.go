@@ -54,10 +54,11 @@ const (
 	opComplete
 	opRenew
 	opRelease
+	opSight
 	numStoreOps
 )
 
-var storeOpNames = [numStoreOps]string{"begin", "complete", "renew", "release"}
+var storeOpNames = [numStoreOps]string{"begin", "complete", "renew", "release", "sight"}
 
 // instruments are the worker's metric instruments.
 type instruments struct {

@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/oauthsync/oauthsync/adapters"
+	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
+	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -435,5 +437,48 @@ func TestAKilledWorkersWriteIsRecordedBeforeTheResourceMovesOn(t *testing.T) {
 	}
 	if app, _ := b.sim.App(res1); app.Name != "newer" {
 		t.Fatalf("provider name = %q, want the newer command's", app.Name)
+	}
+}
+
+// TestAHeldCommandIsSightedBeforeItBegins (issue 9, the chaos test's
+// reused ids and late copies whose first copy a killed worker held but had
+// not begun): a command that waits for a free goroutine is recorded by the
+// store at once, so that a reused id (another payload under its id) is
+// refused even before the command begins.
+func TestAHeldCommandIsSightedBeforeItBegins(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.Connections[0].MaxInFlight = 1
+	stop := b.start(cfg) // provisions the streams
+	stop()
+	b.sim.Fail(rocketchatsim.Fault{Path: rocketchatsim.PathGet, Delay: 3 * time.Second}) // the first command is slow
+	b.publish(command("cmd-slow", res1, nil, messages.Changes{Name: ptr("slow")}), true)
+	waiting := command("cmd-waiting", res2, nil, messages.Changes{Name: ptr("waiting")})
+	b.publish(waiting, true)
+	b.start(cfg)
+
+	// The store has the waiting command's sighting while the slow one
+	// still holds the only goroutine.
+	rc := testenv.Redis(t)
+	deadline := time.Now().Add(2 * time.Second)
+	for rc.Exists(context.Background(), b.storePrefix+":seen:"+waiting.ID).Val() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not sighted while it waited for a goroutine", waiting.ID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.mu.Lock()
+	_, slowDone := b.results["cmd-slow"]
+	b.mu.Unlock()
+	if slowDone {
+		t.Fatal("the slow command finished before the test looked: the other one did not wait")
+	}
+	br, err := b.store.Begin(context.Background(), dedup.BeginRequest{CommandID: waiting.ID, PayloadHash: "another-payload", Owner: "a-reused-id",
+		TTL: time.Second, SightingTTL: time.Hour})
+	if err != nil || br.State != dedup.Conflict {
+		t.Fatalf("Begin of a reused id while %s waits: %v, %v; want conflict", waiting.ID, br.State, err)
+	}
+	if r := b.result(waiting.ID).Data; r.Status != messages.StatusApplied {
+		t.Fatalf("the waiting command: %s, want applied", r.Status)
 	}
 }

@@ -122,7 +122,8 @@ func (w *Worker) process(ctx context.Context, j *job) {
 	w.readReplay(j)
 	refusal := w.refusal(msg)
 
-	cmd, err := messages.DecodeCommand(msg.Subject(), msg.Data(), messages.DecodeOptions{MaxBytes: w.cfg.MaxCommandBytes, Subjects: w.cfg.Subjects})
+	d := w.decodeHeld(j.held)
+	cmd, err := d.cmd, d.err
 	if err != nil {
 		var inv *messages.InvalidError
 		if errors.As(err, &inv) && inv.Identified() {
@@ -139,8 +140,8 @@ func (w *Worker) process(ctx context.Context, j *job) {
 		return
 	}
 	j.cmd, j.id, j.connection, j.resource, j.batch = cmd, cmd.ID, cmd.Connection, cmd.Resource, cmd.Batch
-	if j.hash, err = cmd.PayloadDigest(w.cfg.DigestKey); err != nil { // not for a decoded command
-		w.deadLetterUnreadable(ctx, j, err)
+	if j.hash = d.hash; d.hashErr != nil { // not for a decoded command
+		w.deadLetterUnreadable(ctx, j, d.hashErr)
 		return
 	}
 	if s := cmd.Data.Changes.ClientSecret; s != nil {
