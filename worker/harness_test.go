@@ -55,13 +55,13 @@ type bundle struct {
 	store    dedup.Store
 	// storePrefix is the prefix of the store's Redis keys.
 	storePrefix string
-	sim      *rocketchatsim.Server
-	simURL   string
-	logs     *syncBuffer
-	spans    *tracetest.InMemoryExporter
-	tp       *sdktrace.TracerProvider
-	metrics  *sdkmetric.ManualReader
-	mp       *sdkmetric.MeterProvider
+	sim         *rocketchatsim.Server
+	simURL      string
+	logs        *syncBuffer
+	spans       *tracetest.InMemoryExporter
+	tp          *sdktrace.TracerProvider
+	metrics     *sdkmetric.ManualReader
+	mp          *sdkmetric.MeterProvider
 
 	// extra are connections besides connName (other providers).
 	extra []worker.Connection
