@@ -66,12 +66,21 @@ type Write struct {
 	Full bool
 	// Lost: the write landed but its answer never reached the worker.
 	Lost bool
+	// Worker is the slot of the worker process that sent it (-1: unknown).
+	Worker int
+}
+
+// Kill is one SIGKILL of a worker process: its slot and when it was dead.
+type Kill struct {
+	Worker int
+	Time   time.Time
 }
 
 // ResultMsg is one message of the results stream.
 type ResultMsg struct {
-	// Seq is the message's stream sequence.
+	// Seq is the message's stream sequence; Time when JetStream stored it.
 	Seq       uint64
+	Time      time.Time
 	EventID   string
 	CommandID string
 	Status    string
@@ -101,6 +110,8 @@ type Plan struct {
 // Events is what the run actually did and saw, besides the data.
 type Events struct {
 	Kills, NATSRestarts, RedisRestarts, RedisEmptied int
+	// KillLog is every worker kill, in order.
+	KillLog []Kill
 	Faults, LostAnswers, Requests                    int
 	// PeakRSS is the peak RSS of each worker slot, KiB.
 	PeakRSS []int64
@@ -412,10 +423,46 @@ func writePieces(x *index, seed map[string]map[string]string, fullState map[stri
 	return pieces, ""
 }
 
+// deaths tells a write whose answer died with its worker: the worker that
+// sent it was killed before any result of the command was stored, so the
+// answer was lost as surely as one the provider never sent (a provider
+// without a read, such as Reelevant, is then written again).
+type deaths struct {
+	kills       []Kill
+	firstResult map[string]time.Time // command -> its first result's stored time
+}
+
+func newDeaths(in *Input) *deaths {
+	d := &deaths{kills: slices.Clone(in.Events.KillLog), firstResult: map[string]time.Time{}}
+	slices.SortFunc(d.kills, func(a, b Kill) int { return a.Time.Compare(b.Time) })
+	for _, m := range in.Results {
+		if t, ok := d.firstResult[m.CommandID]; !ok || m.Time.Before(t) {
+			d.firstResult[m.CommandID] = m.Time
+		}
+	}
+	return d
+}
+
+// answerDied reports whether the answer to w, a write of command id, died
+// with the worker that sent it.
+func (d *deaths) answerDied(id string, w Write) bool {
+	if w.Worker < 0 {
+		return false
+	}
+	for _, k := range d.kills {
+		if k.Worker == w.Worker && !k.Time.Before(w.Time) {
+			res, ok := d.firstResult[id]
+			return !ok || res.After(k.Time)
+		}
+	}
+	return false
+}
+
 // Check judges in.
 func Check(in *Input) *Report {
 	r := &Report{}
 	x := newIndex(in)
+	died := newDeaths(in)
 	originals, keyOf := x.originals, x.keyOf
 
 	// Results: one terminal result per id (conflict events aside); the
@@ -523,7 +570,7 @@ func Check(in *Input) *Report {
 				r.add(prefix+VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
 				continue
 			}
-			if prev, seen := lastWrite[own.id]; seen && !prev.Lost {
+			if prev, seen := lastWrite[own.id]; seen && !prev.Lost && !died.answerDied(own.id, prev) {
 				r.add(prefix+VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
 					own.id, w.Serial, w.Time.Format(time.StampMilli), prev.Serial, prev.Time.Format(time.StampMilli))
 			}

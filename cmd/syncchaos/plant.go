@@ -71,8 +71,9 @@ func plant(in *Input, kind string) (*Input, string, bool) {
 			}
 		}
 	case VDoubleWrite:
+		died := newDeaths(in)
 		for i, w := range out.Writes[:phase1] {
-			if own, ok := x.writer(w); ok && !own.reuse && !w.Lost {
+			if own, ok := x.writer(w); ok && !own.reuse && !w.Lost && !died.answerDied(own.id, w) {
 				n := insert(i+1, w, false)
 				return &out, fmt.Sprintf("(write #%d at", n), true
 			}

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +74,7 @@ func (fp *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	fwd := r.Clone(r.Context())
 	fwd.Body = io.NopCloser(bytes.NewReader(body))
+	slot := takeSlot(fwd)
 	fp.p.handler.ServeHTTP(rec, fwd)
 	resource, full, isWrite := fp.p.write(r)
 	landed := isWrite && rec.Code == http.StatusOK
@@ -89,6 +92,7 @@ func (fp *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Fields:   bodyFields(body),
 			Full:     full,
 			Lost:     lose,
+			Worker:   slot,
 		})
 	}
 	h.mu.Unlock()
@@ -110,6 +114,43 @@ func (fp *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// Each worker slot gets the connection's credential with its own suffix
+// (slotCredential: the token, or the user name), so that the history knows
+// which worker process sent each write; takeSlot reads the suffix off a
+// request and takes it away before the simulator sees the request.
+
+// slotCredential is cred as worker slot gets it.
+func slotCredential(cred string, slot int) string { return fmt.Sprintf("%s-w%d", cred, slot) }
+
+// takeSlot returns the worker slot r's credential names (-1: none) and
+// puts the connection's own credential back in its place.
+func takeSlot(r *http.Request) int {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		cred, slot := cutSlot(tok)
+		r.Header.Set("Authorization", "Bearer "+cred)
+		return slot
+	}
+	if user, pass, ok := r.BasicAuth(); ok {
+		cred, slot := cutSlot(user)
+		r.SetBasicAuth(cred, pass)
+		return slot
+	}
+	return -1
+}
+
+func cutSlot(s string) (string, int) {
+	i := strings.LastIndex(s, "-w")
+	if i < 0 {
+		return s, -1
+	}
+	n, err := strconv.Atoi(s[i+2:])
+	if err != nil || n < 0 {
+		return s, -1
+	}
+	return s[:i], n
 }
 
 // bodyFields returns a write body's keys with their values as the checker

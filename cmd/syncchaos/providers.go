@@ -17,7 +17,9 @@ import (
 type chaosProvider struct {
 	name       string // the worker's provider name
 	connection string // the connection the run configures for it
-	auth       string // the connection's auth block (YAML flow mapping)
+	// auth is the connection's auth block (YAML flow mapping) of a worker
+	// slot: each slot's credential names it (slotCredential).
+	auth func(slot int) string
 	// fieldNames maps the canonical names the provider spells otherwise
 	// to its own.
 	fieldNames map[string]string
@@ -54,7 +56,7 @@ func newChaosProvider(name string) (*chaosProvider, error) {
 func newReelevant() *chaosProvider {
 	sim := reelevantsim.New(reelevantsim.Options{Token: chaosToken, NoRecord: true})
 	return &chaosProvider{
-		name: "reelevant", connection: "chaos-rl", auth: "{bearerToken: " + chaosToken + "}", handler: sim,
+		name: "reelevant", connection: "chaos-rl", auth: func(slot int) string { return "{bearerToken: " + slotCredential(chaosToken, slot) + "}" }, handler: sim,
 		ids: resourceIDs,
 		seed: func(id string) map[string]string {
 			f := map[string]any{"clientId": "seed-" + id, "tokenUrl": "https://t.example.com/seed", "authorizeUrl": "https://a.example.com/seed"}
@@ -117,7 +119,8 @@ func newHDP() *chaosProvider {
 			"authorizeURI": a.AuthorizeURI, "tokenURI": a.TokenURI, "scope": a.Scope}
 	}
 	return &chaosProvider{
-		name: "hybriddatapipeline", connection: "chaos-hdp", auth: fmt.Sprintf("{username: %s, password: %s}", user, password), handler: sim,
+		name: "hybriddatapipeline", connection: "chaos-hdp", auth: func(slot int) string { return fmt.Sprintf("{username: %s, password: %s}", slotCredential(user, slot), password) },
+		handler: sim,
 		fieldNames: map[string]string{"scopes": "scope", "authorizeUrl": "authorizeURI", "tokenUrl": "tokenURI"},
 		ids: func(n int) []string {
 			ids := make([]string, n)

@@ -556,21 +556,23 @@ func (r *runner) startWorkers(ctx context.Context, addrs map[*chaosProvider]stri
 			return fmt.Errorf("go build the worker (or pass -worker-bin): %w", err)
 		}
 	}
-	cfg := fmt.Sprintf(`nats: {url: "nats://127.0.0.1:%d"}
+	for i := range o.workers {
+		// Each worker its own config: the same but for its credentials,
+		// which tell the provider history which worker wrote (takeSlot).
+		cfg := fmt.Sprintf(`nats: {url: "nats://127.0.0.1:%d"}
 redis: {url: "redis://127.0.0.1:%d/0"}
 streams: {duplicateWindow: %s}
 worker: {ackWait: %s, leaseTTL: %s}
 connections:
 `, r.natsPort, r.redisPort, o.dupWindow, o.ackWait, o.leaseTTL)
-	for _, p := range r.providers {
-		cfg += fmt.Sprintf("  %s:\n    provider: %s\n    baseURL: http://%s\n    auth: %s\n    maxInFlight: %d\n",
-			p.connection, p.name, addrs[p], p.auth, o.maxInFlight)
-	}
-	cfgPath := filepath.Join(r.dir, "worker.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	for i := range o.workers {
+		for _, p := range r.providers {
+			cfg += fmt.Sprintf("  %s:\n    provider: %s\n    baseURL: http://%s\n    auth: %s\n    maxInFlight: %d\n",
+				p.connection, p.name, addrs[p], p.auth(i), o.maxInFlight)
+		}
+		cfgPath := filepath.Join(r.dir, fmt.Sprintf("worker-%d.yaml", i))
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			return err
+		}
 		port, err := freePort()
 		if err != nil {
 			return err
@@ -625,6 +627,7 @@ func (r *runner) killLoop(ctx context.Context) {
 		w.stop(syscall.SIGKILL, 5*time.Second)
 		r.mu.Lock()
 		r.events.Kills++
+		r.events.KillLog = append(r.events.KillLog, Kill{Worker: i, Time: time.Now()})
 		r.mu.Unlock()
 		r.logf("SIGKILL worker %d (pid %d)", i, pid)
 		if err := w.start(); err != nil {
@@ -769,7 +772,7 @@ func (rr *resultReader) poll(ctx context.Context) error {
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(m.Data(), &ev)
-		res := ResultMsg{Seq: meta.Sequence.Stream, EventID: ev.ID, CommandID: ev.Data.CommandID, Status: ev.Data.Status,
+		res := ResultMsg{Seq: meta.Sequence.Stream, Time: meta.Timestamp, EventID: ev.ID, CommandID: ev.Data.CommandID, Status: ev.Data.Status,
 			Applied: ev.Data.AppliedFields, Skipped: ev.Data.SkippedFields}
 		for i, f := range res.Skipped {
 			if pf, ok := rr.rename[ev.Data.Connection][f]; ok {

@@ -101,6 +101,26 @@ func findSelfLeak(source, text string) []Leak {
 	return nil
 }
 
+// diedWithTheAnswer makes worker 1 write C at t, be killed at t+2s, and
+// C written again by worker 0; C's results are stored at t+result.
+func diedWithTheAnswer(in *Input, result time.Duration) {
+	t := in.Copies[0].Stored.Add(time.Minute)
+	for i, w := range in.Writes {
+		if w.Resource == "r1" {
+			in.Writes[i].Worker, in.Writes[i].Time = 1, t
+		}
+	}
+	in.Writes = append(in.Writes, Write{Resource: "r1", Worker: 0, Time: t.Add(3 * time.Second),
+		Fields: map[string]string{"clientId": "c", "clientSecret": selfMarker + "-c"}})
+	renumber(in)
+	in.Events.KillLog = []Kill{{Worker: 0, Time: t.Add(-time.Second)}, {Worker: 1, Time: t.Add(2 * time.Second)}}
+	for i, m := range in.Results {
+		if m.CommandID == "C" {
+			in.Results[i].Time = t.Add(result)
+		}
+	}
+}
+
 func insertWrite(in *Input, at int, w Write) {
 	in.Writes = slices.Insert(in.Writes, at, w)
 	renumber(in)
@@ -123,6 +143,12 @@ var selfCases = []selfCase{
 	{"a command written twice without a lost answer", VDoubleWrite, func(in *Input) {
 		in.Writes = append(in.Writes, Write{Resource: "r1", Fields: map[string]string{"clientId": "c", "clientSecret": selfMarker + "-c"}})
 		renumber(in)
+	}},
+	{"a command written again after its worker died with the answer", "", func(in *Input) {
+		diedWithTheAnswer(in, 3*time.Second)
+	}},
+	{"a command written again although its worker stored the result before it died", VDoubleWrite, func(in *Input) {
+		diedWithTheAnswer(in, time.Second)
 	}},
 	{"a lower order key overwrites a field, then the higher one is restored", VRegression, func(in *Input) {
 		// D (150) lands after B (200); nothing in the end state shows it.
