@@ -111,8 +111,8 @@ type Plan struct {
 type Events struct {
 	Kills, NATSRestarts, RedisRestarts, RedisEmptied int
 	// KillLog is every worker kill, in order.
-	KillLog []Kill
-	Faults, LostAnswers, Requests                    int
+	KillLog                       []Kill
+	Faults, LostAnswers, Requests int
 	// PeakRSS is the peak RSS of each worker slot, KiB.
 	PeakRSS []int64
 	// RSSSamples counts the RSS readings taken.

@@ -119,8 +119,10 @@ func newHDP() *chaosProvider {
 			"authorizeURI": a.AuthorizeURI, "tokenURI": a.TokenURI, "scope": a.Scope}
 	}
 	return &chaosProvider{
-		name: "hybriddatapipeline", connection: "chaos-hdp", auth: func(slot int) string { return fmt.Sprintf("{username: %s, password: %s}", slotCredential(user, slot), password) },
-		handler: sim,
+		name: "hybriddatapipeline", connection: "chaos-hdp", auth: func(slot int) string {
+			return fmt.Sprintf("{username: %s, password: %s}", slotCredential(user, slot), password)
+		},
+		handler:    sim,
 		fieldNames: map[string]string{"scopes": "scope", "authorizeUrl": "authorizeURI", "tokenUrl": "tokenURI"},
 		ids: func(n int) []string {
 			ids := make([]string, n)
