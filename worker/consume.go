@@ -77,7 +77,7 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	}
 	// waiting takes the messages that wait for a goroutine to the sighter
 	// (see sight.go); the catch-all applies nothing, so sights nothing.
-	var waiting chan *tracked
+	var waiting chan *tracked // nil: none
 	if !l.unrouted {
 		waiting = make(chan *tracked, held)
 		wg.Go(func() { l.w.sighter(waiting) })
@@ -100,20 +100,7 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 		batch, err := l.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
-			for m := range batch.Messages() {
-				t := l.w.inflight.hold(m)
-				n--
-				select {
-				case msgs <- t:
-					continue
-				default:
-				}
-				select { // it waits for a goroutine: sighted meanwhile
-				case waiting <- t:
-				default: // the sighter lags (or there is none): Begin records it
-				}
-				msgs <- t // handle hands it back if the worker is stopping
-			}
+			n -= l.dispatch(batch.Messages(), msgs, waiting)
 			err = batch.Error()
 		}
 		for range n { // tokens of messages that did not come
@@ -135,6 +122,49 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dispatch hands the messages of one fetch to the goroutines (msgs), in
+// order, and returns how many came. Every message is held (under the
+// heartbeat) the moment it arrives, even while an earlier one of the
+// batch still waits for a goroutine, and one that has to wait is sent to
+// the sighter (waiting; nil: none), so that the store knows it before it
+// begins (see sight.go).
+func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs, waiting chan<- *tracked) int {
+	came := 0
+	var queue []*tracked
+	for in != nil || len(queue) > 0 {
+		var out chan<- *tracked
+		var head *tracked
+		if len(queue) > 0 {
+			out, head = msgs, queue[0]
+		}
+		select {
+		case m, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			came++
+			t := l.w.inflight.hold(m)
+			if len(queue) == 0 {
+				select {
+				case msgs <- t:
+					continue
+				default:
+				}
+			}
+			queue = append(queue, t)
+			select { // it waits for a goroutine: sighted meanwhile
+			case waiting <- t:
+			default: // the sighter lags (or there is none): Begin records it
+			}
+		case out <- head: // handle hands it back if the worker is stopping
+			queue[0] = nil
+			queue = queue[1:]
+		}
+	}
+	return came
 }
 
 // prefetch is how many messages the loop holds beyond its goroutines: one
