@@ -116,7 +116,9 @@ func (s *stack) batchResults(t *testing.T, batch string) (map[string]int, map[st
 
 func TestMigrateRefusesAFileWithBadLinesAndPublishesNothing(t *testing.T) {
 	s := startStack(t, stackOptions{})
-	const n = 10_000
+	// 4,000 lines: 80 bad, at least 11 of each of the 7 kinds, so every
+	// group has more lines than it shows (maxLinesShown) and says "more".
+	const n = 4_000
 	bad := everyFiftieth(n)
 	path := writeMigration(t, n, bad)
 
@@ -190,7 +192,10 @@ func TestMigrateRefusesAFileWithBadLinesAndPublishesNothing(t *testing.T) {
 
 func TestMigrateSkipInvalidAppliesTheRestWithAReportRowPerLine(t *testing.T) {
 	s := startStack(t, stackOptions{})
-	const n = 10_000
+	// 1,500 lines (30 invalid) through a 128-publish window (--max-pending):
+	// the file is many windows long, as a 10,000-line file is for the
+	// default 2,048, for a sixth of the worker's time under -race.
+	const n, window = 1_500, "128"
 	s.seedRC(n)
 	bad := everyFiftieth(n)
 	path := writeMigration(t, n, bad)
@@ -200,7 +205,7 @@ func TestMigrateSkipInvalidAppliesTheRestWithAReportRowPerLine(t *testing.T) {
 	// writes the same outcomes as NDJSON.
 	for i, report := range []string{"report.csv", "report.ndjson"} {
 		reportPath := filepath.Join(t.TempDir(), report)
-		r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", batch, "--skip-invalid",
+		r := s.syncctl(t, context.Background(), nil, "migrate", path, "--batch", batch, "--skip-invalid", "--max-pending", window,
 			"--report", reportPath, "--progress", "none", "-o", "json")
 		if r.code != exitOK {
 			t.Fatalf("run %d: exit %d; stderr:\n%s\nstdout:\n%s", i, r.code, tail(r.stderr), r.stdout)
