@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -16,23 +15,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oauthsync/oauthsync/internal/testenv/servers"
 )
 
 // RedisURL is the Redis the tests use.
-func RedisURL() string {
-	if u := os.Getenv("OAUTHSYNC_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func RedisURL() string { return servers.RedisURL() }
 
 // NATSURL is the machine's NATS server the tests use.
-func NATSURL() string {
-	if u := os.Getenv("OAUTHSYNC_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
+func NATSURL() string { return servers.NATSURL() }
 
 // Redis returns a client of the test Redis, closed at cleanup. It fails the
 // test when Redis does not answer PING.

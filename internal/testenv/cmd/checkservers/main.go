@@ -12,24 +12,24 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oauthsync/oauthsync/internal/testenv"
+	"github.com/oauthsync/oauthsync/internal/testenv/servers"
 )
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	failed := false
-	opt, err := redis.ParseURL(testenv.RedisURL())
+	opt, err := redis.ParseURL(servers.RedisURL())
 	if err == nil {
 		c := redis.NewClient(opt)
 		err = c.Ping(ctx).Err()
 		_ = c.Close()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "Redis at %s: %v\n", testenv.RedisURL(), err)
+		fmt.Fprintf(os.Stderr, "Redis at %s: %v\n", servers.RedisURL(), err)
 		failed = true
 	}
-	nc, err := nats.Connect(testenv.NATSURL(), nats.Timeout(3*time.Second))
+	nc, err := nats.Connect(servers.NATSURL(), nats.Timeout(3*time.Second))
 	if err == nil {
 		var js jetstream.JetStream
 		if js, err = jetstream.New(nc); err == nil {
@@ -38,12 +38,12 @@ func main() {
 		nc.Close()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "NATS JetStream at %s: %v\n", testenv.NATSURL(), err)
+		fmt.Fprintf(os.Stderr, "NATS JetStream at %s: %v\n", servers.NATSURL(), err)
 		failed = true
 	}
 	if failed {
 		fmt.Fprintln(os.Stderr, "the tests need both servers; see README (Development)")
 		os.Exit(1)
 	}
-	fmt.Printf("servers: Redis %s and NATS JetStream %s answer\n", testenv.RedisURL(), testenv.NATSURL())
+	fmt.Printf("servers: Redis %s and NATS JetStream %s answer\n", servers.RedisURL(), servers.NATSURL())
 }
