@@ -528,7 +528,7 @@ func Check(in *Input) *Report {
 	current := map[string]map[string]fieldState{}
 	lastWrite := map[string]Write{} // command -> its previous write
 	written := map[string]int{}
-	regressions, lostSeen := 0, 0
+	regressions, lostSeen, diedAnswers := 0, 0, 0
 	maxWritten := map[string]OrderKey{}         // resource, field -> highest key written
 	acked := map[string]int{}                   // command -> its writes whose answer arrived
 	fullState := map[string]map[string]string{} // full-replace resources, replayed
@@ -570,7 +570,9 @@ func Check(in *Input) *Report {
 				r.add(prefix+VReusedWritten, "write #%d on %s: the second payload of reused id %s", w.Serial, w.Resource, own.id)
 				continue
 			}
-			if prev, seen := lastWrite[own.id]; seen && !prev.Lost && !died.answerDied(own.id, prev) {
+			if prev, seen := lastWrite[own.id]; seen && !prev.Lost && died.answerDied(own.id, prev) {
+				diedAnswers++
+			} else if seen && !prev.Lost {
 				r.add(prefix+VDoubleWrite, "%s written again (write #%d at %s) after write #%d at %s, whose answer was not lost",
 					own.id, w.Serial, w.Time.Format(time.StampMilli), prev.Serial, prev.Time.Format(time.StampMilli))
 			}
@@ -730,6 +732,7 @@ func Check(in *Input) *Report {
 	r.count("conflict events", conflicts)
 	r.count("writes", len(writes))
 	r.count("lost answers", e.LostAnswers)
+	r.count("writes again after an answer died with its worker", diedAnswers)
 	r.count("provider faults", e.Faults)
 	r.count("regressions", regressions)
 	r.count("final fields", checkedFields)
