@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"testing"
 	"time"
 )
@@ -22,24 +21,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// asserted are the violation kinds this test fails on. The others are
-// logged: the worker is known to violate them now and then (issue 9:
-// regressions and wrong end states from late duplicates and reused ids
-// claimed while the original waits for redelivery; a lost answer handed
-// back beyond the retry budget); move a kind here once the fix is merged,
-// or set OAUTHSYNC_CHAOS_STRICT=1 to assert a PASS.
-var asserted = []string{
-	VMissingResult, VForeignWrite, VUnknownOrderKey, VSecretLeak, VMemory, VImplausible,
-	// Kept since the hardening round: one result per id, no double write,
-	// and a store that lost its state stops every worker.
-	VMultipleResults, VDoubleWrite, VStoreLossUnnoted, VWriteAfterLoss,
-}
-
 // TestChaosSmall runs the whole machinery at small scale: 2 workers, at
 // least one SIGKILL, one NATS restart, one Redis restart with its AOF, then
 // Redis emptied; 1,500 commands with 30% provider faults and 2% lost
 // answers. It asserts the run happened and was checked (the counts), and
-// the asserted properties.
+// a PASS: every property held.
 func TestChaosSmall(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is needed on PATH:", err)
@@ -75,10 +61,7 @@ func TestChaosSmall(t *testing.T) {
 			t.Errorf("%s: %d, want at least %d", name, counts[name], least)
 		}
 	}
-	strict := os.Getenv("OAUTHSYNC_CHAOS_STRICT") == "1"
 	for kind, n := range rep.Totals {
-		if strict || slices.Contains(asserted, kind) {
-			t.Errorf("%s: %d violations:\n%s", kind, n, rep.Details())
-		}
+		t.Errorf("%s: %d violations:\n%s", kind, n, rep.Details())
 	}
 }
