@@ -15,10 +15,11 @@ help: ## list the targets
 
 .PHONY: test
 test: servers ## run every test against real NATS (127.0.0.1:4222) and Redis (127.0.0.1:6379): the product with -race, then deploy/
-	@echo "== the product's packages (-race)"
-	$(GO) test $(TEST_FLAGS) $(PKGS)
-	@echo "== deploy/ (its own module: manifests, dashboards, alerts, production configs)"
-	cd deploy && $(GO) test $(DEPLOY_TEST_FLAGS) ./...
+	@echo "== the product's packages (-race): $(GO) test $(TEST_FLAGS) $(PKGS)"
+	@echo "   (a cold build cache compiles for minutes first: a progress line every minute)"
+	@GO=$(GO) ./.ci/gotest . -- $(TEST_FLAGS) $(PKGS)
+	@echo "== deploy/ (its own module: manifests, dashboards, alerts, production configs): $(GO) test $(DEPLOY_TEST_FLAGS) ./..."
+	@GO=$(GO) ./.ci/gotest deploy -- $(DEPLOY_TEST_FLAGS) ./...
 
 .PHONY: servers
 servers: ## check that NATS JetStream and Redis answer (fails, never skips, when missing)
