@@ -900,37 +900,12 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 		return err
 	}
 	if req.KeepHold {
-		return s.keepHold(ctx, req)
+		// The lease lapses now; the resource stays held for the command.
+		return s.replaceLease(ctx, req.LeaseKey, req.Owner, func(now int64) leaseRecord {
+			return leaseRecord{Owner: req.Owner, Expires: now, Command: req.CommandID, Hold: now + reqcheck.Millis(req.Hold)}
+		})
 	}
 	return s.releaseLease(ctx, req.LeaseKey, req.Owner)
-}
-
-// keepHold releases owner's lease but keeps the resource held for the
-// command for req.Hold (a no-op for a lease not owner's).
-func (s *Store) keepHold(ctx context.Context, req dedup.ReleaseRequest) error {
-	if req.LeaseKey == "" {
-		return nil
-	}
-	key := leaseKey(req.LeaseKey)
-	for range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		cur, err := get[leaseRecord](ctx, s.state, key)
-		if err != nil {
-			return err
-		}
-		if cur.val.Owner != req.Owner {
-			return nil
-		}
-		now := s.nowMs()
-		_, err = put(ctx, s.state, key, leaseRecord{Owner: req.Owner, Expires: now, Command: req.CommandID, Hold: now + reqcheck.Millis(req.Hold)}, cur.rev)
-		if errors.Is(err, errRace) {
-			continue
-		}
-		return err
-	}
-	return contended("keep hold")
 }
 
 func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
@@ -956,8 +931,14 @@ func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
 }
 
 // releaseLease frees the lease if owner holds it (expired or not); a no-op
-// for an empty lease key.
+// for an empty lease key. The resource's hold ends with it.
 func (s *Store) releaseLease(ctx context.Context, lk, owner string) error {
+	return s.replaceLease(ctx, lk, owner, func(int64) leaseRecord { return leaseRecord{} })
+}
+
+// replaceLease writes next(now) over the lease if owner holds it (expired
+// or not); a no-op for an empty lease key.
+func (s *Store) replaceLease(ctx context.Context, lk, owner string, next func(now int64) leaseRecord) error {
 	if lk == "" {
 		return nil
 	}
@@ -973,7 +954,7 @@ func (s *Store) releaseLease(ctx context.Context, lk, owner string) error {
 		if cur.val.Owner != owner {
 			return nil
 		}
-		_, err = put(ctx, s.state, key, leaseRecord{}, cur.rev)
+		_, err = put(ctx, s.state, key, next(s.nowMs()), cur.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}
