@@ -48,10 +48,11 @@ type job struct {
 
 	// replay is the token of a replayed dead letter (HeaderReplay), ""
 	// when the delivery is no replay (or its header matched no failed
-	// record: see settleReplay). seq and stored are where and when
-	// JetStream stored the command: the delivery's own, or for a replay
-	// the original command's, as its failed record kept them. With
-	// data.sequence they make the command's order key.
+	// record: see settleClaim). seq and stored are where and when
+	// JetStream stored the command: the delivery's own until Begin, then
+	// the store's (for a replay the original command's, as its failed
+	// record kept them; otherwise the earliest copy's its sighting kept).
+	// With data.sequence they make the command's order key.
 	replay string
 	seq    uint64
 	stored time.Time
@@ -319,7 +320,7 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
 		}
-		w.settleReplay(j, br)
+		w.settleClaim(j, br)
 		if br.State == dedup.Claimed && br.Resumed {
 			j.resumed = true
 			j.span.AddEvent("resumed", trace.WithAttributes(attribute.String("oauthsync.reason", "an earlier delivery held the resource and may have written")))

@@ -31,7 +31,7 @@ import (
 //   - when no failed record was reopened (an ordinary command with a
 //     forged header, or a replay whose record is gone), ignores the
 //     header: the command is an ordinary one, at its own place in the
-//     order, with an ordinary result id (settleReplay);
+//     order, with an ordinary result id (settleClaim);
 //   - takes the command's place in the order (its stream sequence and the
 //     time JetStream stored it, which make the order key of a command
 //     without data.sequence and break ties) from the failed record, which
@@ -79,14 +79,14 @@ func replayToken(h nats.Header) string {
 
 // readReplay sets j's place in the commands stream (the delivery's own
 // stream sequence and stored time) and, when the delivery asks to be a
-// replay, its candidate replay token; settleReplay decides on it once the
+// replay, its candidate replay token; settleClaim decides on it once the
 // store has answered.
 func (w *Worker) readReplay(j *job) {
 	j.seq, j.stored = j.meta.Sequence.Stream, j.meta.Timestamp
 	j.replay = replayToken(j.msg.Headers())
 }
 
-// settleReplay decides, from the store's answer to Begin, whether j is a
+// settleClaim decides, from the store's answer to Begin, whether j is a
 // replay, and takes j's place in the order from the store. A reopened
 // failed record (Claimed with a result) makes j a replay, at the place the
 // record kept. A claim of anything else makes the replay header void: j is
@@ -94,7 +94,7 @@ func (w *Worker) readReplay(j *job) {
 // saw (the store's sighting: a copy published again after JetStream's
 // duplicate window is ordered as the first one was). Other states leave j
 // as it is (they answer from the stored record).
-func (w *Worker) settleReplay(j *job, br dedup.BeginResult) {
+func (w *Worker) settleClaim(j *job, br dedup.BeginResult) {
 	if br.State != dedup.Claimed {
 		return
 	}
