@@ -42,13 +42,7 @@ local sightingTTL = table.remove(ARGV)
 local originTime = table.remove(ARGV)
 local originSeq = table.remove(ARGV)
 
--- below reports a < b for canonical decimal uint64 strings.
-local function below(a, b)
-  if #a ~= #b then
-    return #a < #b
-  end
-  return a < b
-end
+-- below (a < b for canonical decimal uint64 strings) is decimal.lua's.
 
 local rec = redis.call('HMGET', KEYS[1], 's', 'h', 'o', 'r', 'f', 'q', 't')
 local state, hash, owner, result, reopenable = rec[1], rec[2], rec[3], rec[4], rec[5]

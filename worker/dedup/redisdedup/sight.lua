@@ -12,13 +12,7 @@
 -- with another hash is left alone (Begin answers the conflict); one with
 -- the same hash takes the earlier origin. Reply: 1.
 
--- below reports a < b for canonical decimal uint64 strings.
-local function below(a, b)
-  if #a ~= #b then
-    return #a < #b
-  end
-  return a < b
-end
+-- below (a < b for canonical decimal uint64 strings) is decimal.lua's.
 
 for i = 1, #KEYS / 2 do
   local rec, sighting = KEYS[2 * i - 1], KEYS[2 * i]

@@ -42,11 +42,11 @@ func mustScripts(names ...string) *redis.Script {
 }
 
 var (
-	// beginScript is fence.lua then begin.lua: the epoch fence and the
-	// claim in one atomic step.
-	beginScript    = mustScripts("fence.lua", "begin.lua")
+	// beginScript is fence.lua then begin.lua (after decimal.lua's
+	// helper): the epoch fence and the claim in one atomic step.
+	beginScript    = mustScripts("decimal.lua", "fence.lua", "begin.lua")
 	renewScript    = mustScript("renew.lua")
-	sightScript    = mustScript("sight.lua")
+	sightScript    = mustScripts("decimal.lua", "sight.lua")
 	completeScript = mustScript("complete.lua")
 	releaseScript  = mustScript("release.lua")
 )
