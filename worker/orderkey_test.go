@@ -269,10 +269,7 @@ func TestReplayHandedBackStaysAReplay(t *testing.T) {
 // first copy's redelivery answers with the same result.
 func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
 	b := newBundle(t)
-	cfg := b.config()
-	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
-	stop := b.start(cfg) // provisions the connection's consumer
-	stop()
+	cfg := b.provisioned()
 
 	first := command("cmd-first", res1, nil, messages.Changes{Name: ptr("first")})
 	b.publish(first, true)
@@ -309,6 +306,18 @@ func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
 	if app, _ := b.sim.App(res1); app.Name != "newer" {
 		t.Fatalf("provider name = %q, want the newer command's", app.Name)
 	}
+}
+
+// provisioned starts and stops a worker once, so that the streams and
+// the connection's consumer exist with no worker running, and returns its
+// config: an ack wait of 2s, so that a held message of a "killed" worker
+// comes back within a test.
+func (b *bundle) provisioned() worker.Config {
+	b.t.Helper()
+	cfg := b.config()
+	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
+	b.start(cfg)()
+	return cfg
 }
 
 // killedWhileHolding plays a worker that fetched cmd's copy from the
@@ -356,10 +365,7 @@ func (b *bundle) killedWhileHolding(cmd *messages.Command, hold time.Duration) *
 // never written; the first payload is applied when it comes back.
 func TestAReusedIDIsRefusedWhileItsFirstPayloadWaits(t *testing.T) {
 	b := newBundle(t)
-	cfg := b.config()
-	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
-	stop := b.start(cfg) // provisions the connection's consumer
-	stop()
+	cfg := b.provisioned()
 
 	first := command("cmd-reused", res1, nil, messages.Changes{Name: ptr("first-payload")})
 	b.publish(first, true)
@@ -405,10 +411,7 @@ func TestAReusedIDIsRefusedWhileItsFirstPayloadWaits(t *testing.T) {
 // applied after it, and the provider ends with the newer value.
 func TestAKilledWorkersWriteIsRecordedBeforeTheResourceMovesOn(t *testing.T) {
 	b := newBundle(t)
-	cfg := b.config()
-	cfg.AckWait, cfg.RetryBudget = 2*time.Second, time.Second
-	stop := b.start(cfg) // provisions the connection's consumer
-	stop()
+	cfg := b.provisioned()
 
 	first := command("cmd-written", res1, nil, messages.Changes{Name: ptr("written-then-killed")})
 	b.publish(first, true)
@@ -447,10 +450,8 @@ func TestAKilledWorkersWriteIsRecordedBeforeTheResourceMovesOn(t *testing.T) {
 // refused even before the command begins.
 func TestAHeldCommandIsSightedBeforeItBegins(t *testing.T) {
 	b := newBundle(t)
-	cfg := b.config()
+	cfg := b.provisioned()
 	cfg.Connections[0].MaxInFlight = 1
-	stop := b.start(cfg) // provisions the streams
-	stop()
 	b.sim.Fail(rocketchatsim.Fault{Path: rocketchatsim.PathGet, Delay: 3 * time.Second}) // the first command is slow
 	b.publish(command("cmd-slow", res1, nil, messages.Changes{Name: ptr("slow")}), true)
 	waiting := command("cmd-waiting", res2, nil, messages.Changes{Name: ptr("waiting")})
