@@ -29,6 +29,7 @@ import (
 	"github.com/oauthsync/oauthsync/adapters/jframework/jframeworksim"
 	"github.com/oauthsync/oauthsync/adapters/reelevant/reelevantsim"
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
+	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -69,7 +70,7 @@ func TestProductionConfigEndToEnd(t *testing.T) {
 		t.Fatalf("the go command is required to build the worker: %v", err)
 	}
 	// Built in the product's module (the repository root), not deploy's own.
-	build := exec.Command(goBin, "build", "-o", bin, "./cmd/syncworker")
+	build := exec.Command(goBin, append(append([]string{"build"}, testenv.GoBuildFlags()...), "-o", bin, "./cmd/syncworker")...)
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/syncworker: %v\n%s", err, out)

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/oauthsync/oauthsync/internal/testenv"
 )
 
 // TestMain lets the test binary stand in for syncchaos as the nats-server
@@ -39,7 +41,12 @@ func TestChaosSmall(t *testing.T) {
 		natsRestarts: 1, redisRestarts: 1, redisEmpty: true, emptyWatch: 8 * time.Second,
 		dupWindow: 5 * time.Second, ackWait: 6 * time.Second, leaseTTL: 3 * time.Second,
 		maxInFlight: 16, settle: 2 * time.Minute, maxRSSMiB: 256,
-		dir: t.TempDir(),
+		buildFlags: testenv.GoBuildFlags(),
+		dir:        t.TempDir(),
+	}
+	if testenv.Race {
+		// The race detector multiplies a process's memory by 5 to 10.
+		o.maxRSSMiB *= 8
 	}
 	rep, err := run(t.Context(), o, t.Output())
 	if err != nil {

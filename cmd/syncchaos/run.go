@@ -58,6 +58,7 @@ type options struct {
 	maxInFlight   int
 	settle        time.Duration
 	maxRSSMiB     int
+	buildFlags    []string // for `go build` of the worker when workerBin is empty
 	seed          uint64
 	dir           string
 	keep          bool
@@ -550,7 +551,8 @@ func (r *runner) startWorkers(ctx context.Context, addrs map[*chaosProvider]stri
 	if bin == "" {
 		bin = filepath.Join(r.dir, "syncworker")
 		r.logf("building the worker: go build -o %s ./cmd/syncworker", bin)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/oauthsync/oauthsync/cmd/syncworker")
+		args := append(append([]string{"build"}, o.buildFlags...), "-o", bin, "github.com/oauthsync/oauthsync/cmd/syncworker")
+		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Stdout, cmd.Stderr = r.out, r.out
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build the worker (or pass -worker-bin): %w", err)

@@ -28,8 +28,10 @@ func binaries(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	// One build of both: their shared packages are compiled once.
-	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/oauthsync/oauthsync/internal/cli.version="+testVersion,
+	args := append([]string{"build"}, testenv.GoBuildFlags()...)
+	args = append(args, "-ldflags", "-X github.com/oauthsync/oauthsync/internal/cli.version="+testVersion,
 		"-o", dir+string(filepath.Separator), "github.com/oauthsync/oauthsync/cmd/syncctl", "github.com/oauthsync/oauthsync/cmd/syncworker")
+	cmd := exec.Command("go", args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
