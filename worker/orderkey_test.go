@@ -277,12 +277,14 @@ func TestALateCopyIsOrderedAsTheFirstCopy(t *testing.T) {
 
 	newer := command("cmd-newer", res1, nil, messages.Changes{Name: ptr("newer")})
 	b.publish(newer, true)
-	b.publish(first, false) // the late copy: stored again
 	b.start(cfg)
-
 	if r := b.result(newer.ID).Data; r.Status != messages.StatusApplied {
 		t.Fatalf("newer: %s", r.Status)
 	}
+	// The late copy is stored after the newer command, and comes after
+	// it: by its own place it would win.
+	b.publish(first, false)
+
 	r := b.result(first.ID).Data
 	newerKey := b.orderKeys(res1)["name"]
 	if r.Status != messages.StatusSuperseded || r.CommandStreamSequence != meta.Sequence.Stream ||
