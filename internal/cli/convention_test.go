@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,34 +136,47 @@ func TestEveryCommandFollowsTheConvention(t *testing.T) {
 		if name == "syncworker" {
 			jsonFlag, textFlag = []string{"--log-format", "json"}, []string{"--log-format", "text"}
 		}
+		var mu sync.Mutex
 		helps := map[string]string{}
-		for _, path := range commands(t, bin, nil) {
-			label := strings.TrimSpace(name + " " + strings.Join(path, " "))
-			t.Run(label, func(t *testing.T) {
-				if r := runBin(t, bin, append(append(append([]string(nil), path...), "--no-such-flag"), textFlag...)...); r.code != 2 ||
-					!strings.HasPrefix(r.stderr, name+": unknown flag: --no-such-flag") {
-					t.Errorf("unknown flag: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, name+": unknown flag")
-				}
-				r := runBin(t, bin, append(append(append([]string(nil), path...), "--no-such-flag"), jsonFlag...)...)
-				if code, exit, ok := jsonError(r.stderr); r.code != 2 || !ok || code != "usage" || exit != 2 {
-					t.Errorf("unknown flag with %v: exit %d, stderr %q; want 2 and a JSON usage error", jsonFlag, r.code, r.stderr)
-				}
-				// Five stray arguments: no command takes them.
-				r = runBin(t, bin, append(append(append([]string(nil), path...), "x1", "x2", "x3", "x4", "x5"), textFlag...)...)
-				if r.code != 2 || !strings.HasPrefix(r.stderr, name+": ") {
-					t.Errorf("stray arguments: exit %d, stderr %q; want 2", r.code, r.stderr)
-				}
-				r = runBin(t, bin, append(append([]string(nil), path...), "--help")...)
-				if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, strings.TrimSpace(name+" "+strings.Join(path, " "))) {
-					t.Errorf("--help: exit %d\n%s", r.code, r.stdout)
-				}
-				helps[strings.Join(path, " ")] = r.stdout
-				if len(path) > 0 {
-					if parent := helps[strings.Join(path[:len(path)-1], " ")]; parent != "" && (parent == r.stdout || strings.Contains(r.stdout, firstLine(parent))) {
-						t.Errorf("--help repeats %s's help:\n%s", name, r.stdout)
+		paths := commands(t, bin, nil)
+		// The commands' subtests run in parallel (each runs the binary
+		// four times); the group returns when all are done.
+		t.Run(name, func(t *testing.T) {
+			for _, path := range paths {
+				label := strings.TrimSpace(name + " " + strings.Join(path, " "))
+				t.Run(label, func(t *testing.T) {
+					t.Parallel()
+					if r := runBin(t, bin, append(append(append([]string(nil), path...), "--no-such-flag"), textFlag...)...); r.code != 2 ||
+						!strings.HasPrefix(r.stderr, name+": unknown flag: --no-such-flag") {
+						t.Errorf("unknown flag: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, name+": unknown flag")
 					}
-				}
-			})
+					r := runBin(t, bin, append(append(append([]string(nil), path...), "--no-such-flag"), jsonFlag...)...)
+					if code, exit, ok := jsonError(r.stderr); r.code != 2 || !ok || code != "usage" || exit != 2 {
+						t.Errorf("unknown flag with %v: exit %d, stderr %q; want 2 and a JSON usage error", jsonFlag, r.code, r.stderr)
+					}
+					// Five stray arguments: no command takes them.
+					r = runBin(t, bin, append(append(append([]string(nil), path...), "x1", "x2", "x3", "x4", "x5"), textFlag...)...)
+					if r.code != 2 || !strings.HasPrefix(r.stderr, name+": ") {
+						t.Errorf("stray arguments: exit %d, stderr %q; want 2", r.code, r.stderr)
+					}
+					r = runBin(t, bin, append(append([]string(nil), path...), "--help")...)
+					if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, strings.TrimSpace(name+" "+strings.Join(path, " "))) {
+						t.Errorf("--help: exit %d\n%s", r.code, r.stdout)
+					}
+					mu.Lock()
+					helps[strings.Join(path, " ")] = r.stdout
+					mu.Unlock()
+				})
+			}
+		})
+		for _, path := range paths {
+			if len(path) == 0 {
+				continue
+			}
+			help := helps[strings.Join(path, " ")]
+			if parent := helps[strings.Join(path[:len(path)-1], " ")]; parent != "" && (parent == help || strings.Contains(help, firstLine(parent))) {
+				t.Errorf("%s %s --help repeats its parent's help:\n%s", name, strings.Join(path, " "), help)
+			}
 		}
 		t.Run(name+" --version", func(t *testing.T) {
 			r := runBin(t, bin, "--version")
