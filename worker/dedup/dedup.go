@@ -163,6 +163,15 @@ type Sighting struct {
 	// TTL is how long at least the sighting is kept (as
 	// BeginRequest.SightingTTL).
 	TTL time.Duration
+	// LeaseKey and Hold, when set: if the resource is held for this
+	// command (an earlier delivery of it took the lease and stopped
+	// without an outcome, see BeginRequest.Hold), the hold is kept for at
+	// least Hold from now. A worker holding a copy of the command that
+	// has not begun yet (it waits for a goroutine) sights it again every
+	// heartbeat, so that the hold lasts until the copy begins however
+	// long it waits, and no other command takes the resource first.
+	LeaseKey string
+	Hold     time.Duration
 }
 
 // ReleaseRequest gives up a claim and a lease after a transient failure, so

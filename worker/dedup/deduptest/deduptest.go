@@ -109,6 +109,7 @@ var cases = []struct {
 	{"SightBeforeBegin", testSightBeforeBegin},
 	{"SightKeepsTheEarliestCopy", testSightKeepsTheEarliestCopy},
 	{"SightLeavesDoneAndConflictsToBegin", testSightLeavesDoneAndConflictsToBegin},
+	{"SightKeepsTheCommandsHold", testSightKeepsTheCommandsHold},
 }
 
 // ---- harness ----
@@ -1447,4 +1448,42 @@ func testSightLeavesDoneAndConflictsToBegin(t *testing.T, h *harness) {
 	if err := h.s.Sight(h.ctx, []dedup.Sighting{{CommandID: "cmd-9", PayloadHash: "h"}}); err == nil {
 		t.Error("Sight without TTL: no error")
 	}
+}
+
+// heldSighting is a sighting of a copy a worker holds and has not begun,
+// keeping its command's hold of leaseKey.
+func heldSighting(id, hash string, seq uint64, leaseKey string) dedup.Sighting {
+	st := sighting(id, hash, seq)
+	st.LeaseKey, st.Hold = leaseKey, longTTL
+	return st
+}
+
+func testSightKeepsTheCommandsHold(t *testing.T, h *harness) {
+	// cmd-1's delivery took the resource, holding it a short while, and
+	// died; a worker holds cmd-1's redelivery, which waits for a goroutine
+	// longer than that: its sightings keep the hold.
+	req := begin("cmd-1", "h1", "o1", "conn/res")
+	req.TTL, req.Hold = shortTTL, shortTTL
+	h.claim(req)
+	h.sight(heldSighting("cmd-1", "h1", 1, "conn/res"))
+	time.Sleep(3 * shortTTL) // the lease and the hold as Begin set it have lapsed
+	h.wantHeld(begin("cmd-2", "h2", "o2", "conn/res"), longTTL)
+	if res := h.claim(held(begin("cmd-1", "h1", "o3", "conn/res"), longTTL)); !res.Resumed {
+		t.Fatal("the redelivery of the command whose hold its sightings kept: Resumed = false")
+	}
+
+	// Sightings of another command, or of another payload under the id,
+	// keep nothing: the hold lapses.
+	req = begin("cmd-3", "h3", "o1", "conn/res2")
+	req.TTL, req.Hold = shortTTL, shortTTL
+	h.claim(req)
+	h.sight(heldSighting("cmd-4", "h4", 4, "conn/res2"), heldSighting("cmd-3", "h-other", 3, "conn/res2"))
+	h.pollUntilClaimed(begin("cmd-5", "h5", "o2", "conn/res2"), dedup.LeaseBusy)
+
+	// A sighting without a lease key keeps nothing either.
+	req = begin("cmd-6", "h6", "o1", "conn/res3")
+	req.TTL, req.Hold = shortTTL, shortTTL
+	h.claim(req)
+	h.sight(sighting("cmd-6", "h6", 6))
+	h.pollUntilClaimed(begin("cmd-7", "h7", "o2", "conn/res3"), dedup.LeaseBusy)
 }

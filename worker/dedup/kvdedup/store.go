@@ -525,31 +525,67 @@ func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
 		return err
 	}
 	for _, st := range sightings {
-		if err := s.sight(ctx, st); err != nil {
+		ours, err := s.sight(ctx, st)
+		if err != nil {
 			return err
+		}
+		if ours && st.LeaseKey != "" && st.Hold > 0 {
+			if err := s.keepHold(ctx, st); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (s *Store) sight(ctx context.Context, st dedup.Sighting) error {
-	ck := cmdKey(st.CommandID)
+// keepHold keeps the hold of st's resource for st's command, when it is
+// held for it, for at least st.Hold from now.
+func (s *Store) keepHold(ctx context.Context, st dedup.Sighting) error {
+	key := leaseKey(st.LeaseKey)
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		cur, err := get[leaseRecord](ctx, s.state, key)
 		if err != nil {
 			return err
+		}
+		now := s.nowMs()
+		until := now + max(reqcheck.Millis(st.Hold), 1)
+		if cur.val.Command != st.CommandID || cur.val.Hold <= now || cur.val.Hold >= until {
+			return nil
+		}
+		next := cur.val
+		next.Hold = until
+		_, err = put(ctx, s.state, key, next, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("keep hold")
+}
+
+// sight records one sighting; ours reports that the command is not done
+// and its sighting is of st's payload.
+func (s *Store) sight(ctx context.Context, st dedup.Sighting) (ours bool, err error) {
+	ck := cmdKey(st.CommandID)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return false, err
 		}
 		rec := cur.val
 		switch {
 		case rec.State == stateDone, rec.Hash != "" && rec.Hash != st.PayloadHash:
-			return nil // Begin decides
+			return false, nil // Begin decides
 		case cur.rev == 0 || rec.Hash == "":
 			rec = withOrigin(cmdRecord{State: stateFree, Hash: st.PayloadHash}, st.Origin)
 		case st.Origin.IsZero() || (rec.OriginSeq != 0 && rec.OriginSeq <= st.Origin.Seq):
-			return nil // nothing earlier to keep
+			return true, nil // nothing earlier to keep
 		default:
 			rec = withOrigin(rec, st.Origin) // a claim stays the claim it is
 		}
@@ -557,9 +593,9 @@ func (s *Store) sight(ctx context.Context, st dedup.Sighting) error {
 		if errors.Is(err, errRace) {
 			continue
 		}
-		return err
+		return err == nil, err
 	}
-	return contended("sight")
+	return false, contended("sight")
 }
 
 // takeLease writes the lease mine, starting from the lease as read; false

@@ -71,7 +71,10 @@ type Config struct {
 // not own the client.
 type Store struct {
 	client redis.UniversalClient
-	prefix string
+	// scripts runs Begin's, Renew's, Complete's and Release's scripts,
+	// batched across concurrent calls (see batcher).
+	scripts *batcher
+	prefix  string
 	// fenced is what Begin requires of the store's marker (Fence); nil none.
 	fenced atomic.Pointer[dedup.Marker]
 }
@@ -81,7 +84,7 @@ var _ dedup.Store = (*Store)(nil)
 // New returns a Store writing through client. The client is not closed by
 // the Store.
 func New(client redis.UniversalClient, cfg Config) *Store {
-	return &Store{client: client, prefix: cmp.Or(cfg.Prefix, DefaultPrefix)}
+	return &Store{client: client, scripts: &batcher{client: client}, prefix: cmp.Or(cfg.Prefix, DefaultPrefix)}
 }
 
 // Ping checks that Redis answers, for readiness probes.
@@ -131,7 +134,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), req.CommandID, reqcheck.Millis(req.TTL+req.Hold),
 		fence.Epoch, strconv.FormatInt(fence.Completions, 10))
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.epochKey(), s.completionsKey())
-	reply, err := beginScript.Run(ctx, s.client, keys, args...).Slice()
+	reply, err := s.scripts.run(ctx, beginScript, keys, args...).Slice()
 	if err != nil {
 		return dedup.BeginResult{}, fmt.Errorf("redisdedup: begin: %w", err)
 	}
@@ -146,14 +149,18 @@ func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
 	if len(sightings) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, 2*len(sightings))
-	args := make([]any, 0, 4*len(sightings))
+	keys := make([]string, 0, 3*len(sightings))
+	args := make([]any, 0, 6*len(sightings))
 	for _, st := range sightings {
 		seq, unixNano := formatOrigin(st.Origin)
-		keys = append(keys, s.prefix+":cmd:"+st.CommandID, s.sightingKey(st.CommandID))
-		args = append(args, st.PayloadHash, seq, unixNano, reqcheck.Millis(st.TTL))
+		hold, keep := s.sightingKey(st.CommandID), int64(0)
+		if st.LeaseKey != "" && st.Hold > 0 {
+			hold, keep = s.prefix+":hold:"+st.LeaseKey, max(reqcheck.Millis(st.Hold), 1)
+		}
+		keys = append(keys, s.prefix+":cmd:"+st.CommandID, s.sightingKey(st.CommandID), hold)
+		args = append(args, st.PayloadHash, seq, unixNano, reqcheck.Millis(st.TTL), st.CommandID, keep)
 	}
-	if err := sightScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+	if err := s.scripts.run(ctx, sightScript, keys, args...).Err(); err != nil {
 		return fmt.Errorf("redisdedup: sight: %w", err)
 	}
 	return nil
@@ -363,7 +370,7 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	n, err := renewScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL),
+	n, err := s.scripts.run(ctx, renewScript, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL),
 		reqcheck.Millis(req.TTL+req.Hold), holdValue(req.CommandID, req.Owner)).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: renew: %w", err)
@@ -398,7 +405,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 	}
 	args = append(args, holdValue(req.CommandID, req.Owner))
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.completionsKey())
-	n, err := completeScript.Run(ctx, s.client, keys, args...).Int()
+	n, err := s.scripts.run(ctx, completeScript, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: complete: %w", err)
 	}
@@ -417,7 +424,7 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 		return err
 	}
 	hold := max(reqcheck.Millis(req.Hold), 1)
-	if err := releaseScript.Run(ctx, s.client, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, holdValue(req.CommandID, req.Owner),
+	if err := s.scripts.run(ctx, releaseScript, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, holdValue(req.CommandID, req.Owner),
 		flag(req.KeepHold), hold).Err(); err != nil {
 		return fmt.Errorf("redisdedup: release: %w", err)
 	}

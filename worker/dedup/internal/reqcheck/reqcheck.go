@@ -52,6 +52,8 @@ func Sightings(ss []dedup.Sighting) error {
 			return invalid("sight", "empty CommandID")
 		case s.TTL <= 0:
 			return invalid("sight", "TTL must be positive")
+		case s.Hold < 0:
+			return invalid("sight", "Hold must not be negative")
 		}
 	}
 	return nil
