@@ -75,18 +75,8 @@ func (l *consumeLoop) run(ctx context.Context) error {
 			}
 		})
 	}
-	// waiting takes the messages that wait for a goroutine to the sighter
-	// (see sight.go); the catch-all applies nothing, so sights nothing.
-	var waiting chan *tracked // nil: none
-	if !l.unrouted {
-		waiting = make(chan *tracked, held)
-		wg.Go(func() { l.w.sighter(waiting) })
-	}
 	defer func() {
 		close(msgs)
-		if waiting != nil {
-			close(waiting)
-		}
 		wg.Wait()
 	}()
 	failures := 0
@@ -100,7 +90,7 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 		batch, err := l.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
-			n -= l.dispatch(batch.Messages(), msgs, waiting)
+			n -= l.dispatch(batch.Messages(), msgs)
 			err = batch.Error()
 		}
 		for range n { // tokens of messages that did not come
@@ -126,11 +116,10 @@ func (l *consumeLoop) run(ctx context.Context) error {
 
 // dispatch hands the messages of one fetch to the goroutines (msgs), in
 // order, and returns how many came. Every message is held (under the
-// heartbeat) the moment it arrives, even while an earlier one of the
-// batch still waits for a goroutine, and one that has to wait is sent to
-// the sighter (waiting; nil: none), so that the store knows it before it
-// begins (see sight.go).
-func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs, waiting chan<- *tracked) int {
+// heartbeat) the moment it arrives; the messages that arrived together are
+// sighted in one round trip before any of them is handed on (see sight.go),
+// so that the store knows a command's copy before anything is done with it.
+func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) int {
 	came := 0
 	var queue []*tracked
 	for in != nil || len(queue) > 0 {
@@ -145,20 +134,25 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs, waiting chan<- *tr
 				in = nil
 				continue
 			}
-			came++
-			t := l.w.inflight.hold(m)
-			if len(queue) == 0 {
+			arrived := []*tracked{l.w.inflight.hold(m, !l.unrouted)}
+		more: // and those that came with it
+			for len(arrived) < maxSightBatch {
 				select {
-				case msgs <- t:
-					continue
+				case m, ok := <-in:
+					if !ok {
+						in = nil
+						break more
+					}
+					arrived = append(arrived, l.w.inflight.hold(m, !l.unrouted))
 				default:
+					break more
 				}
 			}
-			queue = append(queue, t)
-			select { // it waits for a goroutine: sighted meanwhile
-			case waiting <- t:
-			default: // the sighter lags (or there is none): Begin records it
+			came += len(arrived)
+			if !l.unrouted { // the catch-all applies nothing, so sights nothing
+				l.w.sight(arrived)
 			}
+			queue = append(queue, arrived...)
 		case out <- head: // handle hands it back if the worker is stopping
 			queue[0] = nil
 			queue = queue[1:]

@@ -19,6 +19,9 @@ import (
 // claim and lease are held, renews them.
 type tracked struct {
 	msg jetstream.Msg
+	// sighted: a connection consumer's message, sighted on arrival and
+	// again by the heartbeat until it is claimed (see sight.go).
+	sighted bool
 
 	// decodeOnce and dec: the command, decoded once (decodeHeld).
 	decodeOnce sync.Once
@@ -65,8 +68,8 @@ type inflight struct {
 
 // hold starts tracking msg: from now on the heartbeat keeps it in progress
 // until release.
-func (f *inflight) hold(msg jetstream.Msg) *tracked {
-	t := &tracked{msg: msg}
+func (f *inflight) hold(msg jetstream.Msg, sighted bool) *tracked {
+	t := &tracked{msg: msg, sighted: sighted}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.jobs == nil {
@@ -122,34 +125,60 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			}
 		}
 		w.renewClaims(ctx, held, interval)
+		w.sightWaiting(held)
 	}
 }
 
-// renewClaims renews the claims among held, within budget.
+// sightWaiting sights again, in one round trip, the held messages that
+// have not begun (or are done with their claim): their commands' holds are
+// kept (see sight.go).
+func (w *Worker) sightWaiting(held []*tracked) {
+	var waiting []*tracked
+	for _, t := range held {
+		if _, _, claimed := t.claimed(); t.sighted && !claimed {
+			waiting = append(waiting, t)
+		}
+	}
+	for len(waiting) > 0 {
+		n := min(len(waiting), maxSightBatch)
+		w.sight(waiting[:n])
+		waiting = waiting[n:]
+	}
+}
+
+// renewClaims renews the claims among held, all at once (the store
+// batches concurrent calls: one round trip for them all with Redis),
+// within budget.
 func (w *Worker) renewClaims(ctx context.Context, held []*tracked, budget time.Duration) {
 	ctx, cancelAll := context.WithTimeout(ctx, budget)
 	defer cancelAll()
+	var wg sync.WaitGroup
 	for _, j := range held {
 		renew, cancelWork, ok := j.claimed()
 		if !ok {
 			continue
 		}
-		if ctx.Err() != nil {
-			w.cfg.Logger.Warn("lease renewals overran the heartbeat interval; the rest wait for the next one")
-			return
-		}
-		sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
-		start := time.Now()
-		err := w.cfg.Store.Renew(sctx, renew)
-		w.storeDone(sctx, opRenew, start)
-		cancel()
-		switch {
-		case errors.Is(err, dedup.ErrLeaseLost):
-			w.cfg.Logger.Warn("resource lease lost; abandoning the command for redelivery", "commandId", renew.CommandID, "lease", renew.LeaseKey)
-			j.lost.Store(true)
-			cancelWork()
-		case err != nil:
-			w.cfg.Logger.Warn("lease renewal failed; will retry", "commandId", renew.CommandID, "error", err)
-		}
+		wg.Go(func() { w.renewClaim(ctx, j, renew, cancelWork) })
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		w.cfg.Logger.Warn("lease renewals overran the heartbeat interval; those cut short are retried at the next one")
+	}
+}
+
+// renewClaim renews one claim; a lost lease cancels its command's work.
+func (w *Worker) renewClaim(ctx context.Context, j *tracked, renew dedup.RenewRequest, cancelWork context.CancelFunc) {
+	sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
+	defer cancel()
+	start := time.Now()
+	err := w.cfg.Store.Renew(sctx, renew)
+	w.storeDone(sctx, opRenew, start)
+	switch {
+	case errors.Is(err, dedup.ErrLeaseLost):
+		w.cfg.Logger.Warn("resource lease lost; abandoning the command for redelivery", "commandId", renew.CommandID, "lease", renew.LeaseKey)
+		j.lost.Store(true)
+		cancelWork()
+	case err != nil:
+		w.cfg.Logger.Warn("lease renewal failed; will retry", "commandId", renew.CommandID, "error", err)
 	}
 }

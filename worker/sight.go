@@ -9,14 +9,16 @@ import (
 	"github.com/oauthsync/oauthsync/worker/dedup"
 )
 
-// A held command's first copy must be known to the store before a late
-// copy of it or a reused id can be claimed, even if the worker holding it
-// is killed before it begins it (docs/CONTRACT.md §3 and §5.1). Begin
-// records it (dedup.Store.Begin's sighting) when a goroutine takes the
-// message; a message that has to wait for a goroutine is sighted at once by
-// the consume loop's sighter, which records the waiting messages of a
-// fetch in one round trip (dedup.Store.Sight). The command is decoded once
-// for both (decodeHeld).
+// A held command's copy must be known to the store before a late copy of
+// it or a reused id can be claimed, even if the worker holding it is
+// killed before it begins it (docs/CONTRACT.md §3 and §5.1), and a
+// resource held for the command (an earlier delivery of it may have
+// written) must stay held until the copy begins, however long it waits for
+// a goroutine. So the consume loop sights the messages of a fetch as they
+// arrive, in one round trip per arrival (dedup.Store.Sight), before it
+// hands any of them on, and the heartbeat sights again the ones still
+// waiting, which keeps their commands' holds. The command is decoded once
+// for sighting and processing (decodeHeld).
 
 // maxSightBatch bounds the sightings of one Sight call.
 const maxSightBatch = 256
@@ -59,29 +61,6 @@ func (w *Worker) decodeHeld(t *tracked) *decoded {
 	return t.dec
 }
 
-// sighter records the sightings of the messages sent on waiting (held,
-// not yet begun) until waiting is closed. Best effort: a message it
-// cannot decode, or a store that fails, leaves the sighting to Begin.
-func (w *Worker) sighter(waiting <-chan *tracked) {
-	batch := make([]*tracked, 0, maxSightBatch)
-	for t := range waiting {
-		batch = append(batch[:0], t)
-	more:
-		for len(batch) < maxSightBatch {
-			select {
-			case t, ok := <-waiting:
-				if !ok {
-					break more
-				}
-				batch = append(batch, t)
-			default:
-				break more
-			}
-		}
-		w.sight(batch)
-	}
-}
-
 func (w *Worker) sight(batch []*tracked) {
 	if !w.storeTrusted() {
 		return // nothing is recorded on a store that may have lost its state
@@ -94,7 +73,8 @@ func (w *Worker) sight(batch []*tracked) {
 			continue
 		}
 		sightings = append(sightings, dedup.Sighting{CommandID: d.cmd.ID, PayloadHash: d.hash,
-			Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, TTL: w.cfg.ResultTTL})
+			Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, TTL: w.cfg.ResultTTL,
+			LeaseKey: d.cmd.Connection + "/" + d.cmd.Resource, Hold: w.cfg.hold()})
 	}
 	if len(sightings) == 0 {
 		return
