@@ -69,9 +69,13 @@ func (l *consumeLoop) run(ctx context.Context) error {
 	for range l.workers {
 		wg.Go(func() {
 			for t := range msgs {
-				l.w.handle(l, t)
-				l.w.inflight.release(t)
-				slots <- struct{}{}
+				// The delivery keeps its slot (and stays under the
+				// heartbeat) until it is settled, maybe by the completer
+				// after this goroutine has moved on.
+				l.w.handle(l, t, func() {
+					l.w.inflight.release(t)
+					slots <- struct{}{}
+				})
 			}
 		})
 	}

@@ -72,13 +72,27 @@ type job struct {
 	// resumed: Begin took the resource over from an earlier delivery of
 	// the command that did not finish; it may have written.
 	resumed bool
+
+	// handedOff: the delivery went to the completer (publishThenAck),
+	// which settles it and then calls end: its span, the in-flight
+	// gauge, its slot of the consume loop.
+	handedOff bool
+	end       func()
 }
 
 // handle processes one held delivery to its single settlement: an ack
 // (result published), a term (dead-lettered), a nak (handed back), or,
 // only when a forced stop interrupts storing the outcome of a write that
-// landed, nothing (see storeAfterWrite).
-func (w *Worker) handle(l *consumeLoop, held *tracked) {
+// landed, nothing (see storeAfterWrite). done is called once the delivery
+// is settled: when handle returns, or, for a delivery handed to the
+// completer, by the completer.
+func (w *Worker) handle(l *consumeLoop, held *tracked, done func()) {
+	var j *job
+	defer func() {
+		if j == nil || !j.handedOff {
+			done()
+		}
+	}()
 	msg := held.msg
 	defer w.recoverUnstarted(l, msg)
 	meta, err := msg.Metadata()
@@ -105,14 +119,20 @@ func (w *Worker) handle(l *consumeLoop, held *tracked) {
 		w.inst.redeliveries.Add(context.Background(), 1, m.conn)
 	}
 	ctx, span := w.startProcessSpan(msg, meta, l)
-	defer func() {
+	ended := func() {
 		// Not in flight any more before the span ends: whoever sees the
 		// span ended sees the gauge down.
 		w.inst.inFlight.Add(context.Background(), -1, m.conn)
 		span.End()
-	}()
-	j := &job{held: held, msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
+	}
+	j = &job{held: held, msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
 		owner: w.cfg.Instance + ":" + randomToken(), maxDeliver: backstop}
+	j.end = func() { ended(); done() }
+	defer func() {
+		if !j.handedOff {
+			ended()
+		}
+	}()
 	defer w.recoverPanic(ctx, j)
 	w.process(ctx, j)
 }
@@ -376,13 +396,10 @@ func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) 
 			w.handBackJob(ctx, j, w.nakDelay(j), "stored_result_unreadable")
 			return
 		}
-		if err := w.publishResult(ctx, ev.Data.Connection, ev.Data.Resource, ev.ID, ev.Data.Status, br.Result); err != nil {
-			w.cfg.Logger.Warn("republishing a duplicate's result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
-			return
-		}
-		w.inst.duplicates.Add(ctx, 1, j.metrics.conn)
-		w.ack(ctx, j, ev.Data.Status, "duplicate: stored result republished")
+		w.publishThenAck(ctx, j, w.resultMsg(ev.Data.Connection, ev.Data.Resource, ev.Data.Status, br.Result), ev.ID,
+			ev.Data.Status, "duplicate: stored result republished", func(ctx context.Context) {
+				w.inst.duplicates.Add(ctx, 1, j.metrics.conn)
+			})
 	case dedup.Conflict:
 		j.span.AddEvent("id_conflict")
 		r := w.result(j, messages.StatusRejected, &messages.ResultError{Code: messages.CodeIDConflict,
@@ -390,37 +407,31 @@ func (w *Worker) answerKnown(ctx context.Context, j *job, br dedup.BeginResult) 
 		ev := messages.NewResultEvent(w.source, r)
 		ev.ID = messages.ConflictEventID(j.id, j.hash)
 		body, err := messages.EncodeResultEvent(ev)
-		if err == nil {
-			err = w.publishResult(ctx, j.connection, j.resource, ev.ID, r.Status, body)
-		}
 		if err != nil {
-			w.cfg.Logger.Warn("publishing an id_conflict result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-			w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
+			w.cfg.Logger.Error("encoding an id_conflict result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.handBackJob(ctx, j, w.nakDelay(j), "result_unencodable")
 			return
 		}
-		w.inst.idConflicts.Add(ctx, 1, j.metrics.conn)
-		w.finished(ctx, j, r.Status)
-		w.ack(ctx, j, r.Status, "id_conflict")
+		w.publishThenAck(ctx, j, w.resultMsg(j.connection, j.resource, r.Status, body), ev.ID, r.Status, "id_conflict",
+			func(ctx context.Context) {
+				w.inst.idConflicts.Add(ctx, 1, j.metrics.conn)
+				w.finished(ctx, j, r.Status)
+			})
 	case dedup.InProgress, dedup.LeaseBusy:
 		w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "in_progress_elsewhere")
 	}
 }
 
-// finish stores the terminal result, publishes it and acks: the one
-// acknowledgement of a command.
+// finish stores the terminal result, then publishes it and has the
+// completer ack the command once it is out: the one acknowledgement of a
+// command.
 func (w *Worker) finish(ctx context.Context, j *job, r messages.Result, orderKeys map[string]dedup.OrderKey) {
 	body, ok := w.complete(ctx, j, r, orderKeys)
 	if !ok {
 		return
 	}
-	if err := w.publishResult(ctx, j.connection, j.resource, j.resultEventID(), r.Status, body); err != nil {
-		// The result is stored: the redelivery republishes it.
-		w.cfg.Logger.Warn("publishing the result failed; handing back", w.logAttrs(j, slog.String("error", err.Error()))...)
-		w.handBackJob(ctx, j, w.nakDelay(j), reasonPublishFailed)
-		return
-	}
-	w.finished(ctx, j, r.Status)
-	w.ack(ctx, j, r.Status, "")
+	w.publishThenAck(ctx, j, w.resultMsg(j.connection, j.resource, r.Status, body), j.resultEventID(), r.Status, "",
+		func(ctx context.Context) { w.finished(ctx, j, r.Status) })
 }
 
 // complete encodes r as j's result event (id j.resultEventID()) and stores
@@ -515,12 +526,10 @@ func (w *Worker) term(j *job) {
 	}
 }
 
-// ack double-acks the command and logs its outcome.
-func (w *Worker) ack(ctx context.Context, j *job, status messages.Status, note string) {
+// ack acks the command (see completer: a plain Ack) and logs its outcome.
+func (w *Worker) ack(j *job, status messages.Status, note string) {
 	j.settled = true
-	actx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
-	defer cancel()
-	if err := j.msg.DoubleAck(actx); err != nil {
+	if err := j.msg.Ack(); err != nil {
 		// The result is out; a redelivery republishes the stored result.
 		w.cfg.Logger.Warn("ack failed; the command may be redelivered and deduplicated", w.logAttrs(j, slog.String("error", err.Error()))...)
 	}
@@ -534,6 +543,9 @@ const statusDeadLettered messages.Status = "dead_lettered"
 // logOutcome writes the one line of a command's outcome.
 func (w *Worker) logOutcome(j *job, status messages.Status, note string, extra ...any) {
 	j.span.SetAttributes(attrStatus.String(string(status)))
+	if !w.cfg.Logger.Enabled(context.Background(), slog.LevelInfo) {
+		return // its attributes are not built for nothing
+	}
 	attrs := w.logAttrs(j, slog.String("status", string(status)), slog.Int("attempts", j.attempts),
 		slog.Duration("duration", w.cfg.now().Sub(j.started)))
 	if note != "" {

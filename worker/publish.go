@@ -54,15 +54,22 @@ const HeaderReplay = "Sync-Replay"
 // publish publishes msg asynchronously and waits for its ack, bounded by
 // PublishTimeout, inside a producer span.
 func (w *Worker) publish(ctx context.Context, msg *nats.Msg, msgID string) error {
+	ctx, span := w.startPublishSpan(ctx, msg, msgID)
+	err := w.publishAndWait(ctx, msg, msgID)
+	endSpan(span, err, "publish failed")
+	return err
+}
+
+// startPublishSpan starts the producer span of publishing msg and puts its
+// trace context in msg's headers.
+func (w *Worker) startPublishSpan(ctx context.Context, msg *nats.Msg, msgID string) (context.Context, trace.Span) {
 	ctx, span := w.childSpan(ctx, "publish "+msg.Subject, trace.SpanKindProducer,
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.operation.type", "publish"),
 		attribute.String("messaging.destination.name", msg.Subject),
 		attribute.String("messaging.message.id", msgID))
 	w.cfg.Propagator.Inject(ctx, headerCarrier(msg.Header))
-	err := w.publishAndWait(ctx, msg, msgID)
-	endSpan(span, err, "publish failed")
-	return err
+	return ctx, span
 }
 
 func (w *Worker) publishAndWait(ctx context.Context, msg *nats.Msg, msgID string) error {
@@ -84,11 +91,7 @@ func (w *Worker) publishAndWait(ctx context.Context, msg *nats.Msg, msgID string
 
 // publishResult publishes an encoded result event on the command's result subject.
 func (w *Worker) publishResult(ctx context.Context, connection, resource, eventID string, status messages.Status, body []byte) error {
-	msg := nats.NewMsg(w.subjects().Result(connection, resource))
-	msg.Header.Set("Content-Type", messages.ContentType)
-	msg.Header.Set(HeaderStatus, string(status))
-	msg.Data = body
-	return w.publish(ctx, msg, eventID)
+	return w.publish(ctx, w.resultMsg(connection, resource, status, body), eventID)
 }
 
 // deadLetter publishes the command verbatim, with its original headers and

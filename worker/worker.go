@@ -42,6 +42,8 @@ type Worker struct {
 	work context.Context
 
 	inflight inflight
+	// completer acks the deliveries whose results are being published.
+	completer *completer
 	// consumers caches which connections have a durable consumer (see
 	// deferUnrouted).
 	consumers consumerCache
@@ -152,6 +154,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	hbCtx, stopHeartbeat := context.WithCancel(work)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); w.heartbeat(hbCtx) }()
+	held := 0
+	for _, l := range loops {
+		held += l.workers + l.prefetch()
+	}
+	w.startCompleter(held)
 
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	for _, l := range loops {
@@ -177,6 +184,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancelWork()
 		err = <-done
 	}
+	w.completer.stop() // the loops are done: nothing more comes to it
 	stopHeartbeat()
 	<-hbDone
 	w.cfg.Logger.Info("worker stopped")
