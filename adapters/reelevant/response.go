@@ -31,7 +31,9 @@ type envelope struct {
 	status    string // "" when absent or not a string
 	message   string
 	errorCode string // error_code's JSON literal; "" when absent or null
-	data      string // data re-encoded, when it holds anything
+	// rawData is data as received: re-encoded by text, which only an
+	// answer that is not a success needs.
+	rawData json.RawMessage
 }
 
 func decodeEnvelope(b []byte) envelope {
@@ -52,23 +54,30 @@ func decodeEnvelope(b []byte) envelope {
 			e.errorCode = reencode(v)
 		}
 	}
-	var data any
-	if json.Unmarshal(raw["data"], &data) == nil {
-		switch d := data.(type) {
-		case nil:
-		case map[string]any:
-			if len(d) > 0 {
-				e.data = reencode(d)
-			}
-		case []any:
-			if len(d) > 0 {
-				e.data = reencode(d)
-			}
-		default:
-			e.data = reencode(d)
-		}
-	}
+	e.rawData = raw["data"]
 	return e
+}
+
+// data is data re-encoded, when it holds anything.
+func (e envelope) data() string {
+	var data any
+	if json.Unmarshal(e.rawData, &data) != nil {
+		return ""
+	}
+	switch d := data.(type) {
+	case nil:
+	case map[string]any:
+		if len(d) > 0 {
+			return reencode(d)
+		}
+	case []any:
+		if len(d) > 0 {
+			return reencode(d)
+		}
+	default:
+		return reencode(d)
+	}
+	return ""
 }
 
 // reencode writes v the way encoding/json does, the form httpx.Scrub also
@@ -90,8 +99,8 @@ func (e envelope) text() string {
 	if e.errorCode != "" {
 		parts = append(parts, "(error_code "+e.errorCode+")")
 	}
-	if e.data != "" {
-		parts = append(parts, "data "+e.data)
+	if d := e.data(); d != "" {
+		parts = append(parts, "data "+d)
 	}
 	return strings.Join(parts, " ")
 }
@@ -102,6 +111,9 @@ func (e envelope) text() string {
 // secrets the update carries).
 func (a *adapter) parseResponse(resp *httpx.Response, secrets ...string) error {
 	env := decodeEnvelope(resp.Body)
+	if resp.OK() && env.object && env.status == statusSuccess && env.errorCode == "" {
+		return nil // the hot path: no text to scrub
+	}
 	// Scrub before anything cuts the text: a cut secret would not match.
 	text := a.client.Scrub(env.text(), secrets...)
 	if !resp.OK() {
