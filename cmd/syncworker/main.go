@@ -31,6 +31,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.LookupEnv)
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }
 
