@@ -227,14 +227,21 @@ func (m *minimal) run(ctx context.Context, cons jetstream.Consumer) error {
 		close(m.done)
 		stages.Wait()
 	}()
+	// A pull waits for at least half a batch of free slots (while the
+	// other held messages keep the workers busy), then takes as many more
+	// as are free, up to a batch: pulls of one message each, as slots
+	// free one by one, would cost a pull request per command.
+	want := max(1, min(batch, held)/2)
 	for ctx.Err() == nil {
-		// At least one free slot, then as many more as are free, up to a batch.
-		select {
-		case <-m.slots:
-		case <-ctx.Done():
-			return nil
+		n := 0
+		for n < want {
+			select {
+			case <-m.slots:
+				n++
+			case <-ctx.Done():
+				return nil
+			}
 		}
-		n := 1
 	more:
 		for n < batch {
 			select {
