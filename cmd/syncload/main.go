@@ -420,6 +420,7 @@ func runPipeline(o options, e env, p loadProvider, sim *simProc, pipeline string
 		if proc, _, err = startChild(e.log, "ready", "_minimal", "-config", path); err != nil {
 			return res, err
 		}
+		meter.pipelinePID.Store(int64(proc.Process.Pid))
 	case pipelineSyncw:
 		healthAddr, err := freeAddr()
 		if err != nil {
@@ -456,6 +457,7 @@ connections:
 		if err := proc.Start(); err != nil {
 			return res, fmt.Errorf("start %s: %w", o.workerBin, err)
 		}
+		meter.pipelinePID.Store(int64(proc.Process.Pid)) // it may answer commands before it says it is ready
 		if err := waitReady(ctx, healthAddr); err != nil {
 			_ = proc.Process.Kill()
 			_ = proc.Wait()
@@ -466,7 +468,6 @@ connections:
 			go func() { profileDone <- fetchProfile(healthAddr, o.profile) }()
 		}
 	}
-	meter.pipelinePID = proc.Process.Pid
 	stopped := false
 	stop := func() {
 		if !stopped {

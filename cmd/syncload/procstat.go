@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -173,15 +174,18 @@ type cpuSnapshot struct {
 // cpuMeter takes snapshots of the pipeline process, the NATS server, Redis
 // and the simulator child.
 type cpuMeter struct {
-	pipelinePID, natsPID, simPID int
-	rc                           *redis.Client
+	// pipelinePID is set once the pipeline process has started, which
+	// may be after the subscription that snapshots is.
+	pipelinePID     atomic.Int64
+	natsPID, simPID int
+	rc              *redis.Client
 }
 
 func (m *cpuMeter) snapshot(ctx context.Context) (cpuSnapshot, error) {
 	s := cpuSnapshot{at: time.Now()}
 	var errs []error
 	var err error
-	if s.pipeline, err = procCPU(m.pipelinePID); err != nil {
+	if s.pipeline, err = procCPU(int(m.pipelinePID.Load())); err != nil {
 		errs = append(errs, fmt.Errorf("pipeline: %w", err))
 	}
 	if s.nats, err = procCPU(m.natsPID); err != nil {
