@@ -47,9 +47,15 @@ fuzz: ## run each fuzzer for FUZZTIME (default 20s)
 	done
 
 .PHONY: bench
-bench: servers ## end-to-end load per provider (100k commands over 1k resources each) beside `nats bench`, then go benchmarks
+bench: servers ## syncworker beside a minimal pipeline in one run (cmd/syncload): reelevant, 50k commands over 1k resources, then at a 50 ms provider, then the other providers (20k); then `nats bench` and go benchmarks. PROVIDER=<name> runs that provider alone; COMMANDS, RESOURCES, LATENCY_COMMANDS override
 	$(GO) build -o bin/syncworker ./cmd/syncworker
-	$(GO) run ./cmd/syncload -worker-bin bin/syncworker -provider $${PROVIDER:-all} -commands $${COMMANDS:-100000} -resources $${RESOURCES:-1000}
+	$(GO) build -o bin/syncload ./cmd/syncload
+	bin/syncload -worker-bin bin/syncworker -provider $${PROVIDER:-reelevant} -commands $${COMMANDS:-50000} -resources $${RESOURCES:-1000}
+	bin/syncload -worker-bin bin/syncworker -provider $${PROVIDER:-reelevant} -commands $${LATENCY_COMMANDS:-5000} -resources $${RESOURCES:-1000} -provider-latency 50ms
+	@if [ -z "$${PROVIDER:-}" ]; then \
+		echo "bin/syncload -worker-bin bin/syncworker -provider rocketchat,hybriddatapipeline,jframework -commands $${COMMANDS:-20000} -resources $${RESOURCES:-1000}"; \
+		bin/syncload -worker-bin bin/syncworker -provider rocketchat,hybriddatapipeline,jframework -commands $${COMMANDS:-20000} -resources $${RESOURCES:-1000}; \
+	fi
 	@./deploy/nats-bench.sh
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
