@@ -46,6 +46,34 @@ func parseProcStat(stat string) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
+// parseMachineCPU returns the busy CPU time of the whole machine, all
+// cores, from the text of /proc/stat: the first line's user, nice, system,
+// irq, softirq and steal (not idle, iowait, nor guest, which user holds).
+func parseMachineCPU(stat string) (time.Duration, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, errors.New("/proc/stat does not start with the cpu line")
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat cpu field %d: %w", i, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+func machineCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseMachineCPU(string(b))
+}
+
 // procCPU is the CPU time pid has used so far.
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -169,6 +197,16 @@ func redisCPU(ctx context.Context, rc *redis.Client) (time.Duration, error) {
 type cpuSnapshot struct {
 	at                         time.Time
 	pipeline, nats, redis, sim time.Duration
+	// self is syncload's own CPU (publishing, counting results); machine
+	// the busy CPU of the whole machine, which shows what other processes
+	// took beside the measured ones.
+	self, machine time.Duration
+}
+
+// other is the machine's busy CPU that no measured process (nor syncload)
+// used: other users of the machine.
+func (s cpuSnapshot) other() time.Duration {
+	return max(0, s.machine-s.pipeline-s.nats-s.redis-s.sim-s.self)
 }
 
 // cpuMeter takes snapshots of the pipeline process, the NATS server, Redis
@@ -197,11 +235,17 @@ func (m *cpuMeter) snapshot(ctx context.Context) (cpuSnapshot, error) {
 	if s.redis, err = redisCPU(ctx, m.rc); err != nil {
 		errs = append(errs, err)
 	}
+	if s.self, err = procCPU(os.Getpid()); err != nil {
+		errs = append(errs, fmt.Errorf("syncload: %w", err))
+	}
+	if s.machine, err = machineCPU(); err != nil {
+		errs = append(errs, err)
+	}
 	return s, errors.Join(errs...)
 }
 
 // sub is the CPU used between two snapshots.
 func (s cpuSnapshot) sub(earlier cpuSnapshot) cpuSnapshot {
 	return cpuSnapshot{at: s.at, pipeline: s.pipeline - earlier.pipeline, nats: s.nats - earlier.nats,
-		redis: s.redis - earlier.redis, sim: s.sim - earlier.sim}
+		redis: s.redis - earlier.redis, sim: s.sim - earlier.sim, self: s.self - earlier.self, machine: s.machine - earlier.machine}
 }

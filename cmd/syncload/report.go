@@ -68,9 +68,9 @@ func formatReport(title string, rows []pipelineResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s\n", title)
 	fmt.Fprintf(&b, "  %-10s %10s %9s %8s %8s %8s %8s %8s %8s %8s  %s\n",
-		"pipeline", "commands/s", "window s", "proc", "NATS", "Redis", "sim", "peak RSS", "HTTP", "", "statuses")
+		"pipeline", "commands/s", "window s", "process", "NATS", "Redis", "sim", "peak RSS", "HTTP", "others", "statuses")
 	fmt.Fprintf(&b, "  %-10s %10s %9s %8s %8s %8s %8s %8s %8s %8s\n",
-		"", "", "", "µs/cmd", "µs/cmd", "µs/cmd", "µs/cmd", "MiB", "req/cmd", "")
+		"", "", "", "µs/cmd", "µs/cmd", "µs/cmd", "µs/cmd", "MiB", "req/cmd", "µs/cmd")
 	for _, r := range rows {
 		rss := "-"
 		if r.peakRSS > 0 {
@@ -78,7 +78,8 @@ func formatReport(title string, rows []pipelineResult) string {
 		}
 		fmt.Fprintf(&b, "  %-10s %10.0f %9.2f %8.1f %8.1f %8.1f %8.1f %8s %8.2f %8s  %s\n",
 			r.pipeline, r.rate(), r.window.Seconds(), r.perCommand(r.cpu.pipeline), r.perCommand(r.cpu.nats),
-			r.perCommand(r.cpu.redis), r.perCommand(r.cpu.sim), rss, float64(r.requests)/float64(max(r.commands, 1)), "",
+			r.perCommand(r.cpu.redis), r.perCommand(r.cpu.sim), rss, float64(r.requests)/float64(max(r.commands, 1)),
+			fmt.Sprintf("%.1f", r.perCommand(r.cpu.other())),
 			formatStatuses(r.statuses))
 	}
 	for _, r := range rows {
@@ -119,5 +120,6 @@ func formatReport(title string, rows []pipelineResult) string {
 			targetRedis, mark(s.perCommand(s.cpu.redis) <= targetRedis),
 			targetNATS, mark(s.perCommand(s.cpu.nats) <= targetNATS))
 	}
+	fmt.Fprintf(&b, "  (process: the pipeline's own; others: the machine's busy CPU beyond the measured processes and syncload, i.e. other users of this machine; Redis and NATS CPU include their other clients')\n")
 	return b.String()
 }

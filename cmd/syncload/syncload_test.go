@@ -60,10 +60,26 @@ func TestParseRedisCPU(t *testing.T) {
 	}
 }
 
+func TestParseMachineCPU(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 10 50 9000 500 5 20 15 7 0\ncpu0 50 5 25 4500 250 2 10 7 3 0\n"
+	got, err := parseMachineCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * time.Second; got != want { // 200 ticks: idle, iowait and guest left out
+		t.Errorf("parseMachineCPU = %s, want %s", got, want)
+	}
+	if _, err := parseMachineCPU("intr 1 2 3\n"); err == nil {
+		t.Error("parseMachineCPU without the cpu line: no error")
+	}
+}
+
 func TestFormatReport(t *testing.T) {
 	rows := []pipelineResult{
 		{pipeline: pipelineMin, commands: 1001, measured: 1000, window: time.Second, peakRSS: 20 << 20, requests: 1001,
-			cpu:      cpuSnapshot{pipeline: 100 * time.Millisecond, nats: 40 * time.Millisecond, redis: 6 * time.Millisecond, sim: 30 * time.Millisecond},
+			cpu: cpuSnapshot{pipeline: 100 * time.Millisecond, nats: 40 * time.Millisecond, redis: 6 * time.Millisecond, sim: 30 * time.Millisecond,
+				self: 4 * time.Millisecond, machine: 190 * time.Millisecond},
 			statuses: map[string]int{"applied": 1001}},
 		{pipeline: pipelineSyncw, commands: 1001, measured: 1000, window: 4 * time.Second, peakRSS: 50 << 20, requests: 2002,
 			cpu:      cpuSnapshot{pipeline: 500 * time.Millisecond, nats: 80 * time.Millisecond, redis: 12 * time.Millisecond, sim: 30 * time.Millisecond},
@@ -72,8 +88,8 @@ func TestFormatReport(t *testing.T) {
 	out := formatReport("reelevant: test", rows)
 	for _, want := range []string{
 		"reelevant: test",
-		"  minimal          1000      1.00    100.0     40.0      6.0     30.0     20.0     1.00           applied=1001",
-		"  syncworker        250      4.00    500.0     80.0     12.0     30.0     50.0     2.00           applied=1000 failed=1",
+		"  minimal          1000      1.00    100.0     40.0      6.0     30.0     20.0     1.00     10.0  applied=1001",
+		"  syncworker        250      4.00    500.0     80.0     12.0     30.0     50.0     2.00      0.0  applied=1000 failed=1",
 		"syncworker/minimal throughput: 25%",
 		"process 5.00x, NATS 2.00x, Redis 2.00x, simulator 1.00x",
 		"throughput >= 80% of minimal NOT met; worker CPU <= 120 µs NOT met; Redis <= 15 µs met; NATS <= 50 µs NOT met",
