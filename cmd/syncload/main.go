@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -167,9 +168,13 @@ func run() error {
 	if o.latency > 0 {
 		latency = "answering after " + o.latency.String()
 	}
+	// SIGINT or SIGTERM ends the run in progress the way a timeout does,
+	// so that its streams and keys are still deleted.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var reports []string
 	for _, p := range selected {
-		rows, err := runProvider(o, e, p)
+		rows, err := runProvider(ctx, o, e, p)
 		if err != nil {
 			return fmt.Errorf("%s: %w (children's log: %s)", p.name, err, e.logPath)
 		}
@@ -186,7 +191,7 @@ func run() error {
 }
 
 // runProvider runs each pipeline against one simulator child.
-func runProvider(o options, e env, p loadProvider) ([]pipelineResult, error) {
+func runProvider(ctx context.Context, o options, e env, p loadProvider) ([]pipelineResult, error) {
 	sim, err := startSim(e.log, p.name, o.latency)
 	if err != nil {
 		return nil, err
@@ -194,7 +199,7 @@ func runProvider(o options, e env, p loadProvider) ([]pipelineResult, error) {
 	defer sim.stop()
 	var rows []pipelineResult
 	for _, pl := range o.pipelines {
-		r, err := runPipeline(o, e, p, sim, pl)
+		r, err := runPipeline(ctx, o, e, p, sim, pl)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pl, err)
 		}
@@ -259,9 +264,9 @@ type results struct {
 	done     chan struct{}
 }
 
-func runPipeline(o options, e env, p loadProvider, sim *simProc, pipeline string) (pipelineResult, error) {
+func runPipeline(parent context.Context, o options, e env, p loadProvider, sim *simProc, pipeline string) (pipelineResult, error) {
 	res := pipelineResult{pipeline: pipeline, commands: o.commands, measured: o.commands - 1}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	ctx, cancel := context.WithTimeout(parent, o.timeout)
 	defer cancel()
 
 	ids, err := sim.reset(o.resources)
@@ -498,7 +503,7 @@ wait:
 		case <-ctx.Done():
 			rs.mu.Lock()
 			defer rs.mu.Unlock()
-			return res, fmt.Errorf("timed out with %d of %d results", rs.n, o.commands)
+			return res, fmt.Errorf("stopped (%v) with %d of %d results", context.Cause(ctx), rs.n, o.commands)
 		}
 	}
 	if rs.snapErr != nil {
