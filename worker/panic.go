@@ -35,8 +35,8 @@ func (w *Worker) recoverPanic(ctx context.Context, j *job) {
 	w.cfg.Logger.Error("panic while handling a command; it is dead-lettered and the worker goes on",
 		w.logAttrs(j, slog.String("panicType", kind), slog.String("panic", w.panicMessage(j, r)),
 			slog.String("stack", stackWithoutArguments(debug.Stack())))...)
-	if j.settled {
-		return // it panicked after the delivery was settled: nothing to end
+	if j.settled || j.handedOff {
+		return // it panicked after the delivery was settled (or handed to the completer): nothing to end
 	}
 	defer func() {
 		// Ending the command panicked too: terminate it all the same.
