@@ -154,7 +154,7 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 			}
 			came += len(arrived)
 			if !l.unrouted { // the catch-all applies nothing, so sights nothing
-				l.w.sight(arrived)
+				l.w.sight(context.Background(), arrived)
 			}
 			queue = append(queue, arrived...)
 		case out <- head: // handle hands it back if the worker is stopping

@@ -124,34 +124,37 @@ func (w *Worker) heartbeat(ctx context.Context) {
 				w.cfg.Logger.Warn("in-progress ack failed", "subject", j.msg.Subject(), "error", err)
 			}
 		}
-		w.renewClaims(ctx, held, interval)
-		w.sightWaiting(held)
+		// The store's share of the tick: renewals, then sightings, within
+		// one interval, so that a slow store never delays the next
+		// in-progress acks by more than that.
+		budget, cancel := context.WithTimeout(ctx, interval)
+		w.renewClaims(budget, held)
+		w.sightWaiting(budget, held)
+		cancel()
 	}
 }
 
 // sightWaiting sights again, in one round trip, the held messages that
 // have not begun (or are done with their claim): their commands' holds are
 // kept (see sight.go).
-func (w *Worker) sightWaiting(held []*tracked) {
+func (w *Worker) sightWaiting(ctx context.Context, held []*tracked) {
 	var waiting []*tracked
 	for _, t := range held {
 		if _, _, claimed := t.claimed(); t.sighted && !claimed {
 			waiting = append(waiting, t)
 		}
 	}
-	for len(waiting) > 0 {
+	for len(waiting) > 0 && ctx.Err() == nil {
 		n := min(len(waiting), maxSightBatch)
-		w.sight(waiting[:n])
+		w.sight(ctx, waiting[:n])
 		waiting = waiting[n:]
 	}
 }
 
 // renewClaims renews the claims among held, all at once (the store
 // batches concurrent calls: one round trip for them all with Redis),
-// within budget.
-func (w *Worker) renewClaims(ctx context.Context, held []*tracked, budget time.Duration) {
-	ctx, cancelAll := context.WithTimeout(ctx, budget)
-	defer cancelAll()
+// within ctx (the tick's budget).
+func (w *Worker) renewClaims(ctx context.Context, held []*tracked) {
 	var wg sync.WaitGroup
 	for _, j := range held {
 		renew, cancelWork, ok := j.claimed()

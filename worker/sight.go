@@ -61,7 +61,11 @@ func (w *Worker) decodeHeld(t *tracked) *decoded {
 	return t.dec
 }
 
-func (w *Worker) sight(batch []*tracked) {
+// sight records the sightings of batch's commands in one store call,
+// bounded by ctx and StoreTimeout, keeping their holds (see above). Best
+// effort: a message it cannot decode, or a failed call, is left to Begin,
+// which records the sighting too.
+func (w *Worker) sight(ctx context.Context, batch []*tracked) {
 	if !w.storeTrusted() {
 		return // nothing is recorded on a store that may have lost its state
 	}
@@ -79,7 +83,7 @@ func (w *Worker) sight(batch []*tracked) {
 	if len(sightings) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()
 	err := w.cfg.Store.Sight(ctx, sightings)
