@@ -58,6 +58,9 @@ func (l *consumeLoop) start(ctx context.Context) error {
 // message is held under the heartbeat (see tracked) from the moment it
 // arrives until it is settled, so none reaches its ack wait while it waits.
 func (l *consumeLoop) run(ctx context.Context) error {
+	if l.unrouted {
+		return l.scan(ctx)
+	}
 	msgs := make(chan *tracked)
 	// slots holds one token per message the loop may still hold.
 	held := l.workers + l.prefetch()
@@ -100,19 +103,29 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		for range n { // tokens of messages that did not come
 			slots <- struct{}{}
 		}
-		switch {
-		case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
-			failures = 0
-		case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
-			return fmt.Errorf("consumer %s: %w", l.consumer, err)
-		default:
-			failures++
-			l.w.cfg.Logger.Warn("pulling messages failed; retrying", "consumer", l.consumer, "error", err)
-			select {
-			case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second)):
-			case <-l.w.stopping.Done():
-			case <-ctx.Done():
-			}
+		if err := l.pullFailed(ctx, err, &failures); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pullFailed deals with the error of one pull: nil when pulling goes on
+// (after a pause growing with the failures in a row, for a transient
+// one); an error when the consumer is gone for good.
+func (l *consumeLoop) pullFailed(ctx context.Context, err error, failures *int) error {
+	switch {
+	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, jetstream.ErrNoMessages):
+		*failures = 0
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("consumer %s: %w", l.consumer, err)
+	default:
+		*failures++
+		l.w.cfg.Logger.Warn("pulling messages failed; retrying", "consumer", l.consumer, "error", err)
+		select {
+		case <-time.After(min(time.Duration(*failures)*100*time.Millisecond, 2*time.Second)):
+		case <-l.w.stopping.Done():
+		case <-ctx.Done():
 		}
 	}
 	return nil
@@ -138,7 +151,7 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 				in = nil
 				continue
 			}
-			arrived := []*tracked{l.w.inflight.hold(m, !l.unrouted)}
+			arrived := []*tracked{l.w.inflight.hold(m, true)}
 		more: // and those that came with it
 			for len(arrived) < maxSightBatch {
 				select {
@@ -147,15 +160,13 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 						in = nil
 						break more
 					}
-					arrived = append(arrived, l.w.inflight.hold(m, !l.unrouted))
+					arrived = append(arrived, l.w.inflight.hold(m, true))
 				default:
 					break more
 				}
 			}
 			came += len(arrived)
-			if !l.unrouted { // the catch-all applies nothing, so sights nothing
-				l.w.sight(context.Background(), arrived)
-			}
+			l.w.sight(context.Background(), arrived)
 			queue = append(queue, arrived...)
 		case out <- head: // handle hands it back if the worker is stopping
 			queue[0] = nil
@@ -166,12 +177,11 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 }
 
 // prefetch is how many messages the loop holds beyond its goroutines: one
-// more round of them for a connection's consumer; a full FetchBatch for the
-// catch-all, whose single goroutine mostly just acks (a connection
-// consumer owns the message) and would otherwise pull one at a time.
+// more round of them for a connection's consumer; none for the catch-all,
+// whose scan handles one command at a time (see scan).
 func (l *consumeLoop) prefetch() int {
 	if l.unrouted {
-		return l.w.cfg.FetchBatch
+		return 0
 	}
 	return min(l.workers, l.w.cfg.FetchBatch)
 }

@@ -44,7 +44,9 @@
 //     command (giveUp); a panic ends its command (panic.go).
 //   - The fleet-wide catch-all consumer rejects a command as
 //     unknown_connection only when no durable consumer serves its
-//     connection and Config.UnknownConnectionGrace has passed (unrouted.go).
+//     connection and Config.UnknownConnectionGrace has passed (unrouted.go);
+//     it reads headers only and acks a batch at once, so served commands
+//     are not delivered twice (unroutedscan.go).
 //   - Nothing a command carries decides which host is called, and no secret
 //     reaches a log line, a span, a metric, a result or a dead-letter header.
 //

@@ -2,14 +2,21 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // unroutedConsumer is the durable name of the catch-all consumer that
-// answers commands for connections no worker is configured for.
-const unroutedConsumer = "syncworker_unrouted"
+// answers commands for connections no worker is configured for (see
+// unroutedscan.go). Its "-" keeps it apart from every connection's
+// consumer (consumerName).
+const unroutedConsumer = "syncworker-unrouted"
+
+// legacyUnroutedConsumer is the catch-all of earlier versions, which
+// delivered every command in full and acked each: provision deletes it.
+const legacyUnroutedConsumer = "syncworker_unrouted"
 
 // consumerName is the durable consumer of one connection's commands.
 func consumerName(connection string) string { return "syncworker_" + connection }
@@ -49,11 +56,41 @@ func (w *Worker) provision(ctx context.Context) error {
 		}
 	}
 	if *w.cfg.RejectUnknownConnections {
-		if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands,
-			w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))); err != nil {
+		cc := w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))
+		cc.HeadersOnly = true
+		cc.AckPolicy = jetstream.AckAllPolicy
+		cc.MaxAckPending = unroutedScanBatch
+		if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands, cc); err != nil {
 			return fmt.Errorf("provision consumer %s: %w", unroutedConsumer, err)
 		}
+		if err := w.deleteLegacyCatchAll(ctx); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// deleteLegacyCatchAll deletes the catch-all consumer of earlier versions,
+// if there is one: the one named legacyUnroutedConsumer whose filter is
+// every command's (a connection named "unrouted" has a consumer of that
+// name too, filtered to its own commands: it is kept).
+func (w *Worker) deleteLegacyCatchAll(ctx context.Context) error {
+	s := w.cfg.Streams
+	c, err := w.cfg.JetStream.Consumer(ctx, s.Commands, legacyUnroutedConsumer)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("provision: look up consumer %s: %w", legacyUnroutedConsumer, err)
+	}
+	if c.CachedInfo().Config.FilterSubject != w.cfg.Subjects.Commands() {
+		return nil
+	}
+	err = w.cfg.JetStream.DeleteConsumer(ctx, s.Commands, legacyUnroutedConsumer)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("provision: delete consumer %s: %w", legacyUnroutedConsumer, err)
+	}
+	w.cfg.Logger.Info("deleted the catch-all consumer of an earlier version", "consumer", legacyUnroutedConsumer)
 	return nil
 }
 

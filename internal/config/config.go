@@ -67,7 +67,8 @@ type File struct {
 		FetchBatch      int      `yaml:"fetchBatch"`
 		// RejectUnknownConnections answers commands for unconfigured
 		// connections with a rejected result (default true). It costs a
-		// second delivery of every command to a catch-all consumer.
+		// headers-only delivery of every command to a catch-all consumer,
+		// acked a batch at a time.
 		RejectUnknownConnections *bool `yaml:"rejectUnknownConnections"`
 		// UnknownConnectionGrace is how long a command for a connection no
 		// worker serves waits before it is rejected (default 5m).

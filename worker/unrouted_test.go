@@ -1,0 +1,211 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+// deliveryTap counts, for one stream, what JetStream delivers to each
+// consumer (payload bytes) and the acks each consumer receives, by
+// listening on the delivery inboxes and the ack subjects.
+type deliveryTap struct {
+	mu        sync.Mutex
+	delivered map[string]int // consumer -> deliveries
+	payload   map[string]int // consumer -> payload bytes delivered
+	acks      map[string]int // consumer -> acks (+ACK) received
+}
+
+func tapDeliveries(t *testing.T, nc *nats.Conn, stream string) *deliveryTap {
+	t.Helper()
+	tap := &deliveryTap{delivered: map[string]int{}, payload: map[string]int{}, acks: map[string]int{}}
+	// An ack reply subject: $JS.ACK.<stream>.<consumer>.<...>
+	consumerOf := func(reply string) (string, bool) {
+		parts := strings.Split(reply, ".")
+		if len(parts) < 4 || parts[0] != "$JS" || parts[1] != "ACK" {
+			return "", false
+		}
+		// $JS.ACK.<domain>.<hash>.<stream>.<consumer>... on newer servers.
+		for i := 2; i+1 < len(parts); i++ {
+			if parts[i] == stream {
+				return parts[i+1], true
+			}
+		}
+		return "", false
+	}
+	inbox, err := nc.Subscribe("_INBOX.>", func(m *nats.Msg) {
+		if c, ok := consumerOf(m.Reply); ok {
+			tap.mu.Lock()
+			tap.delivered[c]++
+			tap.payload[c] += len(m.Data)
+			tap.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks, err := nc.Subscribe("$JS.ACK.>", func(m *nats.Msg) {
+		if c, ok := consumerOf(m.Subject); ok && (len(m.Data) == 0 || strings.HasPrefix(string(m.Data), "+ACK")) {
+			tap.mu.Lock()
+			tap.acks[c]++
+			tap.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inbox.Unsubscribe(); _ = acks.Unsubscribe() })
+	return tap
+}
+
+func (tap *deliveryTap) counts(consumer string) (delivered, payload, acks int) {
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	return tap.delivered[consumer], tap.payload[consumer], tap.acks[consumer]
+}
+
+// The catch-all consumer that answers commands for unknown connections
+// must not cost every command a second full delivery and ack: it reads
+// headers only and acks in bulk.
+func TestTheCatchAllReadsNoPayloadsAndAcksInBulk(t *testing.T) {
+	b := newBundle(t)
+	tap := tapDeliveries(t, b.nc, b.streams.Commands)
+	b.start(b.config())
+
+	const n = 300
+	for i := range n {
+		id := fmt.Sprintf("bulk-%03d", i)
+		res := res1
+		if i%2 == 1 {
+			res = res2
+		}
+		b.publish(command(id, res, nil, messages.Changes{Name: ptr(fmt.Sprintf("name-%d", i))}), true)
+	}
+	for i := range n {
+		if r := b.result(fmt.Sprintf("bulk-%03d", i)).Data; r.Status == messages.StatusRejected || r.Status == messages.StatusFailed {
+			t.Fatalf("bulk-%03d: %s %+v", i, r.Status, r.Error)
+		}
+	}
+	waitFor(t, "the catch-all to scan every command", func() bool {
+		d, _, _ := tap.counts("syncworker-unrouted")
+		return d >= n
+	})
+	waitFor(t, "the catch-all to ack its scan", func() bool {
+		info := b.consumerInfo("syncworker-unrouted")
+		return info.NumPending == 0 && info.NumAckPending == 0
+	})
+	time.Sleep(100 * time.Millisecond) // the tap's copy of the last ack
+	d, payload, acks := tap.counts("syncworker-unrouted")
+	cd, cpayload, cacks := tap.counts("syncworker_" + connName)
+	t.Logf("catch-all: %d deliveries, %d payload bytes, %d acks; connection consumer: %d deliveries, %d payload bytes, %d acks", d, payload, acks, cd, cpayload, cacks)
+	if payload != 0 {
+		t.Errorf("the catch-all received %d payload bytes; want none (headers only)", payload)
+	}
+	if maxAcks := n/64 + 4; acks > maxAcks {
+		t.Errorf("the catch-all sent %d acks for %d commands; want at most %d (one per scanned batch)", acks, n, maxAcks)
+	}
+	if cpayload == 0 || cacks < n {
+		t.Errorf("the connection consumer: %d payload bytes, %d acks; want the commands in full and one ack each", cpayload, cacks)
+	}
+}
+
+// A command for an unknown connection, scanned among served ones, is
+// answered after the grace while the served ones are applied at once.
+func TestAnUnknownConnectionAmongServedOnesIsRejectedAfterTheGrace(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.UnknownConnectionGrace = 2 * time.Second
+	b.start(cfg)
+
+	unknown := messages.NewCommand("lost-1", "/test", "nowhere", res1, messages.Data{Changes: messages.Changes{Name: ptr("x")}})
+	published := time.Now()
+	b.publish(command("served-1", res1, nil, messages.Changes{Name: ptr("n1")}), true)
+	b.publish(unknown, true)
+	b.publish(command("served-2", res2, nil, messages.Changes{Name: ptr("n2")}), true)
+
+	for _, id := range []string{"served-1", "served-2"} {
+		if r := b.result(id).Data; r.Status != messages.StatusApplied {
+			t.Fatalf("%s: %s %+v", id, r.Status, r.Error)
+		}
+	}
+	r := b.result("lost-1").Data
+	if r.Status != messages.StatusRejected || r.Error == nil || r.Error.Code != messages.CodeUnknownConnection {
+		t.Fatalf("lost-1: %s %+v", r.Status, r.Error)
+	}
+	if waited := time.Since(published); waited < cfg.UnknownConnectionGrace {
+		t.Errorf("lost-1 rejected after %s, before the grace of %s", waited, cfg.UnknownConnectionGrace)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := len(b.waitResults("lost-1", 1)); got != 1 {
+		t.Errorf("lost-1 has %d results; want 1", got)
+	}
+}
+
+// A worker that stops while its scan waits for an unknown connection's
+// grace hands the command back: another worker answers it, once.
+func TestAStoppedScanHandsItsCommandsToTheFleet(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.UnknownConnectionGrace = 3 * time.Second
+	cfg.Instance = "first"
+	stop := b.start(cfg)
+
+	b.publish(messages.NewCommand("lost-2", "/test", "nowhere", res1, messages.Data{Changes: messages.Changes{Name: ptr("x")}}), true)
+	waitFor(t, "the first worker's scan to hold the command", func() bool {
+		return strings.Contains(b.logs.String(), "no worker serves yet")
+	})
+	stop()
+	next := b.config()
+	next.UnknownConnectionGrace = 3 * time.Second
+	next.Instance = "second"
+	b.start(next)
+
+	r := b.result("lost-2").Data
+	if r.Status != messages.StatusRejected || r.Error == nil || r.Error.Code != messages.CodeUnknownConnection {
+		t.Fatalf("lost-2: %s %+v", r.Status, r.Error)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := len(b.waitResults("lost-2", 1)); got != 1 {
+		t.Errorf("lost-2 has %d results; want 1", got)
+	}
+}
+
+// Provisioning deletes the catch-all consumer of earlier versions (which
+// delivered every command in full) but not a connection's consumer that
+// happens to share its name.
+func TestProvisionDeletesTheEarlierCatchAll(t *testing.T) {
+	for _, c := range []struct {
+		name, filter string
+		kept         bool
+	}{
+		{"earlier catch-all", ">", false},
+		{"connection named unrouted", "unrouted.>", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t)
+			ctx := context.Background()
+			if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: b.streams.Commands,
+				Subjects: []string{b.subjects.Commands()}, Storage: jetstream.MemoryStorage}); err != nil {
+				t.Fatal(err)
+			}
+			filter := strings.TrimSuffix(b.subjects.Commands(), ">") + c.filter
+			if _, err := b.js.CreateOrUpdateConsumer(ctx, b.streams.Commands, jetstream.ConsumerConfig{
+				Durable: "syncworker_unrouted", FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+				t.Fatal(err)
+			}
+			b.start(b.config())
+			_, err := b.js.Consumer(ctx, b.streams.Commands, "syncworker_unrouted")
+			if kept := err == nil; kept != c.kept {
+				t.Fatalf("consumer syncworker_unrouted kept = %v (err %v); want %v", kept, err, c.kept)
+			}
+		})
+	}
+}
