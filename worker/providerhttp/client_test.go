@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/oauthsync/oauthsync/worker/providerhttp"
 )
@@ -174,5 +178,45 @@ func TestRateLimitWaitsAndUncountedWhenNeverSent(t *testing.T) {
 	}
 	if hits.Load() != 2 || n != 2 {
 		t.Errorf("server saw %d requests, counter %d; want 2 and 2", hits.Load(), n)
+	}
+}
+
+// With tracing off (a no-op tracer provider) the client makes no span but
+// the command's trace context still reaches the provider, and the caller's
+// request is left as it was.
+func TestTracingOffStillPropagatesTheTraceContext(t *testing.T) {
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator()) })
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("traceparent")
+	}))
+	defer srv.Close()
+	client := providerhttp.New(providerhttp.Config{Connection: "conn-a", Provider: "prov",
+		TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: sdkmetric.NewMeterProvider()})
+	defer client.CloseIdleConnections()
+
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled, Remote: true})
+	for _, c := range []struct {
+		ctx  context.Context
+		want string
+	}{
+		{trace.ContextWithRemoteSpanContext(context.Background(), parent), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{context.Background(), ""},
+	} {
+		req, _ := http.NewRequestWithContext(c.ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if tp := <-got; tp != c.want {
+			t.Errorf("provider got traceparent %q; want %q", tp, c.want)
+		}
+		if h := req.Header.Get("traceparent"); h != "" {
+			t.Errorf("the caller's request was modified: traceparent %q", h)
+		}
 	}
 }
