@@ -186,15 +186,27 @@ func (l *consumeLoop) prefetch() int {
 	return min(l.workers, l.w.cfg.FetchBatch)
 }
 
-// idle waits for at least one free token and takes up to FetchBatch of
-// them; 0 when the worker stops first.
+// idle waits for want free tokens and takes up to FetchBatch of them; 0
+// when the worker stops first. want is half of what a pull may bring (one
+// when the loop holds three messages or fewer): pulls of one message each, as
+// slots free one by one under load, would cost JetStream a pull request per
+// command, while the prefetched messages (at least want of them) keep the
+// goroutines busy in the meantime.
 func (l *consumeLoop) idle(slots chan struct{}) int {
-	select {
-	case <-slots:
-	case <-l.w.stopping.Done():
-		return 0
+	batch := min(l.w.cfg.FetchBatch, l.workers+l.prefetch())
+	want := max(1, batch/2)
+	n := 0
+	for n < want {
+		select {
+		case <-slots:
+			n++
+		case <-l.w.stopping.Done():
+			for range n {
+				slots <- struct{}{}
+			}
+			return 0
+		}
 	}
-	n := 1
 	for n < l.w.cfg.FetchBatch {
 		select {
 		case <-slots:
