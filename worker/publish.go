@@ -63,6 +63,11 @@ func (w *Worker) publish(ctx context.Context, msg *nats.Msg, msgID string) error
 // startPublishSpan starts the producer span of publishing msg and puts its
 // trace context in msg's headers.
 func (w *Worker) startPublishSpan(ctx context.Context, msg *nats.Msg, msgID string) (context.Context, trace.Span) {
+	if w.untraced {
+		ctx, span := w.tracer.Start(ctx, "publish")
+		w.cfg.Propagator.Inject(ctx, headerCarrier(msg.Header))
+		return ctx, span
+	}
 	ctx, span := w.childSpan(ctx, "publish "+msg.Subject, trace.SpanKindProducer,
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.operation.type", "publish"),

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/oauthsync/oauthsync/internal/telemetry"
 	"github.com/oauthsync/oauthsync/worker/dedup"
@@ -54,6 +55,9 @@ var messagingNATS = semconv.MessagingSystemKey.String("nats")
 // subject itself is messaging.destination.name.
 func (w *Worker) startProcessSpan(msg jetstream.Msg, meta *jetstream.MsgMetadata, l *consumeLoop) (context.Context, trace.Span) {
 	parent := w.cfg.Propagator.Extract(context.Background(), headerCarrier(msg.Headers()))
+	if w.untraced {
+		return w.tracer.Start(parent, l.spanName)
+	}
 	return w.tracer.Start(parent, l.spanName,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
@@ -135,4 +139,10 @@ func (w *Worker) linkPreviousDelivery(ctx context.Context, j *job) {
 	if sc.IsValid() {
 		j.span.AddLink(trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("oauthsync.link", "previous_delivery")}})
 	}
+}
+
+// isNoopTracing reports whether tp is OpenTelemetry's no-op provider.
+func isNoopTracing(tp trace.TracerProvider) bool {
+	_, ok := tp.(noop.TracerProvider)
+	return ok
 }

@@ -20,11 +20,15 @@ const tracerName = "github.com/oauthsync/oauthsync/worker"
 // Worker consumes commands for its connections. Create it with New and run
 // it with Run; a Worker runs once.
 type Worker struct {
-	cfg     Config
-	tracer  trace.Tracer
-	conns   map[string]*Connection
-	source  string
-	secrets []string
+	cfg    Config
+	tracer trace.Tracer
+	// untraced: the tracer provider is a no-op one, whose spans are never
+	// recorded; span attributes are not even built (the trace context
+	// still flows).
+	untraced bool
+	conns    map[string]*Connection
+	source   string
+	secrets  []string
 	// dynamic are the adapters whose credentials change at run time
 	// (renewed tokens, re-read files): see secretSource.
 	dynamic []secretSource
@@ -76,6 +80,7 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{
 		cfg:             cfg,
 		tracer:          cfg.TracerProvider.Tracer(tracerName),
+		untraced:        isNoopTracing(cfg.TracerProvider),
 		conns:           make(map[string]*Connection, len(cfg.Connections)),
 		source:          "/syncworker/" + cfg.Instance,
 		inst:            inst,

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
 
 	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
@@ -527,4 +528,20 @@ func equalJSON(a, b map[string]any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// With tracing off (a no-op tracer provider) no span is recorded, but the
+// command's trace context still reaches its result.
+func TestWithTracingOffTheResultStillContinuesTheCommandsTrace(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.TracerProvider = tracenoop.NewTracerProvider()
+	b.start(cfg)
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	b.publish(command("cmd-untraced", res1, nil, messages.Changes{Name: ptr("untraced")}), true, "traceparent", traceparent)
+	msgs := b.waitResults("cmd-untraced", 1)
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier{"Traceparent": {msgs[0].Header.Get("traceparent")}})
+	if id := trace.SpanContextFromContext(ctx).TraceID().String(); id != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Fatalf("result traceparent %q does not continue the command's trace", msgs[0].Header.Get("traceparent"))
+	}
 }
