@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthsync/oauthsync/internal/serverproc"
 	"github.com/oauthsync/oauthsync/internal/testenv"
 )
 
@@ -14,7 +15,7 @@ import (
 // child process the run starts (and kills).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "nats-server" {
-		if err := natsServerMain(os.Args[2:]); err != nil {
+		if err := serverproc.NATSServerMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "nats-server:", err)
 			os.Exit(1)
 		}

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/oauthsync/oauthsync/internal/serverproc"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "nats-server" {
-		if err := natsServerMain(os.Args[2:]); err != nil {
+		if err := serverproc.NATSServerMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "syncchaos nats-server:", err)
 			os.Exit(1)
 		}

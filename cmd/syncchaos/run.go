@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
+
+	"github.com/oauthsync/oauthsync/internal/serverproc"
 )
 
 const (
@@ -74,12 +76,12 @@ type runner struct {
 	// killRng picks the kills' times and victims (under mu).
 	killRng *rand.Rand
 
-	nats      *proc
+	nats      *serverproc.Proc
 	natsPort  int
-	redis     *proc
+	redis     *serverproc.Proc
 	redisPort int
 	redisDir  string
-	workers   []*proc
+	workers   []*serverproc.Proc
 	httpAddrs []string
 	providers []*chaosProvider
 	history   *history
@@ -138,13 +140,13 @@ func run(ctx context.Context, o options, out io.Writer) (*Report, error) {
 
 func (r *runner) stopAll() {
 	for _, w := range r.workers {
-		w.close()
+		w.Close()
 	}
 	if r.nats != nil {
-		r.nats.close()
+		r.nats.Close()
 	}
 	if r.redis != nil {
-		r.redis.close()
+		r.redis.Close()
 	}
 }
 
@@ -318,8 +320,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	kills.Wait() // no kill or restart under way from here
 	// Every worker up again before the final state is taken.
 	for i, w := range r.workers {
-		if w.pid() == 0 {
-			_ = w.start()
+		if w.PID() == 0 {
+			_ = w.Start()
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		if err := waitReady(wctx, r.httpAddrs[i]); err != nil {
@@ -389,7 +391,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	stopChaos()
 	chaos.Wait()
 	for _, w := range r.workers {
-		w.stop(syscall.SIGTERM, 15*time.Second)
+		w.Stop(syscall.SIGTERM, 15*time.Second)
 	}
 
 	// The raw data.
@@ -502,22 +504,22 @@ func (r *runner) startServers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.natsPort, err = freePort(); err != nil {
+	if r.natsPort, err = serverproc.FreePort(); err != nil {
 		return err
 	}
 	store := filepath.Join(r.dir, "jetstream")
-	r.nats, err = newProc("nats-server", filepath.Join(r.dir, "nats.log"), func() *exec.Cmd {
+	r.nats, err = serverproc.New("nats-server", filepath.Join(r.dir, "nats.log"), func() *exec.Cmd {
 		return exec.Command(self, "nats-server", "--port", strconv.Itoa(r.natsPort), "--store", store)
 	})
 	if err != nil {
 		return err
 	}
-	if err := r.nats.start(); err != nil {
+	if err := r.nats.Start(); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := waitTCP(wctx, fmt.Sprintf("127.0.0.1:%d", r.natsPort)); err != nil {
+	if err := serverproc.WaitTCP(wctx, fmt.Sprintf("127.0.0.1:%d", r.natsPort)); err != nil {
 		return err
 	}
 
@@ -525,24 +527,24 @@ func (r *runner) startServers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis-server is needed on PATH: %w", err)
 	}
-	if r.redisPort, err = freePort(); err != nil {
+	if r.redisPort, err = serverproc.FreePort(); err != nil {
 		return err
 	}
 	r.redisDir = filepath.Join(r.dir, "redis")
 	if err := os.MkdirAll(r.redisDir, 0o700); err != nil {
 		return err
 	}
-	r.redis, err = newProc("redis-server", filepath.Join(r.dir, "redis.log"), func() *exec.Cmd {
+	r.redis, err = serverproc.New("redis-server", filepath.Join(r.dir, "redis.log"), func() *exec.Cmd {
 		return exec.Command(redisBin, "--port", strconv.Itoa(r.redisPort), "--bind", "127.0.0.1", "--dir", r.redisDir,
 			"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no", "--protected-mode", "yes")
 	})
 	if err != nil {
 		return err
 	}
-	if err := r.redis.start(); err != nil {
+	if err := r.redis.Start(); err != nil {
 		return err
 	}
-	return redisPing(wctx, fmt.Sprintf("127.0.0.1:%d", r.redisPort))
+	return serverproc.RedisPing(wctx, fmt.Sprintf("127.0.0.1:%d", r.redisPort))
 }
 
 func (r *runner) startWorkers(ctx context.Context, addrs map[*chaosProvider]string) error {
@@ -575,19 +577,19 @@ connections:
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			return err
 		}
-		port, err := freePort()
+		port, err := serverproc.FreePort()
 		if err != nil {
 			return err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		w, err := newProc(fmt.Sprintf("worker %d", i), filepath.Join(r.dir, fmt.Sprintf("worker-%d.log", i)), func() *exec.Cmd {
+		w, err := serverproc.New(fmt.Sprintf("worker %d", i), filepath.Join(r.dir, fmt.Sprintf("worker-%d.log", i)), func() *exec.Cmd {
 			return exec.Command(bin, "--config", cfgPath, "--http-addr", addr, "--instance", fmt.Sprintf("chaos-%d", i),
 				"--log-format", "json", "--log-level", "info")
 		})
 		if err != nil {
 			return err
 		}
-		if err := w.start(); err != nil {
+		if err := w.Start(); err != nil {
 			return err
 		}
 		r.workers = append(r.workers, w)
@@ -622,34 +624,34 @@ func (r *runner) killLoop(ctx context.Context) {
 		i := r.killRng.IntN(len(r.workers))
 		r.mu.Unlock()
 		w := r.workers[i]
-		pid := w.pid()
+		pid := w.PID()
 		if pid == 0 {
 			continue
 		}
-		w.stop(syscall.SIGKILL, 5*time.Second)
+		w.Stop(syscall.SIGKILL, 5*time.Second)
 		r.mu.Lock()
 		r.events.Kills++
 		r.events.KillLog = append(r.events.KillLog, Kill{Worker: i, Time: time.Now()})
 		r.mu.Unlock()
 		r.logf("SIGKILL worker %d (pid %d)", i, pid)
-		if err := w.start(); err != nil {
+		if err := w.Start(); err != nil {
 			r.logf("restart worker %d: %v", i, err)
 		}
 	}
 }
 
 func (r *runner) restartNATS(ctx context.Context) {
-	pid := r.nats.pid()
-	r.nats.stop(syscall.SIGKILL, 5*time.Second)
+	pid := r.nats.PID()
+	r.nats.Stop(syscall.SIGKILL, 5*time.Second)
 	r.logf("SIGKILL nats-server (pid %d); its JetStream store is kept", pid)
 	_ = sleepCtx(ctx, 2*time.Second)
-	if err := r.nats.start(); err != nil {
+	if err := r.nats.Start(); err != nil {
 		r.logf("restart nats-server: %v", err)
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := waitTCP(wctx, fmt.Sprintf("127.0.0.1:%d", r.natsPort)); err != nil {
+	if err := serverproc.WaitTCP(wctx, fmt.Sprintf("127.0.0.1:%d", r.natsPort)); err != nil {
 		r.logf("nats-server: %v", err)
 		return
 	}
@@ -662,10 +664,10 @@ func (r *runner) restartNATS(ctx context.Context) {
 // restartRedis SIGKILLs redis-server and starts it again: with its AOF
 // (appendfsync always: nothing acknowledged is lost), or empty.
 func (r *runner) restartRedis(ctx context.Context, empty bool) error {
-	pid := r.redis.pid()
-	r.redis.stop(syscall.SIGKILL, 5*time.Second)
+	pid := r.redis.PID()
+	r.redis.Stop(syscall.SIGKILL, 5*time.Second)
 	if empty {
-		if err := emptyDir(r.redisDir); err != nil {
+		if err := serverproc.EmptyDir(r.redisDir); err != nil {
 			return err
 		}
 		r.logf("SIGKILL redis-server (pid %d); its data deleted", pid)
@@ -673,12 +675,12 @@ func (r *runner) restartRedis(ctx context.Context, empty bool) error {
 		r.logf("SIGKILL redis-server (pid %d); its AOF is kept", pid)
 	}
 	_ = sleepCtx(ctx, time.Second)
-	if err := r.redis.start(); err != nil {
+	if err := r.redis.Start(); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := redisPing(wctx, fmt.Sprintf("127.0.0.1:%d", r.redisPort)); err != nil {
+	if err := serverproc.RedisPing(wctx, fmt.Sprintf("127.0.0.1:%d", r.redisPort)); err != nil {
 		r.logf("%v", err)
 		return err
 	}
@@ -699,7 +701,7 @@ func (r *runner) sampleRSS(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for i, w := range r.workers {
-			if pid := w.pid(); pid != 0 {
+			if pid := w.PID(); pid != 0 {
 				if kib, ok := rssKiB(pid); ok {
 					r.mu.Lock()
 					r.events.PeakRSS[i] = max(r.events.PeakRSS[i], kib)

@@ -48,6 +48,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/oauthsync/oauthsync/internal/serverproc"
 	"github.com/oauthsync/oauthsync/messages"
 )
 
@@ -58,6 +59,8 @@ func main() {
 		err = runSimChild(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "_minimal":
 		err = runMinimalChild(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "_nats-server":
+		err = serverproc.NATSServerMain(os.Args[2:])
 	default:
 		err = run()
 	}
@@ -82,6 +85,7 @@ type options struct {
 	rate        float64
 	pipelines   []string
 	latency     time.Duration
+	ownServers  bool
 }
 
 // env is what every run of one invocation shares.
@@ -113,6 +117,7 @@ func run() error {
 	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file")
 	flag.StringVar(&pipelines, "pipelines", pipelines, "pipelines to run, in order, comma-separated: minimal, syncworker")
 	flag.DurationVar(&o.latency, "provider-latency", 0, "the simulator waits this long before every answer (0: at once)")
+	flag.BoolVar(&o.ownServers, "own-servers", false, "start a NATS server (the module's embedded one, in a process of its own) and a redis-server (from PATH) for this invocation, instead of -nats-url and -redis-url: their CPU is then this run's alone")
 	flag.Parse()
 	if o.commands < 2 || o.resources < 1 || o.maxInFlight < 1 {
 		return errors.New("-commands must be at least 2, -resources and -max-in-flight positive")
@@ -145,6 +150,19 @@ func run() error {
 
 	var e env
 	var err error
+	logFile, err := os.CreateTemp("", "syncload-*.log")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	e.log, e.logPath = logFile, logFile.Name()
+	if o.ownServers {
+		stopServers, err := startOwnServers(&o, logFile)
+		if err != nil {
+			return fmt.Errorf("-own-servers: %w (their log: %s)", err, e.logPath)
+		}
+		defer stopServers()
+	}
 	if e.natsPID, err = natsPID(o.natsURL); err != nil {
 		return err
 	}
@@ -157,13 +175,6 @@ func run() error {
 	if _, err := redisCPU(context.Background(), e.rc); err != nil {
 		return err
 	}
-	logFile, err := os.CreateTemp("", "syncload-*.log")
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	e.log, e.logPath = logFile, logFile.Name()
-
 	latency := "answering at once"
 	if o.latency > 0 {
 		latency = "answering after " + o.latency.String()

@@ -1,4 +1,8 @@
-package main
+// Package serverproc runs the servers and programs the load and chaos tools
+// start as child processes of their own: the module's embedded nats-server
+// in a process (NATSServerMain), redis-server, workers; each can be killed
+// and started again, and dies with its parent.
+package serverproc
 
 import (
 	"bufio"
@@ -8,12 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,10 +24,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// natsServerMain is "syncchaos nats-server --port P --store DIR": the
-// module's embedded nats-server with JetStream in a process of its own, so
-// that the tool can SIGKILL it and start it again on the same store.
-func natsServerMain(args []string) error {
+// NATSServerMain is the main of a "nats-server --port P --store DIR"
+// subcommand: the module's embedded nats-server with JetStream in a process
+// of its own, so that a tool can SIGKILL it and start it again on the same
+// store, and measure its CPU apart from its own.
+func NATSServerMain(args []string) error {
 	fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
 	port := fs.Int("port", 4222, "client port on 127.0.0.1")
 	store := fs.String("store", "", "JetStream store directory")
@@ -52,8 +55,8 @@ func natsServerMain(args []string) error {
 	return nil
 }
 
-// proc is a child process the tool starts, kills and starts again.
-type proc struct {
+// Proc is a child process a tool starts, kills and starts again.
+type Proc struct {
 	name string
 	cmd  func() *exec.Cmd
 	log  *os.File
@@ -63,15 +66,18 @@ type proc struct {
 	done chan struct{}
 }
 
-func newProc(name, logPath string, cmd func() *exec.Cmd) (*proc, error) {
+// New returns the Proc cmd builds, its output appended to logPath; it is
+// not started.
+func New(name, logPath string, cmd func() *exec.Cmd) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &proc{name: name, cmd: cmd, log: f}, nil
+	return &Proc{name: name, cmd: cmd, log: f}, nil
 }
 
-func (p *proc) start() error {
+// Start starts the process (again).
+func (p *Proc) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := p.cmd()
@@ -86,8 +92,8 @@ func (p *proc) start() error {
 	return nil
 }
 
-// pid returns the running process's id, 0 when none runs.
-func (p *proc) pid() int {
+// PID returns the running process's id, 0 when none runs.
+func (p *Proc) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur == nil {
@@ -101,9 +107,9 @@ func (p *proc) pid() int {
 	}
 }
 
-// stop sends sig to the running process (by its pid) and waits for it to
+// Stop sends sig to the running process (by its pid) and waits for it to
 // exit, killing it after grace.
-func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
+func (p *Proc) Stop(sig syscall.Signal, grace time.Duration) {
 	p.mu.Lock()
 	c, done := p.cur, p.done
 	p.mu.Unlock()
@@ -119,13 +125,15 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	}
 }
 
-func (p *proc) close() {
-	p.stop(syscall.SIGTERM, 5*time.Second)
+// Close stops the process (SIGTERM, then SIGKILL after 5s) and closes its
+// log.
+func (p *Proc) Close() {
+	p.Stop(syscall.SIGTERM, 5*time.Second)
 	_ = p.log.Close()
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -134,8 +142,8 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitTCP waits until addr accepts connections.
-func waitTCP(ctx context.Context, addr string) error {
+// WaitTCP waits until addr accepts connections.
+func WaitTCP(ctx context.Context, addr string) error {
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -150,9 +158,9 @@ func waitTCP(ctx context.Context, addr string) error {
 	}
 }
 
-// redisPing waits until the redis-server at addr answers PING with PONG
+// RedisPing waits until the redis-server at addr answers PING with PONG
 // (not LOADING).
-func redisPing(ctx context.Context, addr string) error {
+func RedisPing(ctx context.Context, addr string) error {
 	var last error
 	for {
 		last = func() error {
@@ -185,8 +193,8 @@ func redisPing(ctx context.Context, addr string) error {
 	}
 }
 
-// emptyDir removes everything inside dir.
-func emptyDir(dir string) error {
+// EmptyDir removes everything inside dir.
+func EmptyDir(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -197,51 +205,4 @@ func emptyDir(dir string) error {
 		}
 	}
 	return nil
-}
-
-// rssKiB reads VmRSS from /proc/<pid>/status.
-func rssKiB(pid int) (int64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, false
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, err := strconv.ParseInt(f[0], 10, 64)
-				return n, err == nil
-			}
-		}
-	}
-	return 0, false
-}
-
-// readyz returns a worker's /readyz answer: ok and "status: body".
-func readyz(addr string) (bool, string) {
-	cl := http.Client{Timeout: 2 * time.Second}
-	resp, err := cl.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return false, "unreachable: " + err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode == http.StatusOK, strconv.Itoa(resp.StatusCode) + ": " + strings.TrimSpace(string(b))
-}
-
-// waitReady waits until a worker's /readyz says ready.
-func waitReady(ctx context.Context, addr string) error {
-	var last string
-	for {
-		ok, s := readyz(addr)
-		if ok {
-			return nil
-		}
-		last = s
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("worker at %s not ready: %s", addr, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
