@@ -44,7 +44,7 @@ func (e *pathError) at(seg string) *pathError {
 // keySegment is the path segment of key: .key for an identifier, else
 // ["key"] (shortened).
 func keySegment(key string) string {
-	if identifierPattern.MatchString(key) {
+	if isIdentifier(key) {
 		return "." + key
 	}
 	return "[" + strconv.Quote(shorten(key)) + "]"

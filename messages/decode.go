@@ -52,7 +52,7 @@ var (
 
 // ValidCommandID reports whether id is a valid command id (or batch name):
 // 1 to 128 characters of [A-Za-z0-9._:-].
-func ValidCommandID(id string) bool { return idPattern.MatchString(id) }
+func ValidCommandID(id string) bool { return idChars.run(id, 1, 128) }
 
 // commandKeys are the keys a command may hold, in contract order.
 var commandKeys = []string{
@@ -295,7 +295,7 @@ func decodeProviderFields(raw []byte) (map[string]json.RawMessage, *InvalidError
 	}
 	fields := make(map[string]json.RawMessage, len(o.keys))
 	for _, k := range o.keys {
-		if !providerFieldPattern.MatchString(k) {
+		if !isProviderField(k) {
 			return nil, invalidf(o.at(k), "provider field names must match %s", providerFieldPattern)
 		}
 		v := o.members[k]

@@ -312,7 +312,7 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 		return invalidf("data.commandId", "must match %s", idPattern)
 	case !ValidConnection(r.Connection):
 		return invalidf("data.connection", "must match %s", connectionPattern)
-	case !providerNamePattern.MatchString(r.Provider):
+	case !isProviderName(r.Provider):
 		return invalidf("data.provider", "must match %s", providerNamePattern)
 	case !ValidResource(r.Resource):
 		return invalidf("data.resource", "must match %s", resourcePattern)
@@ -326,7 +326,7 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 		return invalidf("data.deliveries", "must be an integer between 0 and %d", math.MaxInt32)
 	}
 	if id, ok := strings.CutPrefix(ev.ID, ResultEventID(r.CommandID)); !ok ||
-		(id != "" && !conflictSuffixPattern.MatchString(id) && !replaySuffixPattern.MatchString(id)) {
+		(id != "" && !isConflictSuffix(id) && !isReplaySuffix(id)) {
 		return invalidf("id", "must be %q, or that followed by -conflict- and 16 hex digits of the payload hash, or by -replay- and 1 to 20 digits", ResultEventID(r.CommandID))
 	}
 	for _, f := range []struct {
@@ -337,7 +337,7 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 		{"data.skippedFields", r.SkippedFields},
 	} {
 		for i, name := range f.fields {
-			if !resultFieldPattern.MatchString(name) {
+			if !isResultField(name) {
 				return invalidf(fmt.Sprintf("%s[%d]", f.name, i), "must be a canonical field name or %s<name>, matching %s", ProviderFieldPrefix, resultFieldPattern)
 			}
 		}
@@ -347,7 +347,7 @@ func validateResultEvent(ev *ResultEvent) *InvalidError {
 			return invalidf("data.skippedOrderKeys", "names %q, which is not in data.skippedFields", shorten(name))
 		}
 	}
-	if r.PayloadDigest != "" && !payloadDigestPattern.MatchString(r.PayloadDigest) {
+	if r.PayloadDigest != "" && !isPayloadDigest(r.PayloadDigest) {
 		return invalidf("data.payloadDigest", "must match %s", payloadDigestPattern)
 	}
 	if e := r.Error; e != nil {

@@ -70,7 +70,7 @@ var identifierPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // "data.changes"; a key that is not an identifier is quoted in brackets
 // (and shortened), e.g. data.providerFields["1st"].
 func joinPath(path, key string) string {
-	if identifierPattern.MatchString(key) {
+	if isIdentifier(key) {
 		if path == "" {
 			return key
 		}

@@ -15,10 +15,10 @@ var (
 )
 
 // ValidConnection reports whether name is a valid connection name ([a-z0-9_-]{1,64}).
-func ValidConnection(name string) bool { return connectionPattern.MatchString(name) }
+func ValidConnection(name string) bool { return connectionChars.run(name, 1, 64) }
 
 // ValidResource reports whether id is a valid resource id ([A-Za-z0-9_-]{1,128}).
-func ValidResource(id string) bool { return resourcePattern.MatchString(id) }
+func ValidResource(id string) bool { return resourceChars.run(id, 1, 128) }
 
 // Subjects names the subjects of the three streams under one prefix.
 // The zero value uses DefaultSubjectPrefix.
