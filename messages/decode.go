@@ -294,11 +294,11 @@ func decodeProviderFields(raw []byte) (map[string]json.RawMessage, *InvalidError
 		return nil, nil
 	}
 	fields := make(map[string]json.RawMessage, len(o.keys))
-	for _, k := range o.keys {
+	for i, k := range o.keys {
 		if !isProviderField(k) {
 			return nil, invalidf(o.at(k), "provider field names must match %s", providerFieldPattern)
 		}
-		v := o.members[k]
+		v := o.values[i]
 		if err := checkCanonical(v, 3); err != nil { // body, data, providerFields
 			return nil, invalid(o.at(k), "value "+err.Error())
 		}

@@ -176,6 +176,9 @@ func TestDecodeCommand(t *testing.T) {
 		{name: "providerFields bad key", body: mutate(t, func(m map[string]any) { data(m)["providerFields"] = map[string]any{"1mode": "x"} }), field: `data.providerFields["1mode"]`},
 		{name: "providerFields empty key", body: mutate(t, func(m map[string]any) { data(m)["providerFields"] = map[string]any{"": "x"} }), field: `data.providerFields[""]`},
 		{name: "providerFields duplicate nested key", body: withRaw(t, "data", "providerFields", `{"configuration":{"a":1,"a":2}}`), field: "data.providerFields.configuration"},
+		// Past 16 keys an object is searched through a map: both ways find a duplicate.
+		{name: "providerFields duplicate key among many", body: withRaw(t, "data", "providerFields", `{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18,"k19":19,"k20":20,"k3":0}`), field: "data.providerFields.k3"},
+		{name: "providerFields duplicate key as the 17th", body: withRaw(t, "data", "providerFields", `{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k1":0}`), field: "data.providerFields.k1"},
 		{name: "no change at all", body: mutate(t, func(m map[string]any) { delete(data(m), "changes") }), field: "data.changes"},
 		{name: "empty changes and providerFields", body: mutate(t, func(m map[string]any) {
 			data(m)["changes"] = map[string]any{}

@@ -120,9 +120,47 @@ func readValue(body []byte) (json.RawMessage, *InvalidError) {
 // object is a JSON object read strictly: no duplicate keys, members kept by
 // key along with their order in the body.
 type object struct {
-	path    string
-	keys    []string
-	members map[string]json.RawMessage
+	path   string
+	keys   []string
+	values []json.RawMessage
+	// index maps keys to their place, once the object has more than
+	// smallObject of them; a small one (every object of a valid command)
+	// is searched in order, without a map.
+	index map[string]int
+}
+
+// smallObject is the most keys an object is searched in order for.
+const smallObject = 16
+
+// find returns the place of key in o, -1 when o has no such key.
+func (o *object) find(key string) int {
+	if o.index != nil {
+		if i, ok := o.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range o.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// add appends a member whose key o does not have yet.
+func (o *object) add(key string, value json.RawMessage) {
+	o.keys = append(o.keys, key)
+	o.values = append(o.values, value)
+	switch {
+	case o.index != nil:
+		o.index[key] = len(o.keys) - 1
+	case len(o.keys) > smallObject:
+		o.index = make(map[string]int, 2*len(o.keys))
+		for i, k := range o.keys {
+			o.index[k] = i
+		}
+	}
 }
 
 // parseObject reads raw, a JSON value read by readValue (or a member of
@@ -136,13 +174,12 @@ func parseObject(raw json.RawMessage, path string) (*object, *InvalidError) {
 	if kind := jsonKind(raw); kind != "object" {
 		return nil, invalid(field, wrongKind("a JSON object", raw))
 	}
-	o := &object{path: path, members: make(map[string]json.RawMessage)}
+	o := &object{path: path}
 	ie := eachMember(raw, func(m member) *InvalidError {
-		if _, dup := o.members[m.key]; dup {
+		if o.find(m.key) >= 0 {
 			return invalid(o.at(m.key), "duplicate key")
 		}
-		o.keys = append(o.keys, m.key)
-		o.members[m.key] = m.value
+		o.add(m.key, m.value)
 		return nil
 	})
 	if ie != nil {
@@ -183,13 +220,15 @@ func (o *object) only(allowed ...string) *InvalidError {
 
 // get returns the member key, if present.
 func (o *object) get(key string) (json.RawMessage, bool) {
-	v, ok := o.members[key]
-	return v, ok
+	if i := o.find(key); i >= 0 {
+		return o.values[i], true
+	}
+	return nil, false
 }
 
 // require returns the member key or a "required" error.
 func (o *object) require(key string) (json.RawMessage, *InvalidError) {
-	v, ok := o.members[key]
+	v, ok := o.get(key)
 	if !ok {
 		return nil, invalid(o.at(key), "is required")
 	}
