@@ -105,8 +105,14 @@ func (l *consumeLoop) settleScanned(ctx context.Context, stream jetstream.Stream
 				if ok {
 					break
 				}
-				if delay < 0 || l.w.stopping.Err() != nil || !l.wait(max(delay, minScanRetry)) {
-					return // left to its ack wait or stopping: nothing after it is acked
+				if delay < 0 {
+					// Left to its ack wait: handled again after a step, as
+					// its redelivery would be (a stored result answers it).
+					// Nothing after it may be acked before it is.
+					delay = l.w.unroutedStep()
+				}
+				if l.w.stopping.Err() != nil || !l.wait(max(delay, minScanRetry)) {
+					return // stopping: nothing from it on is acked
 				}
 				handBacks++
 			}
@@ -134,7 +140,7 @@ func (l *consumeLoop) owned(ctx context.Context, m jetstream.Msg) bool {
 // settleUnrouted fetches a scanned command in full and handles it as a
 // delivery of the catch-all. ok when it was settled for good (answered,
 // or acked because a consumer owns it); otherwise it was handed back, to
-// be handled again after delay, or (delay < 0) left to its ack wait.
+// be handled again after delay, or (delay < 0) left unsettled.
 func (l *consumeLoop) settleUnrouted(stream jetstream.Stream, m jetstream.Msg, handBacks int) (delay time.Duration, ok bool) {
 	meta, err := m.Metadata()
 	if err != nil {
