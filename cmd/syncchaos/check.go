@@ -138,6 +138,9 @@ type Input struct {
 	Copies   []StoredCopy
 	Writes   []Write
 	Results  []ResultMsg
+	// Unrouted are the ids of commands published for a connection no
+	// worker serves: each must end rejected as unknown_connection, once.
+	Unrouted []string
 	// Seed is each resource's initial fields; Final the provider's state
 	// when phase 1 settled (before Redis was emptied).
 	Seed, Final map[string]map[string]string
@@ -172,6 +175,7 @@ const (
 	VImplausible      = "implausible_run"
 	VUnknownOrderKey  = "unknown_order_key"
 	VWronglySkipped   = "wrongly_skipped"
+	VUnroutedAnswer   = "unserved_connection_not_rejected"
 	// storeLoss prefixes the kinds of what happened after Redis came back
 	// empty.
 	storeLoss          = "store_loss:"
@@ -517,6 +521,20 @@ func Check(in *Input) *Report {
 			}
 		}
 	}
+	// Commands for a connection no worker serves (the catch-all scan):
+	// rejected as unknown_connection, once each.
+	for _, id := range in.Unrouted {
+		res, ok := outcome[id]
+		switch {
+		case !ok:
+			r.add(VMissingResult, "%s (unserved connection): no terminal result", id)
+		case res.Status != "rejected" || res.ErrorCode != "unknown_connection":
+			r.add(VUnroutedAnswer, "%s (unserved connection): result %s %s, want rejected unknown_connection", id, res.Status, res.ErrorCode)
+		}
+		if ev := eventIDs[id]; len(ev) > 1 {
+			r.add(VMultipleResults, "%s (unserved connection): %d distinct terminal results %v", id, len(ev), ev)
+		}
+	}
 
 	// Writes: replayed per resource in the provider's order.
 	writes := slices.Clone(in.Writes)
@@ -728,6 +746,7 @@ func Check(in *Input) *Report {
 	implausible(e.ScannedBytes == 0, "no text scanned for secrets")
 
 	r.count("ids", len(ids))
+	r.count("unserved-connection commands", len(in.Unrouted))
 	r.count("results", len(in.Results))
 	r.count("conflict events", conflicts)
 	r.count("writes", len(writes))

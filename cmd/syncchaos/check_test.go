@@ -27,7 +27,7 @@ func TestCheckerCatchesEachViolation(t *testing.T) {
 	}
 	for _, k := range []string{VMissingResult, VMultipleResults, VReusedWritten, VDoubleWrite, VRegression, VForeignWrite,
 		VFinalState, VAppliedNoWrite, VWriteNotApplied, VSecretLeak, VMemory, VStoreLossUnnoted, VWriteAfterLoss,
-		VImplausible, VUnknownOrderKey, VWronglySkipped} {
+		VImplausible, VUnknownOrderKey, VWronglySkipped, VUnroutedAnswer} {
 		if !kinds[k] {
 			t.Errorf("no self-test case plants %s", k)
 		}

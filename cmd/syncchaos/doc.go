@@ -18,7 +18,8 @@
 // The load: commands over resources, each setting fields to values unique
 // to it and a canary clientSecret; some with data.sequence (out of order),
 // duplicates and reused ids (same id, other payload) published late, all
-// with Nats-Msg-Id.
+// with Nats-Msg-Id; a few for a connection no worker serves, which the
+// workers' catch-all scan must reject as unknown_connection, once each.
 //
 // The verdict (check.go) reads the commands stream (order keys: the stored
 // time or data.sequence, ties by stream sequence), the results and dead

@@ -79,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.Float64Var(&o.seqFraction, "seq-fraction", 0.5, "share of commands on mixed resources that carry data.sequence")
 	fs.Float64Var(&o.dupFraction, "dup-fraction", 0.03, "share of commands published again, late (after the duplicate window)")
 	fs.Float64Var(&o.reuseFraction, "reuse-fraction", 0.01, "share of ids published again, late, with another payload")
+	fs.Float64Var(&o.unroutedFraction, "unrouted-fraction", 0.005, "share of commands (at least one) also published for a connection no worker serves: each must end rejected as unknown_connection, once (the workers' unknownConnectionGrace is 2s)")
 	fs.Float64Var(&o.faultRate, "fault-rate", 0.30, "share of provider requests answered 5xx or 429 without being applied")
 	fs.Float64Var(&o.lostRate, "lost-rate", 0.02, "share of provider requests applied whose answer is lost (connection closed or 502)")
 	fs.DurationVar(&o.killMin, "kill-min", 20*time.Second, "a random worker is SIGKILLed every kill-min..kill-max, and started again")

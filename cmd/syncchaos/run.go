@@ -29,8 +29,10 @@ import (
 const (
 	chaosToken     = "chaos-provider-token"
 	streamCommands = "SYNC_COMMANDS"
-	streamResults  = "SYNC_RESULTS"
-	streamDead     = "SYNC_DEADLETTER"
+	// unroutedConnection is a connection no worker serves.
+	unroutedConnection = "chaos-nowhere"
+	streamResults      = "SYNC_RESULTS"
+	streamDead         = "SYNC_DEADLETTER"
 )
 
 // options are the run's settings (flags in main.go).
@@ -45,26 +47,29 @@ type options struct {
 	seqFraction   float64
 	dupFraction   float64
 	reuseFraction float64
-	faultRate     float64
-	lostRate      float64
-	killMin       time.Duration
-	killMax       time.Duration
-	minKills      int
-	natsRestarts  int
-	redisRestarts int
-	redisEmpty    bool
-	emptyWatch    time.Duration
-	dupWindow     time.Duration
-	ackWait       time.Duration
-	leaseTTL      time.Duration
-	maxInFlight   int
-	settle        time.Duration
-	maxRSSMiB     int
-	buildFlags    []string // for `go build` of the worker when workerBin is empty
-	seed          uint64
-	dir           string
-	keep          bool
-	allViolations string
+	// unroutedFraction: the share of commands also published for a
+	// connection no worker serves (unroutedConnection).
+	unroutedFraction float64
+	faultRate        float64
+	lostRate         float64
+	killMin          time.Duration
+	killMax          time.Duration
+	minKills         int
+	natsRestarts     int
+	redisRestarts    int
+	redisEmpty       bool
+	emptyWatch       time.Duration
+	dupWindow        time.Duration
+	ackWait          time.Duration
+	leaseTTL         time.Duration
+	maxInFlight      int
+	settle           time.Duration
+	maxRSSMiB        int
+	buildFlags       []string // for `go build` of the worker when workerBin is empty
+	seed             uint64
+	dir              string
+	keep             bool
+	allViolations    string
 }
 
 // runner is one chaos run: its processes, provider and data.
@@ -231,6 +236,16 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			reuses = append(reuses, newPayload(r.rng, provOf[p], runTag, marker, i, ".r", p.cmd.Resource, p.sequenced))
 		}
 	}
+	// Commands for a connection no worker serves: the catch-all scan
+	// answers them (after the grace) through kills and restarts.
+	var unrouted []*payload
+	for i := range max(1, int(float64(o.commands)*o.unroutedFraction)) {
+		p := originals[r.rng.IntN(len(originals))]
+		u := newPayload(r.rng, provOf[p], runTag, marker, i, ".u", p.cmd.Resource, false)
+		u.cmd.ID = fmt.Sprintf("chaos-%s-u%d", runTag, i)
+		u.connection = unroutedConnection
+		unrouted = append(unrouted, u)
+	}
 	var lim *rate.Limiter
 	if o.rate > 0 {
 		lim = rate.NewLimiter(rate.Limit(o.rate), max(1, int(o.rate/20)))
@@ -272,8 +287,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pub.publishAll(ctx, unrouted, nil); err != nil {
+		return nil, err
+	}
 	lastPublish := time.Now()
-	r.logf("published %d commands in %s; late duplicates and reused ids after the %s duplicate window", o.commands, time.Since(start).Round(time.Millisecond), o.dupWindow)
+	r.logf("published %d commands and %d for an unserved connection in %s; late duplicates and reused ids after the %s duplicate window",
+		o.commands, len(unrouted), time.Since(start).Round(time.Millisecond), o.dupWindow)
 	if err := sleepCtx(ctx, time.Until(lastPublish.Add(o.dupWindow+time.Second))); err != nil {
 		return nil, err
 	}
@@ -291,7 +310,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rr.rename[p.connection] = p.fieldNames
 	}
 	want := map[string]bool{}
-	for _, p := range originals {
+	for _, p := range append(slices.Clone(originals), unrouted...) {
 		want[p.cmd.ID] = true
 	}
 	deadline := time.Now().Add(o.settle)
@@ -441,6 +460,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	for _, p := range append(slices.Clone(originals), reuses...) {
 		in.Commands = append(in.Commands, p.cmd)
 	}
+	for _, p := range unrouted {
+		in.Unrouted = append(in.Unrouted, p.cmd.ID)
+	}
 	deadLetters := 0
 	err = readStream(ctx, js, streamDead, 1, func(m jetstream.Msg) {
 		deadLetters++
@@ -566,7 +588,7 @@ func (r *runner) startWorkers(ctx context.Context, addrs map[*chaosProvider]stri
 		cfg := fmt.Sprintf(`nats: {url: "nats://127.0.0.1:%d"}
 redis: {url: "redis://127.0.0.1:%d/0"}
 streams: {duplicateWindow: %s}
-worker: {ackWait: %s, leaseTTL: %s}
+worker: {ackWait: %s, leaseTTL: %s, unknownConnectionGrace: 2s}
 connections:
 `, r.natsPort, r.redisPort, o.dupWindow, o.ackWait, o.leaseTTL)
 		for _, p := range r.providers {

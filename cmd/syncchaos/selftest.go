@@ -58,7 +58,10 @@ func cleanInput() *Input {
 			{EventID: "result-C", CommandID: "C", Status: "applied", Applied: []string{"clientId"}}, // the duplicate's republished result
 			{EventID: "result-F", CommandID: "F", Status: "applied", Applied: []string{"name", "clientSecret"}},
 			{EventID: "result-G", CommandID: "G", Status: "applied", Applied: []string{"clientId", "clientSecret"}},
+			{EventID: "result-U", CommandID: "U", Status: "rejected", ErrorCode: "unknown_connection"},
 		},
+		// U was published for a connection no worker serves.
+		Unrouted: []string{"U"},
 		Seed: map[string]map[string]string{
 			"r0": {"clientId": "seed0", "tokenUrl": "https://t/seed"},
 			"r1": {"clientId": "seed1"},
@@ -130,6 +133,16 @@ var selfCases = []selfCase{
 	{"clean history", "", func(*Input) {}},
 	{"a command without a result", VMissingResult, func(in *Input) {
 		in.Results = slices.DeleteFunc(in.Results, func(m ResultMsg) bool { return m.CommandID == "D" })
+	}},
+	{"an unserved connection's command without a result", VMissingResult, func(in *Input) {
+		in.Results = slices.DeleteFunc(in.Results, func(m ResultMsg) bool { return m.CommandID == "U" })
+	}},
+	{"an unserved connection's command answered otherwise", VUnroutedAnswer, func(in *Input) {
+		for i, m := range in.Results {
+			if m.CommandID == "U" {
+				in.Results[i].Status, in.Results[i].ErrorCode = "failed", "provider_unavailable"
+			}
+		}
 	}},
 	{"a second, different result for one id", VMultipleResults, func(in *Input) {
 		in.Results = append(in.Results, ResultMsg{EventID: "result-C", CommandID: "C", Status: "superseded"})
