@@ -88,14 +88,16 @@ func (w *Worker) graceDeliveries() int {
 }
 
 // subjectConnection reads the connection of a command subject
-// (<prefix>.commands.<connection>.<resource>).
+// (<prefix>.commands.<connection>.<resource>). A subject with more tokens
+// is no command subject: no connection consumer (filter
+// <prefix>.commands.<connection>.*) receives it, so the catch-all answers it.
 func subjectConnection(s messages.Subjects, subject string) (string, bool) {
 	rest, ok := strings.CutPrefix(subject, strings.TrimSuffix(s.Commands(), ">"))
 	if !ok {
 		return "", false
 	}
 	conn, res, ok := strings.Cut(rest, ".")
-	if !ok || res == "" || !messages.ValidConnection(conn) {
+	if !ok || res == "" || strings.Contains(res, ".") || !messages.ValidConnection(conn) {
 		return "", false
 	}
 	return conn, true

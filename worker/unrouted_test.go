@@ -209,3 +209,23 @@ func TestProvisionDeletesTheEarlierCatchAll(t *testing.T) {
 		})
 	}
 }
+
+// A command published below its connection's subjects (one token too
+// many) reaches no connection consumer: the catch-all ends it (its
+// subject is not a command's: dead-lettered, as the contract says of an
+// unreadable command), even though its connection is served, instead of
+// acking it untouched.
+func TestACommandOnADeeperSubjectIsDeadLettered(t *testing.T) {
+	b := newBundle(t)
+	b.start(b.config())
+	cmd := command("deep-1", res1, nil, messages.Changes{Name: ptr("deep")})
+	body, err := cmd.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.publishRaw(b.subjects.Command(connName, res1)+".extra", body, true, "deep-1")
+	waitFor(t, "a dead letter", func() bool { return b.streamCount(b.streams.DeadLetter, b.subjects.DeadLetters()) == 1 })
+	if app, _ := b.sim.App(res1); app.Name == "deep" {
+		t.Fatal("the command was applied")
+	}
+}
