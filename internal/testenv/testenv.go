@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,19 +64,51 @@ func EmbeddedNATS(t testing.TB) string {
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoSigs:    true,
-		NoLog:     true,
 	})
 	if err != nil {
 		t.Fatalf("testenv: embedded nats-server: %v", err)
 	}
+	// Its warnings and errors go to the test's log (shown when the test
+	// fails): an API error often hides the cause the server logs.
+	log := &serverLog{t: t}
+	s.SetLogger(log, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		t.Fatal("testenv: embedded nats-server did not become ready")
 	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown(); log.close() })
 	return s.ClientURL()
 }
+
+// serverLog is an embedded nats-server's logger: warnings, errors and
+// fatal errors to the test's log until the server is shut down.
+type serverLog struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+}
+
+func (l *serverLog) logf(level, format string, v []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.t.Logf("nats-server %s: %s", level, fmt.Sprintf(format, v...))
+	}
+}
+
+func (l *serverLog) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+}
+
+func (l *serverLog) Noticef(string, ...any)         {}
+func (l *serverLog) Debugf(string, ...any)          {}
+func (l *serverLog) Tracef(string, ...any)          {}
+func (l *serverLog) Warnf(format string, v ...any)  { l.logf("warning", format, v) }
+func (l *serverLog) Errorf(format string, v ...any) { l.logf("error", format, v) }
+func (l *serverLog) Fatalf(format string, v ...any) { l.logf("fatal", format, v) }
 
 // Connect connects to url and checks JetStream, closing at cleanup.
 func Connect(t testing.TB, url string) *nats.Conn { t.Helper(); return connect(t, url) }
