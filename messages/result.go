@@ -1,8 +1,6 @@
 package messages
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"time"
 )
@@ -153,11 +151,5 @@ func EncodeResultEvent(ev ResultEvent) ([]byte, error) {
 	if ie := validateResultEvent(&ev); ie != nil {
 		return nil, ie
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return appendResultEvent(make([]byte, 0, 1024), &ev)
 }
