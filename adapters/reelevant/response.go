@@ -110,9 +110,12 @@ func (e envelope) text() string {
 // whose message is scrubbed of the credentials and of secrets (the client
 // secrets the update carries).
 func (a *adapter) parseResponse(resp *httpx.Response, secrets ...string) error {
+	if resp.OK() && plainSuccess(resp.Body) {
+		return nil // the hot path: nothing to decode or scrub
+	}
 	env := decodeEnvelope(resp.Body)
 	if resp.OK() && env.object && env.status == statusSuccess && env.errorCode == "" {
-		return nil // the hot path: no text to scrub
+		return nil
 	}
 	// Scrub before anything cuts the text: a cut secret would not match.
 	text := a.client.Scrub(env.text(), secrets...)
