@@ -115,6 +115,20 @@ func ValidateSegment(field, id string, pattern *regexp.Regexp) error {
 	return nil
 }
 
+// ValidateSegmentFunc is ValidateSegment for an adapter that checks its
+// pattern by hand on the hot path: valid must report exactly whether id
+// matches pattern (which only names the pattern in the error, and is not
+// run). Adapters fuzz valid against pattern.
+func ValidateSegmentFunc(field, id string, valid func(string) bool, pattern *regexp.Regexp) error {
+	if id == "" || id == "." || id == ".." {
+		return adapters.Invalid(field, "%q is not a valid id", truncate(id, 128))
+	}
+	if !valid(id) {
+		return adapters.Invalid(field, "%q does not match %s", truncate(id, 128), pattern)
+	}
+	return nil
+}
+
 // StatusError classifies a non-2xx response with the generic mapping:
 // 401/403 → KindUnauthorized, 404 → KindNotFound, 408 → KindTimeout,
 // 429 → KindRateLimited (RetryAfter from Retry-After), 5xx → KindUnavailable

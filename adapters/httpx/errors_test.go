@@ -231,3 +231,27 @@ func TestStatusErrorMayHaveWritten(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateSegmentFunc(t *testing.T) {
+	p := regexp.MustCompile(`^[a-f0-9]{4}$`)
+	valid := func(s string) bool {
+		if len(s) != 4 {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if !(s[i] >= 'a' && s[i] <= 'f' || s[i] >= '0' && s[i] <= '9') {
+				return false
+			}
+		}
+		return true
+	}
+	for _, id := range []string{"ab12", "AB12", "", ".", "..", "ab12/", "ab1", "ab123", "ab\x001"} {
+		got, want := httpx.ValidateSegmentFunc("resource", id, valid, p), httpx.ValidateSegment("resource", id, p)
+		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+			t.Errorf("ValidateSegmentFunc(%q) = %v, ValidateSegment = %v", id, got, want)
+		}
+	}
+	if err := httpx.ValidateSegmentFunc("resource", "..", func(string) bool { return true }, p); err == nil {
+		t.Error("ValidateSegmentFunc accepted ..")
+	}
+}

@@ -136,7 +136,7 @@ type nativeFields struct {
 // validate checks u and returns its decoded provider fields.
 func validate(u adapters.Update) (nativeFields, error) {
 	var nf nativeFields
-	if err := httpx.ValidateSegment("resource", u.Resource, ResourcePattern); err != nil {
+	if err := httpx.ValidateSegmentFunc("resource", u.Resource, validResourceID, ResourcePattern); err != nil {
 		return nf, err
 	}
 	c := u.Changes

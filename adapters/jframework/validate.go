@@ -52,7 +52,7 @@ var nativeOfCanonical = map[string]string{
 // provider-native fields, decoded.
 func validate(u adapters.Update) (nativeFields, error) {
 	var nf nativeFields
-	if err := httpx.ValidateSegment("resource", u.Resource, ResourcePattern); err != nil {
+	if err := httpx.ValidateSegmentFunc("resource", u.Resource, validResourceID, ResourcePattern); err != nil {
 		return nf, err
 	}
 	if err := validateChanges(u.Changes); err != nil {

@@ -66,7 +66,7 @@ func credentials(conn adapters.Connection) (*tokenauth.Source, *tokenClient, err
 		switch {
 		case token == "":
 			return nil, nil, fmt.Errorf("reelevant: auth key %q is empty", AuthBearerToken)
-		case !tokenPattern.MatchString(token):
+		case !validToken(token):
 			return nil, nil, fmt.Errorf(`reelevant: auth key %q is not a bearer token: it must be the token alone (no "Bearer " prefix, no white space), `+
 				"made of letters, digits and -._~+/ with trailing = (RFC 6750)", AuthBearerToken)
 		}
@@ -181,7 +181,7 @@ func (tc *tokenClient) fetch(ctx context.Context) (tokenauth.Token, error) {
 		return fail("the body is not an OAuth 2.0 token response")
 	case tr.AccessToken == "":
 		return fail("no access_token")
-	case !tokenPattern.MatchString(tr.AccessToken):
+	case !validToken(tr.AccessToken):
 		return fail("the access_token is not a bearer token (RFC 6750)")
 	case tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer"):
 		return fail(fmt.Sprintf("token_type %q is not Bearer", truncate(tr.TokenType, 32)))

@@ -246,13 +246,10 @@ func jsonKind(v any) string {
 	}
 }
 
-// identifier is a key that can follow a dot in a field path.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
 // joinPath appends key to a field path: a.b, or a["x-key"] for a key that
-// is not an identifier.
+// is not an identifier (isIdentifier).
 func joinPath(path, key string) string {
-	if identifier.MatchString(key) {
+	if isIdentifier(key) {
 		return path + "." + key
 	}
 	return path + "[" + strconv.Quote(shorten(key)) + "]"

@@ -16,11 +16,8 @@ import (
 const Provider = "reelevant"
 
 // ResourcePattern is the spec's pattern for the OAuth client id (a MongoDB
-// ObjectId).
+// ObjectId). Updates are checked by validResourceID, which implements it.
 var ResourcePattern = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
-
-// tokenPattern is RFC 6750's b64token, the syntax of a bearer token.
-var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 
 var _ adapters.Factory = New
 
@@ -82,7 +79,7 @@ type patch struct {
 // prepare validates u and builds the PATCH body from it: exactly the fields
 // present, canonical fields under their native names.
 func prepare(u adapters.Update) (*patch, error) {
-	if err := httpx.ValidateSegment("resource", u.Resource, ResourcePattern); err != nil {
+	if err := httpx.ValidateSegmentFunc("resource", u.Resource, validResourceID, ResourcePattern); err != nil {
 		return nil, err
 	}
 	c := u.Changes

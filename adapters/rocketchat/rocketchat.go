@@ -95,7 +95,7 @@ func (a *adapter) Provider() string { return Provider }
 func (a *adapter) Validate(u adapters.Update) error { return validate(u) }
 
 func validate(u adapters.Update) error {
-	if err := httpx.ValidateSegment("resource", u.Resource, ResourcePattern); err != nil {
+	if err := httpx.ValidateSegmentFunc("resource", u.Resource, validResourceID, ResourcePattern); err != nil {
 		return err
 	}
 	c := u.Changes
