@@ -27,7 +27,8 @@ const ecmaSpace = `\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{
 
 // URLPattern is SpecURLPattern in Go's syntax with ECMAScript's meaning: \s
 // is ECMAScript's white space and "." excludes ECMAScript's line
-// terminators, as they do on the provider's side.
+// terminators, as they do on the provider's side. Values are checked by
+// validURL, which implements it.
 var URLPattern = regexp.MustCompile(`^(https?)://[^` + ecmaSpace + `$.?#][^\n\r\x{2028}\x{2029}]([^` + ecmaSpace + `]|\x20)*$`)
 
 // The spec's enums.
@@ -137,7 +138,7 @@ func urlString(path string, v any) *adapters.Error {
 // checkURL checks a tokenUrl or authorizeUrl. The message does not quote
 // the value: a URL may carry a credential in its query.
 func checkURL(path, s string) *adapters.Error {
-	if !URLPattern.MatchString(s) {
+	if !validURL(s) {
 		return adapters.Invalid(path, "must be an http or https URL matching %s", SpecURLPattern)
 	}
 	return nil

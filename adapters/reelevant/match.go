@@ -1,5 +1,10 @@
 package reelevant
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // Hand-written matchers of the patterns checked per update: each must
 // match exactly what its regexp matches (match_test.go fuzzes one against
 // the other). The patterns are anchored and ASCII-only, so a byte loop
@@ -54,4 +59,42 @@ func isIdentifier(s string) bool {
 		}
 	}
 	return true
+}
+
+// validURL reports whether s matches URLPattern: http:// or https://, a
+// character that is not ECMAScript white space nor one of $.?#, a
+// character that is not a line terminator, then characters that are not
+// white space but for U+0020. (Invalid UTF-8 decodes to U+FFFD, as in the
+// regexp, which no class excludes.)
+func validURL(s string) bool {
+	rest, ok := strings.CutPrefix(s, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "http://"); !ok {
+			return false
+		}
+	}
+	r, n := utf8.DecodeRuneInString(rest)
+	if n == 0 || isECMASpace(r) || r == '$' || r == '.' || r == '?' || r == '#' {
+		return false
+	}
+	rest = rest[n:]
+	r, n = utf8.DecodeRuneInString(rest)
+	if n == 0 || r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029' {
+		return false
+	}
+	for _, r := range rest[n:] {
+		if r != ' ' && isECMASpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// isECMASpace reports whether r is in ecmaSpace, ECMAScript's \s.
+func isECMASpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u1680', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff':
+		return true
+	}
+	return r >= '\u2000' && r <= '\u200a'
 }

@@ -25,6 +25,11 @@ func matchers() []matcher {
 	return []matcher{
 		{"resource", ResourcePattern, validResourceID, []string{testID, strings.ToUpper(testID), testID[1:], testID + "0", "65a7d77142a7e12453052d5g", strings.Repeat("0", 24)}},
 		{"token", tokenPattern, validToken, []string{testToken, "a", "a=", "a==", "=", "=a", "a=b", "A-._~+/9", "Bearer a", "a b", "a\n"}},
+		{"url", URLPattern, validURL, []string{
+			"https://idp.example.com/token", "http://a", "http://ab", "https://a b", "https://a\u00a0b", "https://a\u2000", "https://a\u200a", "https://a\u200b",
+			"https:// a", "https://.a", "https://$a", "https://?a", "https://#a", "https://a\n", "https://a\nb", "https://\u2028a", "https://a\u2029",
+			"ftp://a", "https:/a", "HTTP://a", "https://a\x85b", "https://a\ufeff", "https://a\u3000", "https://a\u205f", "https://a\v", "http://\xffa", "http://a\xff",
+		}},
 		{"identifier", identifierPattern, isIdentifier, []string{"a", "_", "_1", "1a", "tokenUrl", "a" + strings.Repeat("b", 63), "a" + strings.Repeat("b", 64), "a-b", "a.b"}},
 	}
 }
@@ -70,3 +75,4 @@ func fuzzMatcher(f *testing.F, name string) {
 func FuzzMatchResource(f *testing.F)   { fuzzMatcher(f, "resource") }
 func FuzzMatchToken(f *testing.F)      { fuzzMatcher(f, "token") }
 func FuzzMatchIdentifier(f *testing.F) { fuzzMatcher(f, "identifier") }
+func FuzzMatchURL(f *testing.F)        { fuzzMatcher(f, "url") }
