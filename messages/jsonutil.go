@@ -34,11 +34,11 @@ func invalidf(field, format string, args ...any) *InvalidError {
 // jsonKind names the JSON type of raw, a syntactically valid value, by its
 // first byte.
 func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
+	i := skipSpace(raw, 0)
+	if i == len(raw) {
 		return "nothing"
 	}
-	switch raw[0] {
+	switch raw[i] {
 	case '{':
 		return "object"
 	case '[':
