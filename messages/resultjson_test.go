@@ -78,17 +78,3 @@ func TestResultEventEncodesAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkEncodeResultEvent(b *testing.B) {
-	at := time.Date(2026, 12, 3, 7, 0, 0, 123456789, time.UTC)
-	ev := NewResultEvent("/syncworker/worker-1", Result{CommandID: "cmd-0001", Connection: "reelevant-prod", Provider: "reelevant",
-		Resource: "65a7d77142a7e12453052d59", Status: StatusApplied, AppliedFields: []string{"name", "redirectUri"},
-		Attempts: 1, Deliveries: 1, CommandStreamSequence: 123456, StartedAt: at, FinishedAt: at.Add(3 * time.Millisecond),
-		PayloadDigest: "sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := EncodeResultEvent(ev); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
