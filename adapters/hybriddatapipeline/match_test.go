@@ -3,38 +3,20 @@ package hybriddatapipeline
 import (
 	"strings"
 	"testing"
+
+	"github.com/oauthsync/oauthsync/adapters/adaptertest"
 )
 
 // resourceEdges are inputs at the edges of ResourcePattern.
 var resourceEdges = []string{"93", "1", "0", "01", "-1", "+1", strings.Repeat("9", 18), strings.Repeat("9", 19), "1" + strings.Repeat("0", 17), "1e3", "١٢"}
 
-// TestMatchResource checks validResourceID against ResourcePattern on the edges:
-// each edge, empty, and with a NUL, a non-ASCII character, an invalid
-// UTF-8 byte or a newline before, inside or after it.
+// TestMatchResource checks validResourceID against ResourcePattern on and
+// around the edges.
 func TestMatchResource(t *testing.T) {
-	inputs := []string{"", "\x00", "é", "\xff", "\n"}
-	for _, e := range resourceEdges {
-		inputs = append(inputs, e)
-		for _, odd := range []string{"\x00", "é", "\xff", "\n", " ", "0", "a"} {
-			inputs = append(inputs, odd+e, e+odd, e[:len(e)/2]+odd+e[len(e)/2:])
-		}
-	}
-	for _, in := range inputs {
-		if got, want := validResourceID(in), ResourcePattern.MatchString(in); got != want {
-			t.Errorf("validResourceID(%q) = %v, want %v (%s)", in, got, want, ResourcePattern)
-		}
-	}
+	adaptertest.MatcherAgrees(t, "validResourceID", validResourceID, ResourcePattern, resourceEdges)
 }
 
 // FuzzMatchResource: validResourceID agrees with ResourcePattern.
 func FuzzMatchResource(f *testing.F) {
-	f.Add("")
-	for _, e := range resourceEdges {
-		f.Add(e)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := validResourceID(s), ResourcePattern.MatchString(s); got != want {
-			t.Fatalf("validResourceID(%q) = %v, want %v (%s)", s, got, want, ResourcePattern)
-		}
-	})
+	adaptertest.FuzzMatcher(f, "validResourceID", validResourceID, ResourcePattern, resourceEdges)
 }
