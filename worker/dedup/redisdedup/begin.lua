@@ -15,8 +15,8 @@
 --           and t the earliest copy's origin: stream sequence and Unix
 --           nanoseconds, '' when unknown), kept while the command is not
 --           done; Release leaves it, Complete drops it
--- ARGV[#ARGV-2] this copy's origin stream sequence ('' when unknown)
--- ARGV[#ARGV-1] this copy's origin time in Unix nanoseconds ('' likewise)
+-- ARGV[#ARGV-4] this copy's origin stream sequence ('' when unknown)
+-- ARGV[#ARGV-3] this copy's origin time in Unix nanoseconds ('' likewise)
 -- ARGV[#ARGV-2] the sighting's TTL in milliseconds
 -- ARGV[#ARGV-1] the command id
 -- ARGV[#ARGV]   the hold's TTL in milliseconds (TTL + hold)
