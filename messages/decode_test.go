@@ -3,7 +3,6 @@ package messages_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -320,19 +319,5 @@ func TestDecodeCommandEmptyProviderFieldsIsNil(t *testing.T) {
 	}
 	if cmd.Data.ProviderFields != nil {
 		t.Errorf("ProviderFields = %v, want nil", cmd.Data.ProviderFields)
-	}
-}
-
-func BenchmarkDecodeCommand(b *testing.B) {
-	body, err := os.ReadFile("../examples/command.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	subject := messages.Subjects{}.Command("rc-prod", "65a7d77142a7e12453052d59")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := messages.DecodeCommand(subject, body, messages.DecodeOptions{}); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -38,27 +38,33 @@ func startOwnServers(o *options, log *os.File) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
+	// start runs one server on a free port until it answers (ready).
+	start := func(name string, cmd func(port string) *exec.Cmd, ready func(context.Context, string) error) (*serverproc.Proc, string, error) {
+		port, err := serverproc.FreePort()
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := serverproc.New(name, log.Name(), func() *exec.Cmd { return cmd(strconv.Itoa(port)) })
+		if err != nil {
+			return nil, "", err
+		}
+		procs = append(procs, p)
+		if err := p.Start(); err != nil {
+			return nil, "", err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		return p, addr, ready(ctx, addr)
+	}
+
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	natsPort, err := serverproc.FreePort()
-	if err != nil {
-		return nil, err
-	}
 	store := filepath.Join(dir, "jetstream")
-	nats, err := serverproc.New("nats-server", log.Name(), func() *exec.Cmd {
-		return exec.Command(self, "_nats-server", "--port", strconv.Itoa(natsPort), "--store", store)
-	})
+	nats, natsAddr, err := start("nats-server", func(port string) *exec.Cmd {
+		return exec.Command(self, "_nats-server", "--port", port, "--store", store)
+	}, serverproc.WaitTCP)
 	if err != nil {
-		return nil, err
-	}
-	procs = append(procs, nats)
-	if err := nats.Start(); err != nil {
-		return nil, err
-	}
-	natsAddr := fmt.Sprintf("127.0.0.1:%d", natsPort)
-	if err := serverproc.WaitTCP(ctx, natsAddr); err != nil {
 		return nil, err
 	}
 
@@ -66,27 +72,15 @@ func startOwnServers(o *options, log *os.File) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is needed on PATH: %w", err)
 	}
-	redisPort, err := serverproc.FreePort()
-	if err != nil {
-		return nil, err
-	}
 	redisDir := filepath.Join(dir, "redis")
 	if err := os.MkdirAll(redisDir, 0o700); err != nil {
 		return nil, err
 	}
-	rds, err := serverproc.New("redis-server", log.Name(), func() *exec.Cmd {
-		return exec.Command(redisBin, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", redisDir,
+	rds, redisAddr, err := start("redis-server", func(port string) *exec.Cmd {
+		return exec.Command(redisBin, "--port", port, "--bind", "127.0.0.1", "--dir", redisDir,
 			"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes")
-	})
+	}, serverproc.RedisPing)
 	if err != nil {
-		return nil, err
-	}
-	procs = append(procs, rds)
-	if err := rds.Start(); err != nil {
-		return nil, err
-	}
-	redisAddr := fmt.Sprintf("127.0.0.1:%d", redisPort)
-	if err := serverproc.RedisPing(ctx, redisAddr); err != nil {
 		return nil, err
 	}
 	o.natsURL, o.redisURL = "nats://"+natsAddr, "redis://"+redisAddr+"/0"
