@@ -1,0 +1,170 @@
+package flow_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/memflow"
+)
+
+// changes records a gate's circuit transitions.
+type changes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *changes) add(ch flow.Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, ch.From+">"+ch.To)
+}
+
+func (c *changes) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.got...)
+}
+
+// fleet is two workers' gates of one connection on one store.
+func fleet(t *testing.T, lim flow.Limit, openFor time.Duration) (a, b *flow.Gate, ca, cb *changes) {
+	t.Helper()
+	store := memflow.New()
+	ca, cb = &changes{}, &changes{}
+	mk := func(owner string, c *changes) *flow.Gate {
+		return flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: lim, Owner: owner,
+			Circuit: flow.CircuitConfig{Failures: 3, OpenFor: openFor}, Refresh: time.Nanosecond, OnChange: c.add})
+	}
+	return mk("a", ca), mk("b", cb), ca, cb
+}
+
+func attempt(t *testing.T, g *flow.Gate) (*flow.Ticket, time.Duration) {
+	t.Helper()
+	prepaid := 0
+	tk, wait, err := g.Attempt(context.Background(), &prepaid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk, wait
+}
+
+func TestFailuresInARowOpenTheCircuitForTheFleet(t *testing.T) {
+	ctx := context.Background()
+	a, b, ca, _ := fleet(t, flow.Limit{}, 300*time.Millisecond)
+	for range 2 {
+		tk, _ := attempt(t, a)
+		tk.Done(ctx, flow.Failed)
+	}
+	tk, _ := attempt(t, a)
+	tk.Done(ctx, flow.Succeeded) // a success in between: not in a row
+	for range 3 {
+		tk, wait := attempt(t, a)
+		if tk == nil {
+			t.Fatalf("attempt refused (wait %v) before the third failure in a row", wait)
+		}
+		tk.Done(ctx, flow.Failed)
+	}
+	if got := ca.list(); len(got) != 1 || got[0] != "closed>open" {
+		t.Fatalf("transitions = %v; want closed>open", got)
+	}
+	for name, g := range map[string]*flow.Gate{"a": a, "b": b} {
+		if tk, wait := attempt(t, g); tk != nil || wait <= 0 || wait > 300*time.Millisecond {
+			t.Fatalf("worker %s: attempt while open = %v, wait %v; want refused until the probe time", name, tk, wait)
+		}
+		if n, wait, err := g.Pull(ctx, 10); n != 0 || wait <= 0 || err != nil {
+			t.Fatalf("worker %s: pull while open = %d, %v, %v; want nothing", name, n, wait, err)
+		}
+		if st, _ := g.Status(ctx); st.Circuit != flow.Open {
+			t.Fatalf("worker %s: status %+v; want open", name, st)
+		}
+	}
+}
+
+func TestOneProbeHalfOpensAndItsSuccessClosesForEveryone(t *testing.T) {
+	ctx := context.Background()
+	a, b, ca, cb := fleet(t, flow.Limit{}, 100*time.Millisecond)
+	for range 3 {
+		tk, _ := attempt(t, a)
+		tk.Done(ctx, flow.Failed)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if n, _, _ := b.Pull(ctx, 10); n != 1 {
+		t.Fatalf("pull while half-open = %d; want one command, the probe", n)
+	}
+	probe, _ := attempt(t, b)
+	if probe == nil {
+		t.Fatal("no worker may probe the half-open circuit")
+	}
+	if tk, wait := attempt(t, a); tk != nil || wait <= 0 {
+		t.Fatalf("a second probe was admitted (%v, wait %v) while one is out", tk, wait)
+	}
+	probe.Done(ctx, flow.Failed)
+	if tk, wait := attempt(t, a); tk != nil || wait < 50*time.Millisecond {
+		t.Fatalf("after a failed probe: %v, wait %v; want the circuit open again for OpenFor", tk, wait)
+	}
+	time.Sleep(120 * time.Millisecond)
+	probe, _ = attempt(t, a)
+	if probe == nil {
+		t.Fatal("no probe after the second open period")
+	}
+	probe.Done(ctx, flow.Succeeded)
+	for name, g := range map[string]*flow.Gate{"a": a, "b": b} {
+		if tk, wait := attempt(t, g); tk == nil {
+			t.Fatalf("worker %s: refused (wait %v) after the probe succeeded", name, wait)
+		} else {
+			tk.Done(ctx, flow.Succeeded)
+		}
+		if n, _, _ := g.Pull(ctx, 10); n != 10 {
+			t.Fatalf("worker %s: pull after closing = %d; want all 10", name, n)
+		}
+	}
+	if got := cb.list(); len(got) != 1 || got[0] != "half-open>open" {
+		t.Fatalf("b saw %v; want its failed probe to open the circuit again: half-open>open", got)
+	}
+	if got := ca.list(); len(got) < 2 || got[len(got)-1] != "half-open>closed" {
+		t.Fatalf("a saw %v; want it to end half-open>closed", got)
+	}
+}
+
+func TestAProviderWaitHoldsTheFleet(t *testing.T) {
+	ctx := context.Background()
+	a, b, _, _ := fleet(t, flow.Limit{}, time.Second)
+	if err := a.ProviderWait(ctx, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if n, wait, _ := b.Pull(ctx, 5); n != 0 || wait < 100*time.Millisecond {
+		t.Fatalf("other worker pulled %d (wait %v) during the provider's wait", n, wait)
+	}
+	if tk, wait := attempt(t, b); tk != nil || wait < 100*time.Millisecond {
+		t.Fatalf("other worker attempted (%v, wait %v) during the provider's wait", tk, wait)
+	}
+	time.Sleep(210 * time.Millisecond)
+	if n, _, _ := b.Pull(ctx, 5); n != 5 {
+		t.Fatalf("after the wait: pulled %d of 5", n)
+	}
+}
+
+func TestPulledCommandsCarryTheirPermits(t *testing.T) {
+	ctx := context.Background()
+	store := memflow.New()
+	g := flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: flow.Limit{PerSecond: 1, Burst: 4}, Cost: 2, Owner: "a"})
+	n, _, err := g.Pull(ctx, 10)
+	if err != nil || n != 2 {
+		t.Fatalf("pull = %d, %v; want 2 commands (burst 4, cost 2)", n, err)
+	}
+	prepaid := 2
+	tk, wait, err := g.Attempt(ctx, &prepaid)
+	if tk == nil || err != nil || prepaid != 0 {
+		t.Fatalf("attempt with its permits = %v, %v, %v, prepaid left %d", tk, wait, err, prepaid)
+	}
+	tk.Done(ctx, flow.Succeeded)
+	// A retry has no permits of its own left: it waits for the limit.
+	if tk, wait, _ := g.Attempt(ctx, &prepaid); tk != nil || wait <= 0 {
+		t.Fatalf("retry without permits = %v, wait %v; want a wait", tk, wait)
+	}
+	if n, wait, _ := g.Pull(ctx, 10); n != 0 || wait <= 0 {
+		t.Fatalf("pull past the limit = %d, wait %v", n, wait)
+	}
+}
