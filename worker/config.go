@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/memflow"
 	"io"
 	"log/slog"
 	"os"
@@ -36,6 +38,14 @@ type Config struct {
 	// check has not said ok. Its store should be Store (or the store Store
 	// wraps). Default nil: no guard.
 	StoreGuard *storeguard.Guard
+	// Flow holds the connections' flow-control state (rate limits, wait
+	// signals, circuits) for the fleet: redisflow beside a Redis dedup
+	// store. Default: in this process only (memflow), right for one worker.
+	Flow flow.Store
+	// MaxParked bounds how long a pulled command waits for flow control
+	// (a circuit open, a provider's wait) before it is handed back to the
+	// stream like one whose retry budget is spent. Default 15m.
+	MaxParked time.Duration
 	// StoreCheckInterval is how often the store guard checks. Default 2s.
 	StoreCheckInterval time.Duration
 	// Connections are the configured provider connections. At least one.
@@ -187,6 +197,12 @@ type Connection struct {
 	// Secrets are the connection's credential values, scrubbed from any
 	// text the worker emits.
 	Secrets []string
+	// RateLimit is the connection's fleet-wide rate limit, shared through
+	// Config.Flow; zero: none.
+	RateLimit flow.Limit
+	// Circuit configures the connection's circuit (flow.CircuitConfig's
+	// defaults: 5 transient failures in a row open it for 30s).
+	Circuit flow.CircuitConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -229,6 +245,10 @@ func (c Config) withDefaults() Config {
 	c.MaxNakDelay = cmp.Or(c.MaxNakDelay, 2*time.Minute)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
 	c.LeaseWait = cmp.Or(c.LeaseWait, 2*time.Second)
+	c.MaxParked = cmp.Or(c.MaxParked, 15*time.Minute)
+	if c.Flow == nil {
+		c.Flow = memflow.New()
+	}
 	c.ResultTTL = cmp.Or(c.ResultTTL, 72*time.Hour)
 	c.RejectedResultTTL = min(cmp.Or(c.RejectedResultTTL, time.Hour), c.ResultTTL)
 	c.PublishTimeout = cmp.Or(c.PublishTimeout, 10*time.Second)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oauthsync/oauthsync/worker/flow"
 )
 
 // fetchWait bounds one pull request: how long an idle consumer waits for
@@ -30,13 +33,19 @@ type consumeLoop struct {
 	// of its process spans, named "process <filter>".
 	filter, spanName string
 	metrics          *connMetrics
+	// gate is the connection's flow control (nil for the catch-all).
+	gate *flow.Gate
 
 	cons jetstream.Consumer
 }
 
 func (w *Worker) newConsumeLoop(consumer, filter string, workers int, unrouted bool) *consumeLoop {
-	return &consumeLoop{w: w, consumer: consumer, workers: workers, unrouted: unrouted,
+	l := &consumeLoop{w: w, consumer: consumer, workers: workers, unrouted: unrouted,
 		filter: filter, spanName: "process " + filter, metrics: w.consumerMetrics[consumer]}
+	if !unrouted {
+		l.gate = w.gates[strings.TrimPrefix(consumer, consumerPrefix)]
+	}
+	return l
 }
 
 func (l *consumeLoop) start(ctx context.Context) error {
@@ -95,6 +104,9 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		if n == 0 {
 			break // stopping
 		}
+		if n = l.admit(n, slots); n == 0 {
+			break // stopping
+		}
 		batch, err := l.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		if err == nil {
 			n -= l.dispatch(batch.Messages(), msgs)
@@ -151,7 +163,7 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 				in = nil
 				continue
 			}
-			arrived := []*tracked{l.w.inflight.hold(m, true)}
+			arrived := []*tracked{l.hold(m)}
 		more: // and those that came with it
 			for len(arrived) < maxSightBatch {
 				select {
@@ -160,7 +172,7 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 						in = nil
 						break more
 					}
-					arrived = append(arrived, l.w.inflight.hold(m, true))
+					arrived = append(arrived, l.hold(m))
 				default:
 					break more
 				}
@@ -176,11 +188,23 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 	return came
 }
 
+// hold puts a pulled message under the heartbeat, with the rate-limit
+// permits admit took for it.
+func (l *consumeLoop) hold(m jetstream.Msg) *tracked {
+	t := l.w.inflight.hold(m, true)
+	if l.gate != nil && l.gate.Limited() {
+		t.prepaid = l.gate.Cost()
+	}
+	return t
+}
+
 // prefetch is how many messages the loop holds beyond its goroutines: one
 // more round of them for a connection's consumer; none for the catch-all,
-// whose scan handles one command at a time (see scan).
+// whose scan handles one command at a time (see scan), nor for a
+// rate-limited connection, whose commands are pulled with their permits
+// and should use them at once.
 func (l *consumeLoop) prefetch() int {
-	if l.unrouted {
+	if l.unrouted || l.gate != nil && l.gate.Limited() {
 		return 0
 	}
 	return min(l.workers, l.w.cfg.FetchBatch)

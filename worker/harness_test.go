@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/oauthsync/oauthsync/worker/flow"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -158,12 +159,21 @@ func (b *bundle) adapter(authToken string) adapters.Adapter {
 	return a
 }
 
-// config is a worker configuration with short test timings.
+// config is a worker configuration with short test timings. Its
+// connections have no circuit, so that a provider that keeps failing spends
+// the delivery budget and dead-letters, as the tests of retries, dead
+// letters and replays need; the flow-control tests set their own.
 func (b *bundle) config() worker.Config {
+	conns := append([]worker.Connection{{Name: connName, Adapter: b.adapter(canaryAuthToken), MaxInFlight: 4, Secrets: []string{canaryAuthToken}}}, b.extra...)
+	for i := range conns {
+		if conns[i].Circuit == (flow.CircuitConfig{}) {
+			conns[i].Circuit.Failures = -1
+		}
+	}
 	return worker.Config{
 		JetStream:      b.js,
 		Store:          b.store,
-		Connections:    append([]worker.Connection{{Name: connName, Adapter: b.adapter(canaryAuthToken), MaxInFlight: 4, Secrets: []string{canaryAuthToken}}}, b.extra...),
+		Connections:    conns,
 		Subjects:       b.subjects,
 		Streams:        b.streams,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

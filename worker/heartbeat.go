@@ -32,6 +32,11 @@ type tracked struct {
 	cancel context.CancelFunc
 
 	lost atomic.Bool
+
+	// prepaid is how many rate-limit permits the consume loop took with
+	// the message (see consumeLoop.admit); the job's first attempt uses
+	// them (flow.Gate.Attempt).
+	prepaid int
 }
 
 // claim puts the command's claim and lease under the heartbeat; cancel

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker/flow"
 )
 
 const meterName = "github.com/oauthsync/oauthsync/worker"
@@ -32,6 +33,9 @@ const (
 	metricPending      = "oauthsync.consumer.pending"
 	metricAckPending   = "oauthsync.consumer.ack_pending"
 	metricStore        = "oauthsync.dedup_store.duration"
+	metricFlowWaits    = "oauthsync.flow.waits"
+	metricCircuit      = "oauthsync.circuit.state"
+	metricCircuitTrans = "oauthsync.circuit.transitions"
 )
 
 // unroutedLabel is the connection label of the catch-all consumer.
@@ -75,6 +79,10 @@ type instruments struct {
 	pending      metric.Int64ObservableGauge
 	ackPending   metric.Int64ObservableGauge
 	store        metric.Float64Histogram
+	// Flow control (flowcontrol.go).
+	flowWaits      metric.Int64Counter
+	circuitState   metric.Int64ObservableGauge
+	circuitChanges metric.Int64Counter
 
 	// storeOps are the attribute sets of the store operations.
 	storeOps [numStoreOps]metric.MeasurementOption
@@ -124,6 +132,15 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	in.store, err = m.Float64Histogram(metricStore, metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(storeBuckets...),
 		metric.WithDescription("Dedup store round trips, by operation."))
 	check(err)
+	in.flowWaits, err = m.Int64Counter(metricFlowWaits, metric.WithUnit("{wait}"),
+		metric.WithDescription("Times a connection's pulls or commands waited for flow control, by reason: rate_limit, provider_wait (a 429 or 209's reset, fleet-wide), circuit_open."))
+	check(err)
+	in.circuitState, err = m.Int64ObservableGauge(metricCircuit, metric.WithUnit("{state}"),
+		metric.WithDescription("A connection's circuit as this worker sees the fleet's: 0 closed, 1 half-open (one probe command may go), 2 open."))
+	check(err)
+	in.circuitChanges, err = m.Int64Counter(metricCircuitTrans, metric.WithUnit("{transition}"),
+		metric.WithDescription("Circuit transitions this worker made, by the state entered (open, closed)."))
+	check(err)
 	for op, name := range storeOpNames {
 		in.storeOps[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", name)))
 	}
@@ -140,6 +157,9 @@ type connMetrics struct {
 	connProvider    metric.MeasurementOption // connection, provider
 	byStatus        map[messages.Status]metric.MeasurementOption
 	byCode          map[messages.ErrorCode]metric.MeasurementOption
+	// byWait and byCircuit: flow waits by reason, circuit transitions by
+	// the state entered.
+	byWait, byCircuit map[string]metric.MeasurementOption
 }
 
 var (
@@ -167,7 +187,41 @@ func newConnMetrics(label, provider string) *connMetrics {
 	for _, c := range allCodes {
 		m.byCode[c] = metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("code", string(c))))
 	}
+	m.byWait = map[string]metric.MeasurementOption{}
+	for _, r := range []string{waitRateLimit, waitProvider, waitCircuit} {
+		m.byWait[r] = metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("reason", r)))
+	}
+	m.byCircuit = map[string]metric.MeasurementOption{}
+	for _, st := range []string{flow.Open, flow.Closed} {
+		m.byCircuit[st] = metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("state", st)))
+	}
 	return m
+}
+
+// flowWait returns the attribute set of a flow wait's reason.
+func (m *connMetrics) flowWait(reason string) metric.MeasurementOption { return m.byWait[reason] }
+
+// circuit returns the attribute set of a circuit transition into state.
+func (m *connMetrics) circuit(state string) metric.MeasurementOption { return m.byCircuit[state] }
+
+// circuitGauge is the oauthsync.circuit.state value of a circuit state.
+func circuitGauge(state string) int64 {
+	switch state {
+	case flow.HalfOpen:
+		return 1
+	case flow.Open:
+		return 2
+	}
+	return 0
+}
+
+// observeCircuits reports each connection's circuit state.
+func (w *Worker) observeCircuits(ctx context.Context, o metric.Observer) error {
+	for _, c := range w.cfg.Connections {
+		st, _ := w.gates[c.Name].Status(ctx)
+		o.ObserveInt64(w.inst.circuitState, circuitGauge(st.Circuit), w.consumerMetrics[consumerName(c.Name)].conn)
+	}
+	return nil
 }
 
 // status returns the attribute set of a terminal status. The statuses are

@@ -21,6 +21,7 @@ import (
 	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker/dedup"
+	"github.com/oauthsync/oauthsync/worker/flow"
 )
 
 // job is one delivery being handled.
@@ -66,6 +67,12 @@ type job struct {
 	maxDeliver int
 	settled    bool
 	givingUp   bool
+
+	// mayHaveWritten: an attempt of this delivery may have written
+	// without its answer; parkedSince: when it began waiting for flow
+	// control (zero: it never did), see park.
+	mayHaveWritten bool
+	parkedSince    time.Time
 
 	// rejected: the result being stored is a rejection (RejectedResultTTL).
 	rejected bool
@@ -224,17 +231,41 @@ func (w *Worker) reject(ctx context.Context, j *job, rerr *messages.ResultError)
 	w.finish(ctx, j, w.result(j, messages.StatusRejected, rerr), nil)
 }
 
-// apply runs a valid command: lease, order keys, retries, result.
+// apply runs a valid command: lease, order keys, retries, result. When
+// flow control does not admit an attempt (a rate limit, a provider's wait,
+// an open circuit), the command gives its lease back and waits without it,
+// keeping its delivery (see park), then begins again.
 func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update adapters.Update) {
+	g := w.gates[conn.Name]
+	for {
+		pe := w.applyOnce(ctx, j, conn, g, update)
+		if pe == nil {
+			return
+		}
+		if ok, reason := w.park(ctx, j, g, pe); !ok {
+			delay := w.nakDelay(j)
+			if reason == "stopping" {
+				delay = 0
+			}
+			w.handBackJob(ctx, j, delay, reason)
+			return
+		}
+	}
+}
+
+// applyOnce begins j, applies it and settles it, unless flow control
+// stops it first: then it releases what it took and returns why.
+func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flow.Gate, update adapters.Update) *parkedError {
 	j.leaseKey = j.connection + "/" + j.resource
+	j.skipped, j.skippedKeys = nil, nil
 	fields := update.Fields()
 	br, ok := w.begin(ctx, j, fields)
 	if !ok {
-		return
+		return nil
 	}
 	if br.State != dedup.Claimed {
 		w.answerKnown(ctx, j, br)
-		return
+		return nil
 	}
 
 	key := j.cmd.OrderKey(j.stored, j.seq)
@@ -250,7 +281,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	if len(j.skipped) == len(fields) {
 		j.span.AddEvent("superseded", trace.WithAttributes(attribute.StringSlice("oauthsync.skipped_fields", j.skipped)))
 		w.finish(ctx, j, w.result(j, messages.StatusSuperseded, nil), nil)
-		return
+		return nil
 	}
 	update = withoutFields(update, j.skipped)
 
@@ -267,36 +298,57 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	var attemptSpan trace.Span
 	res := applyWithRetry(trace.ContextWithSpan(work, j.span), w.stopping, w.cfg,
 		func(ctx context.Context, attempt int) (adapters.Outcome, error) {
-			ctx, attemptSpan = w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(attempt), attrProvider.String(j.provider))
-			out, err := conn.Adapter.Apply(ctx, update)
+			tk, err := w.admitAttempt(ctx, j, g)
 			if err != nil {
-				attemptSpan.SetAttributes(semconv.ErrorTypeKey.String(string(classify(ctx, err).Kind.Code())))
-				attemptSpan.SetStatus(codes.Error, "provider call failed")
+				return adapters.Outcome{}, err
 			}
+			ctx, attemptSpan = w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(j.attempts+attempt), attrProvider.String(j.provider))
+			out, err := conn.Adapter.Apply(ctx, update)
+			var ae *adapters.Error
+			if err != nil {
+				ae = classify(ctx, err)
+				j.mayHaveWritten = j.mayHaveWritten || ae.MayHaveWritten
+				attemptSpan.SetAttributes(semconv.ErrorTypeKey.String(string(ae.Kind.Code())))
+				attemptSpan.SetStatus(codes.Error, "provider call failed")
+				if ae.Kind == adapters.KindRateLimited && ae.RetryAfter > 0 {
+					// The provider's own wait holds the whole fleet.
+					if werr := g.ProviderWait(ctx, ae.RetryAfter); werr != nil {
+						w.cfg.Logger.Warn("sharing the provider's wait signal failed", w.logAttrs(j, slog.String("error", werr.Error()))...)
+					}
+				}
+			}
+			tk.Done(ctx, attemptOutcome(ctx, ae))
 			return out, err
 		},
 		func(err *adapters.Error, wait time.Duration) {
-			attemptSpan.SetAttributes(attrRetryWait.Int64(wait.Milliseconds()))
-			attemptSpan.End()
-			attemptSpan = nil
+			if attemptSpan != nil {
+				attemptSpan.SetAttributes(attrRetryWait.Int64(wait.Milliseconds()))
+				attemptSpan.End()
+				attemptSpan = nil
+			}
 			w.inst.retries.Add(ctx, 1, j.metrics.connProvider)
 			w.cfg.Logger.Info("transient provider failure; retrying", w.logAttrs(j, slog.String("error", w.scrub(j, err.Error())), slog.Duration("wait", wait))...)
 		})
 	if attemptSpan != nil {
 		attemptSpan.End()
 	}
-	j.attempts = res.attempts
+	j.attempts += res.attempts
 
 	switch {
 	case t.lost.Load():
 		// Another owner has the lease now: it will finish the command.
 		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
+	case res.parked != nil:
+		// Flow control: no attempt was made this time (none may have
+		// written, see admitAttempt); the lease goes back while j waits.
+		w.release(j, 0)
+		return res.parked
 	case res.err == nil:
 		status := messages.StatusApplied
 		// An earlier attempt's write, or an earlier delivery's, may have
 		// landed without its answer being recorded: the values found in
 		// place are then this command's own, applied.
-		if res.outcome.Status == adapters.Unchanged && !res.mayHaveWritten && !j.resumed {
+		if res.outcome.Status == adapters.Unchanged && !j.mayHaveWritten && !j.resumed {
 			status = messages.StatusUnchanged
 		} else {
 			j.applied = update.Fields()
@@ -309,15 +361,16 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	case !res.err.Retryable():
 		w.finish(ctx, j, w.result(j, messages.StatusRejected, w.resultError(j, res.err)), nil)
 	case res.interrupted || w.work.Err() != nil:
-		w.release(j, w.holdAfter(res, 0))
+		w.release(j, w.holdAfter(j, 0))
 		w.handBackJob(ctx, j, 0, "stopping")
 	case int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
 		w.fail(ctx, j, res.err)
 	default:
 		delay := max(w.nakDelay(j), res.retryAfter)
-		w.release(j, w.holdAfter(res, delay))
+		w.release(j, w.holdAfter(j, delay))
 		w.handBackJob(ctx, j, delay, "retry_budget_spent")
 	}
+	return nil
 }
 
 // begin calls Store.Begin, waiting in process (up to LeaseWait) while the
@@ -574,11 +627,11 @@ func (w *Worker) release(j *job, hold time.Duration) {
 	}
 }
 
-// holdAfter is how long a command handed back after res keeps its
-// resource held: when one of its attempts may have written, until its
-// redelivery (after delay) can reach a worker; 0 otherwise.
-func (w *Worker) holdAfter(res attemptResult, delay time.Duration) time.Duration {
-	if !res.mayHaveWritten {
+// holdAfter is how long a command handed back keeps its resource held:
+// when one of its attempts may have written, until its redelivery (after
+// delay) can reach a worker; 0 otherwise.
+func (w *Worker) holdAfter(j *job, delay time.Duration) time.Duration {
+	if !j.mayHaveWritten {
 		return 0
 	}
 	return delay + w.cfg.hold()

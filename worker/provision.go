@@ -19,7 +19,10 @@ const unroutedConsumer = "syncworker-unrouted"
 const legacyUnroutedConsumer = "syncworker_unrouted"
 
 // consumerName is the durable consumer of one connection's commands.
-func consumerName(connection string) string { return "syncworker_" + connection }
+func consumerName(connection string) string { return consumerPrefix + connection }
+
+// consumerPrefix starts every connection consumer's name.
+const consumerPrefix = "syncworker_"
 
 // provision creates or updates the three streams and the durable consumers,
 // idempotently.

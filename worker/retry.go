@@ -66,6 +66,9 @@ type attemptResult struct {
 	// mayHaveWritten is set when a failed attempt's write may have landed
 	// (adapters.Error.MayHaveWritten).
 	mayHaveWritten bool
+	// parked is set when flow control did not admit an attempt: the loop
+	// stopped there, without counting it (see Worker.admitAttempt).
+	parked *parkedError
 }
 
 // applyWithRetry calls apply until it succeeds, fails permanently, or the
@@ -83,6 +86,11 @@ func applyWithRetry(work, stopping context.Context, cfg Config, apply func(ctx c
 		if err == nil {
 			return out, nil
 		}
+		if pe, ok := err.(*parkedError); ok {
+			res.attempts--
+			res.parked = pe
+			return out, backoff.Permanent(err)
+		}
 		last = classify(work, err)
 		res.mayHaveWritten = res.mayHaveWritten || last.MayHaveWritten
 		if !last.Retryable() || work.Err() != nil {
@@ -98,6 +106,9 @@ func applyWithRetry(work, stopping context.Context, cfg Config, apply func(ctx c
 	})
 	if err == nil {
 		res.outcome = out
+		return res
+	}
+	if res.parked != nil {
 		return res
 	}
 	res.err = last

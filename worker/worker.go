@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauthsync/oauthsync/internal/redact"
 	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker/flow"
 )
 
 const tracerName = "github.com/oauthsync/oauthsync/worker"
@@ -58,6 +59,8 @@ type Worker struct {
 	// consumerMetrics are the attribute sets of each consumer, by durable name.
 	consumerMetrics map[string]*connMetrics
 	topo            topologyCache
+	// gates are the connections' flow control, by name (flowcontrol.go).
+	gates map[string]*flow.Gate
 }
 
 // secretSource is an adapter whose credentials change at run time (access
@@ -85,6 +88,7 @@ func New(cfg Config) (*Worker, error) {
 		source:          "/syncworker/" + cfg.Instance,
 		inst:            inst,
 		consumerMetrics: make(map[string]*connMetrics, len(cfg.Connections)+1),
+		gates:           make(map[string]*flow.Gate, len(cfg.Connections)),
 	}
 	for i := range cfg.Connections {
 		c := &cfg.Connections[i]
@@ -94,6 +98,7 @@ func New(cfg Config) (*Worker, error) {
 			w.dynamic = append(w.dynamic, d)
 		}
 		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
+		w.gates[c.Name] = w.newGate(c)
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
 	w.scrubber = redact.New(w.secrets...)
@@ -141,6 +146,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker metrics: %w", err)
 	}
 	defer func() { _ = reg.Unregister() }()
+	circuitReg, err := w.cfg.MeterProvider.Meter(meterName).RegisterCallback(w.observeCircuits, w.inst.circuitState)
+	if err != nil {
+		return fmt.Errorf("worker metrics: %w", err)
+	}
+	defer func() { _ = circuitReg.Unregister() }()
 	guardReg, err := w.registerStoreGauge()
 	if err != nil {
 		return err

@@ -59,6 +59,10 @@ func (a *adapter) Secrets() []string { return secretsOf(a.tokens, a.tc) }
 
 func (a *adapter) Provider() string { return Provider }
 
+// RequestsPerApply is what one Apply costs the connection's rate limit:
+// one PATCH.
+func (a *adapter) RequestsPerApply() int { return 1 }
+
 // Validate implements adapters.Adapter.
 func (a *adapter) Validate(u adapters.Update) error {
 	if _, err := prepare(u); err != nil {

@@ -91,6 +91,10 @@ type adapter struct {
 
 func (a *adapter) Provider() string { return Provider }
 
+// RequestsPerApply is what one Apply costs the connection's rate limit:
+// a read, then a write (none when the values are already in place).
+func (a *adapter) RequestsPerApply() int { return 2 }
+
 // Validate implements adapters.Adapter.
 func (a *adapter) Validate(u adapters.Update) error { return validate(u) }
 

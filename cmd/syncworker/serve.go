@@ -15,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/memflow"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -109,7 +113,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	store, closeStore, err := newStore(ctx, o, cfg, js, logger)
+	store, flowStore, closeStore, err := newStore(ctx, o, cfg, js, logger)
 	if err != nil {
 		return err
 	}
@@ -142,6 +146,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		JetStream:   js,
 		Store:       store,
 		StoreGuard:  guard,
+		Flow:        flowStore,
 		Connections: conns,
 		Subjects:    subjects,
 		Streams: worker.StreamsConfig{Commands: cfg.Streams.Names.Commands, Results: cfg.Streams.Names.Results,
@@ -211,30 +216,32 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 }
 
 // newStore builds the Redis store when redis.url is set, else the
-// JetStream KV store (the embedded default).
-func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.JetStream, logger *slog.Logger) (dedup.Store, func(), error) {
+// JetStream KV store (the embedded default), and the flow-control store
+// beside it: in Redis, shared by the fleet; without Redis, in the process.
+func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.JetStream, logger *slog.Logger) (dedup.Store, flow.Store, func(), error) {
 	if u := cmp.Or(o.redisURL, cfg.Redis.URL); u != "" {
 		opt, err := redis.ParseURL(u)
 		if err != nil {
 			// The error quotes the URL: run scrubs its password.
-			return nil, nil, fmt.Errorf("redis.url %s: %w", redact.URL(u), err)
+			return nil, nil, nil, fmt.Errorf("redis.url %s: %w", redact.URL(u), err)
 		}
 		client := redis.NewClient(opt)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := client.Ping(pctx).Err(); err != nil {
 			_ = client.Close()
-			return nil, nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
+			return nil, nil, nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
 		}
 		logger.Info("dedup store: Redis", "addr", opt.Addr, "db", opt.DB)
-		return redisdedup.New(client, redisdedup.Config{Prefix: cfg.Redis.KeyPrefix}), func() { _ = client.Close() }, nil
+		return redisdedup.New(client, redisdedup.Config{Prefix: cfg.Redis.KeyPrefix}), redisflow.New(client, cfg.Redis.KeyPrefix),
+			func() { _ = client.Close() }, nil
 	}
 	store, err := kvdedup.New(ctx, js, kvdedup.Config{ResultTTL: time.Duration(cfg.Worker.ResultTTL)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("dedup store (JetStream KV): %w", err)
+		return nil, nil, nil, fmt.Errorf("dedup store (JetStream KV): %w", err)
 	}
-	logger.Info("dedup store: JetStream key-value buckets (no redis.url)")
-	return store, func() {}, nil
+	logger.Info("dedup store: JetStream key-value buckets (no redis.url); flow control (rate limits, circuits) kept in this process")
+	return store, memflow.New(), func() {}, nil
 }
 
 // openStoreGuard opens the store guard of store (contract §5.7), its record
@@ -266,13 +273,15 @@ func buildConnections(cfg *config.File, reg *adapters.Registry, tp trace.TracerP
 	for _, name := range names {
 		c := cfg.Connections[name]
 		a, secrets, err := providers.Build(reg, name, c, providers.Options{
-			HTTPClient: providerHTTPClient(name, c.Provider, tp, mp, c.RateLimit.PerSecond, c.RateLimit.Burst),
+			HTTPClient: providerHTTPClient(name, c.Provider, tp, mp),
 			Logger:     logger.With("component", "credentials")})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		conns = append(conns, worker.Connection{Name: name, Adapter: a, MaxInFlight: c.MaxInFlight, Secrets: secrets})
+		conns = append(conns, worker.Connection{Name: name, Adapter: a, MaxInFlight: c.MaxInFlight, Secrets: secrets,
+			RateLimit: flow.Limit{PerSecond: c.RateLimit.PerSecond, Burst: c.RateLimit.Burst},
+			Circuit:   flow.CircuitConfig{Failures: c.Circuit.Failures, OpenFor: time.Duration(c.Circuit.OpenFor)}})
 	}
 	return conns, errors.Join(errs...)
 }

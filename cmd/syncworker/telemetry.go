@@ -68,7 +68,7 @@ func setupMetrics(ctx context.Context, res *resource.Resource) (metric.MeterProv
 
 // providerHTTPClient is the client a connection's adapter calls its
 // provider with: rate-limited, counted and traced (worker/providerhttp).
-func providerHTTPClient(connection, provider string, tp trace.TracerProvider, mp metric.MeterProvider, perSecond float64, burst int) *http.Client {
+func providerHTTPClient(connection, provider string, tp trace.TracerProvider, mp metric.MeterProvider) *http.Client {
 	return providerhttp.New(providerhttp.Config{Connection: connection, Provider: provider,
-		TracerProvider: tp, MeterProvider: mp, PerSecond: perSecond, Burst: burst})
+		TracerProvider: tp, MeterProvider: mp})
 }

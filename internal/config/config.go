@@ -91,11 +91,19 @@ type Connection struct {
 	// read again while the worker runs, so that a rotated secret is picked
 	// up without a restart (internal/providers.Build).
 	Auth map[string]string `yaml:"auth"`
-	// RateLimit caps requests to the provider; zero means no limit.
+	// RateLimit caps requests to the provider, for the whole fleet
+	// (shared through Redis; in the process without it); zero means no
+	// limit. PerSecond may be fractional (0.1667: 10 a minute).
 	RateLimit struct {
 		PerSecond float64 `yaml:"perSecond"`
 		Burst     int     `yaml:"burst"`
 	} `yaml:"rateLimit"`
+	// Circuit opens after Failures transient failures in a row (default 5;
+	// -1: no circuit) and lets a probe through after OpenFor (default 30s).
+	Circuit struct {
+		Failures int      `yaml:"failures"`
+		OpenFor  Duration `yaml:"openFor"`
+	} `yaml:"circuit"`
 	MaxInFlight int      `yaml:"maxInFlight"`
 	Timeout     Duration `yaml:"timeout"`
 }
@@ -241,6 +249,9 @@ func (c *File) Validate() error {
 		errs = append(errs, conn.validateAuth(name)...)
 		if conn.RateLimit.PerSecond < 0 || conn.RateLimit.Burst < 0 || conn.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("connections.%s: rateLimit and maxInFlight must not be negative", name))
+		}
+		if conn.Circuit.Failures < -1 || conn.Circuit.OpenFor < 0 {
+			errs = append(errs, fmt.Errorf("connections.%s: circuit.failures is a count (-1: no circuit) and circuit.openFor a positive duration", name))
 		}
 	}
 	if c.Streams.MaxBytes < -1 || c.Streams.MaxMsgSize < -1 || c.Streams.MaxMsgSize > math.MaxInt32 {

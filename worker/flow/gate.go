@@ -57,8 +57,6 @@ type GateConfig struct {
 	// read and a write: 2). Default 1.
 	Cost    int
 	Circuit CircuitConfig
-	// Owner names this worker in probe claims.
-	Owner  string
 	Pauser Pauser
 	// OnChange is told every circuit transition (for logs, metrics and
 	// alerts). It must not block.
@@ -205,6 +203,24 @@ func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, e
 	return took / g.cfg.Cost, 0, err
 }
 
+// Wait says how long a command already pulled should wait before it is
+// worth asking Attempt again: the provider's wait, an open circuit's
+// time; while the circuit is half-open, no wait for the one delivery
+// (owner) that claims the fleet's probe, a poll for the others.
+func (g *Gate) Wait(ctx context.Context, owner string) (time.Duration, error) {
+	g.share(ctx)
+	st, err := g.state(ctx)
+	wait, half := g.blocked(st)
+	if wait > 0 || !half {
+		return wait, err
+	}
+	ok, cerr := g.cfg.Store.ClaimProbe(ctx, g.cfg.Connection, owner, g.cfg.ProbeTTL)
+	if cerr != nil || !ok {
+		return pollWait, cmp.Or(cerr, err)
+	}
+	return 0, err
+}
+
 // Ticket is one admitted attempt: Done reports how it went.
 type Ticket struct {
 	g     *Gate
@@ -225,11 +241,13 @@ const (
 	NotCounted
 )
 
-// Attempt admits one attempt of a command, or says how long to wait. An
+// Attempt admits one attempt of a command, or says how long to wait.
+// owner names the command's delivery: while the circuit is half-open, the
+// one delivery that holds the fleet's probe claim is admitted. An
 // admitted attempt uses Cost of the permits in prepaid (taken by Pull
 // with its command) or, when there are not enough (a retry), takes its
 // own. Every admitted attempt must be reported with Ticket.Done.
-func (g *Gate) Attempt(ctx context.Context, prepaid *int) (*Ticket, time.Duration, error) {
+func (g *Gate) Attempt(ctx context.Context, owner string, prepaid *int) (*Ticket, time.Duration, error) {
 	g.share(ctx)
 	st, err := g.state(ctx)
 	t := &Ticket{g: g, done: func(error) {}}
@@ -238,7 +256,7 @@ func (g *Gate) Attempt(ctx context.Context, prepaid *int) (*Ticket, time.Duratio
 		return nil, wait, err
 	}
 	if half {
-		ok, cerr := g.cfg.Store.ClaimProbe(ctx, g.cfg.Connection, g.cfg.Owner, g.cfg.ProbeTTL)
+		ok, cerr := g.cfg.Store.ClaimProbe(ctx, g.cfg.Connection, owner, g.cfg.ProbeTTL)
 		if cerr != nil || !ok {
 			return nil, pollWait, cmp.Or(cerr, err)
 		}

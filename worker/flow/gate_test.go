@@ -33,8 +33,8 @@ func fleet(t *testing.T, lim flow.Limit, openFor time.Duration) (a, b *flow.Gate
 	t.Helper()
 	store := memflow.New()
 	ca, cb = &changes{}, &changes{}
-	mk := func(owner string, c *changes) *flow.Gate {
-		return flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: lim, Owner: owner,
+	mk := func(_ string, c *changes) *flow.Gate {
+		return flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: lim,
 			Circuit: flow.CircuitConfig{Failures: 3, OpenFor: openFor}, Refresh: time.Nanosecond, OnChange: c.add})
 	}
 	return mk("a", ca), mk("b", cb), ca, cb
@@ -43,7 +43,7 @@ func fleet(t *testing.T, lim flow.Limit, openFor time.Duration) (a, b *flow.Gate
 func attempt(t *testing.T, g *flow.Gate) (*flow.Ticket, time.Duration) {
 	t.Helper()
 	prepaid := 0
-	tk, wait, err := g.Attempt(context.Background(), &prepaid)
+	tk, wait, err := g.Attempt(context.Background(), t.Name()+time.Now().String(), &prepaid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,19 +149,19 @@ func TestAProviderWaitHoldsTheFleet(t *testing.T) {
 func TestPulledCommandsCarryTheirPermits(t *testing.T) {
 	ctx := context.Background()
 	store := memflow.New()
-	g := flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: flow.Limit{PerSecond: 1, Burst: 4}, Cost: 2, Owner: "a"})
+	g := flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: flow.Limit{PerSecond: 1, Burst: 4}, Cost: 2})
 	n, _, err := g.Pull(ctx, 10)
 	if err != nil || n != 2 {
 		t.Fatalf("pull = %d, %v; want 2 commands (burst 4, cost 2)", n, err)
 	}
 	prepaid := 2
-	tk, wait, err := g.Attempt(ctx, &prepaid)
+	tk, wait, err := g.Attempt(ctx, "cmd", &prepaid)
 	if tk == nil || err != nil || prepaid != 0 {
 		t.Fatalf("attempt with its permits = %v, %v, %v, prepaid left %d", tk, wait, err, prepaid)
 	}
 	tk.Done(ctx, flow.Succeeded)
 	// A retry has no permits of its own left: it waits for the limit.
-	if tk, wait, _ := g.Attempt(ctx, &prepaid); tk != nil || wait <= 0 {
+	if tk, wait, _ := g.Attempt(ctx, "cmd", &prepaid); tk != nil || wait <= 0 {
 		t.Fatalf("retry without permits = %v, wait %v; want a wait", tk, wait)
 	}
 	if n, wait, _ := g.Pull(ctx, 10); n != 0 || wait <= 0 {

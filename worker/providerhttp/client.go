@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
-	"golang.org/x/time/rate"
 
 	"github.com/oauthsync/oauthsync/adapters"
 )
@@ -48,16 +47,12 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// MeterProvider counts the requests. Default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
-	// PerSecond limits requests per second to the provider, with Burst
-	// (at least 1). Zero: no limit.
-	PerSecond float64
-	Burst     int
 	// Transport is the base transport. Default: a clone of
 	// http.DefaultTransport with MaxIdleConnsPerHost 64.
 	Transport http.RoundTripper
 }
 
-// New returns the client of one connection: rate-limited, counted and
+// New returns the client of one connection: counted and
 // traced, as the package documentation describes. It never follows a
 // redirect (docs/CONTRACT.md §5: only the connection's base URL is called); a 3xx
 // is returned, and counted, as it is.
@@ -83,9 +78,6 @@ func New(cfg Config) *http.Client {
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
 	}
 	rt = newCounting(rt, cfg.MeterProvider, cfg.Connection, cfg.Provider)
-	if cfg.PerSecond > 0 {
-		rt = &rateLimited{next: rt, limiter: rate.NewLimiter(rate.Limit(cfg.PerSecond), max(cfg.Burst, 1))}
-	}
 	return &http.Client{Transport: rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -149,20 +141,6 @@ func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	counter.Add(req.Context(), 1, c.byClass[classIndex(resp, err)])
 	return resp, err
-}
-
-// rateLimited waits for its limiter before each request, bounded by the
-// request's context.
-type rateLimited struct {
-	next    http.RoundTripper
-	limiter *rate.Limiter
-}
-
-func (r *rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := r.limiter.Wait(req.Context()); err != nil {
-		return nil, err
-	}
-	return r.next.RoundTrip(req)
 }
 
 // propagating is the transport when tracing is off (a no-op tracer

@@ -2,14 +2,11 @@ package providerhttp_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -129,61 +126,6 @@ func hasKey(attrs []attribute.KeyValue, key string) bool {
 	return false
 }
 
-// TestRateLimitWaitsAndUncountedWhenNeverSent checks the limiter: the
-// second request waits for its token, and a request whose context ends
-// before a token is neither sent nor counted.
-func TestRateLimitWaitsAndUncountedWhenNeverSent(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
-	defer srv.Close()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	client := providerhttp.New(providerhttp.Config{Connection: "c", Provider: "p", MeterProvider: mp, PerSecond: 5, Burst: 1})
-	defer client.CloseIdleConnections()
-
-	get := func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-		}
-		return err
-	}
-	start := time.Now()
-	if err := get(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := get(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if waited := time.Since(start); waited < 150*time.Millisecond {
-		t.Errorf("two requests at 5/s with burst 1 took %s", waited)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	if err := get(ctx); err == nil || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "rate") {
-		t.Fatalf("a request without a token in time: %v", err)
-	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				n += p.Value
-			}
-		}
-	}
-	if hits.Load() != 2 || n != 2 {
-		t.Errorf("server saw %d requests, counter %d; want 2 and 2", hits.Load(), n)
-	}
-}
-
-// With tracing off (a no-op tracer provider) the client makes no span but
-// the command's trace context still reaches the provider, and the caller's
-// request is left as it was.
 func TestTracingOffStillPropagatesTheTraceContext(t *testing.T) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	t.Cleanup(func() { otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator()) })

@@ -1,0 +1,210 @@
+package worker_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauthsync/oauthsync/adapters/rocketchat/rocketchatsim"
+	"github.com/oauthsync/oauthsync/internal/testenv"
+	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker"
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
+)
+
+var flowOutage = flag.Duration("flow.outage", 2*time.Minute, "how long the provider is down in TestAProviderOutageOpensTheCircuitAndLosesNothing")
+
+// providerTap stands in front of the simulator: it records every request
+// the provider receives, answers 503 while down, and enforces a rate limit
+// of its own (a sliding second, answered 429 with Rocket.Chat's
+// X-RateLimit-Reset in epoch ms) when perWindow > 0.
+type providerTap struct {
+	next      http.Handler
+	perWindow int
+
+	down      atomic.Bool
+	mu        sync.Mutex
+	times     []time.Time
+	limited   int
+	whileDown int
+}
+
+func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	p.mu.Lock()
+	p.times = append(p.times, now)
+	if p.down.Load() {
+		p.whileDown++
+		p.mu.Unlock()
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	if p.perWindow > 0 {
+		in, oldest := 0, now
+		for i := len(p.times) - 1; i >= 0 && now.Sub(p.times[i]) < time.Second; i-- {
+			in, oldest = in+1, p.times[i]
+		}
+		if in > p.perWindow {
+			p.limited++
+			p.mu.Unlock()
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(oldest.Add(time.Second).UnixMilli(), 10))
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"success":false,"error":"Error, too many requests. Please slow down. You must wait 1 seconds before trying this endpoint again. [error-too-many-requests]"}`))
+			return
+		}
+	}
+	p.mu.Unlock()
+	p.next.ServeHTTP(w, r)
+}
+
+// busiestSecond is the most requests the provider received in any one
+// second (a sliding window starting at each request).
+func (p *providerTap) busiestSecond() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	most := 0
+	for i, t := range p.times {
+		n := 0
+		for _, u := range p.times[i:] {
+			if u.Sub(t) >= time.Second {
+				break
+			}
+			n++
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+func (p *providerTap) counts() (total, limited, whileDown int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.times), p.limited, p.whileDown
+}
+
+// flowBundle is a bundle whose provider is behind a tap, with n resources
+// seeded.
+func flowBundle(t *testing.T, perWindow, resources int) (*bundle, *providerTap, []string) {
+	b := newBundle(t)
+	tap := &providerTap{next: b.sim, perWindow: perWindow}
+	srv := httptest.NewServer(tap)
+	t.Cleanup(srv.Close)
+	b.simURL = srv.URL
+	ids := make([]string, resources)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("65a7d77142a7e1245%07x", i)
+		b.sim.Seed(rocketchatsim.App{ID: ids[i], Name: "app", Active: true, RedirectURI: "https://old.example.com/cb",
+			ClientID: "client" + ids[i][18:], ClientSecret: canaryAppSecret})
+	}
+	return b, tap, ids
+}
+
+// fleetOf starts n workers of cfg's connections, sharing their flow state
+// in Redis, each built by edit.
+func (b *bundle) fleetOf(n int, edit func(*worker.Config)) {
+	flows := redisflow.New(testenv.Redis(b.t), b.storePrefix)
+	for i := range n {
+		cfg := b.config()
+		cfg.Instance = fmt.Sprintf("fleet-%d", i)
+		cfg.Flow = flows
+		edit(&cfg)
+		b.start(cfg)
+	}
+}
+
+func TestThreeWorkersKeepOneFleetWideRateLimit(t *testing.T) {
+	const perSecond, burst = 20, 5
+	b, tap, ids := flowBundle(t, perSecond+burst, 20)
+	b.fleetOf(3, func(cfg *worker.Config) {
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: perSecond, Burst: burst}
+		cfg.Connections[0].MaxInFlight = 8
+	})
+	const commands = 150 // a read and a write each: 300 requests, 15s at 20/s
+	for i := range commands {
+		b.publish(command(fmt.Sprintf("rl-%d", i), ids[i%len(ids)], nil, messages.Changes{Name: ptr(fmt.Sprintf("n%d", i))}), true)
+	}
+	for i := range commands {
+		if r := b.result(fmt.Sprintf("rl-%d", i)).Data; r.Status == messages.StatusFailed || r.Status == messages.StatusRejected {
+			t.Fatalf("rl-%d: %s %+v", i, r.Status, r.Error)
+		}
+	}
+	total, limited, _ := tap.counts()
+	busiest := tap.busiestSecond()
+	t.Logf("%d requests, %d answered 429, busiest second %d (limit %d/s, burst %d)", total, limited, busiest, perSecond, burst)
+	if busiest > perSecond+burst {
+		t.Errorf("the provider received %d requests in one second; the fleet's limit is %d/s with a burst of %d", busiest, perSecond, burst)
+	}
+	if limited > 2 {
+		t.Errorf("%d requests were answered 429; want almost none", limited)
+	}
+}
+
+func TestAProviderOutageOpensTheCircuitAndLosesNothing(t *testing.T) {
+	b, tap, ids := flowBundle(t, 0, 30)
+	openFor := 5 * time.Second
+	b.fleetOf(3, func(cfg *worker.Config) {
+		cfg.Connections[0].Circuit = flow.CircuitConfig{Failures: 5, OpenFor: openFor}
+		// Without the circuit, a command would spend this budget in a
+		// few seconds of outage and be dead-lettered.
+		cfg.MaxDeliver = 3
+		cfg.RetryBudget = time.Second
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var published atomic.Int64
+	publishing := make(chan struct{})
+	go func() { // a steady load, before, during and after the outage
+		defer close(publishing)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			b.publish(command(fmt.Sprintf("out-%d", i), ids[i%len(ids)], nil, messages.Changes{Name: ptr(fmt.Sprintf("n%d", i))}), true)
+			published.Add(1)
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	tap.down.Store(true)
+	t.Logf("provider down for %v", *flowOutage)
+	time.Sleep(*flowOutage)
+	tap.down.Store(false)
+	recovered := time.Now()
+	time.Sleep(2 * time.Second)
+	cancel()
+	<-publishing
+
+	n := int(published.Load())
+	for i := range n {
+		id := fmt.Sprintf("out-%d", i)
+		if r := b.result(id).Data; r.Status != messages.StatusApplied && r.Status != messages.StatusUnchanged && r.Status != messages.StatusSuperseded {
+			t.Fatalf("%s: %s %+v", id, r.Status, r.Error)
+		}
+	}
+	settled := time.Since(recovered)
+	_, _, whileDown := tap.counts()
+	t.Logf("%d commands; %d requests during the %v outage; all settled %v after recovery", n, whileDown, *flowOutage, settled.Round(time.Millisecond))
+	if dl := b.streamCount(b.streams.DeadLetter, ">"); dl != 0 {
+		t.Fatalf("%d dead letters; want none", dl)
+	}
+	if settled > time.Minute {
+		t.Errorf("everything settled %v after the provider came back; want within a minute", settled)
+	}
+	// Three workers: each may fail its commands in flight until its
+	// breaker trips (5 in a row) or it sees the fleet's circuit, then one
+	// probe every openFor for the fleet.
+	if most := 3*4*3 + 2*int(*flowOutage/openFor) + 10; whileDown > most {
+		t.Errorf("%d requests reached the provider while it was down; want few (at most %d)", whileDown, most)
+	}
+}
