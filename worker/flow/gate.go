@@ -57,7 +57,7 @@ type GateConfig struct {
 	// read and a write: 2). Default 1.
 	Cost    int
 	Circuit CircuitConfig
-	Pauser Pauser
+	Pauser  Pauser
 	// OnChange is told every circuit transition (for logs, metrics and
 	// alerts). It must not block.
 	OnChange func(Change)
