@@ -208,3 +208,103 @@ func TestAProviderOutageOpensTheCircuitAndLosesNothing(t *testing.T) {
 		t.Errorf("%d requests reached the provider while it was down; want few (at most %d)", whileDown, most)
 	}
 }
+
+// TestAnOpenCircuitPausesTheConsumerWhereTheServerCan runs on NATS 2.15
+// (embedded), which has consumer pause (2.11+): the open circuit pauses the
+// connection's consumer for the whole fleet until its probe time; once the
+// provider is back, the command is applied and the consumer runs again. The machine's NATS 2.9 has no consumer
+// pause; TestAProviderOutageOpensTheCircuitAndLosesNothing runs there,
+// where the workers stop pulling on their own.
+func TestAnOpenCircuitPausesTheConsumerWhereTheServerCan(t *testing.T) {
+	b := newBundleOn(t, testenv.Connect(t, testenv.EmbeddedNATS(t)))
+	var down atomic.Bool
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		b.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	b.simURL = srv.URL
+	cfg := b.config()
+	cfg.Connections[0].Circuit = flow.CircuitConfig{Failures: 3, OpenFor: 3 * time.Second}
+	b.start(cfg)
+	b.publish(command("pause-1", res1, nil, messages.Changes{Name: ptr("paused")}), true)
+
+	cons, err := b.js.Consumer(context.Background(), b.streams.Commands, "syncworker_"+connName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := func() (bool, time.Duration) {
+		info, err := cons.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Paused, info.PauseRemaining
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if p, left := paused(); p {
+			t.Logf("consumer paused, %v left", left)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer was never paused while the circuit was open; logs:\n%s", b.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	down.Store(false)
+	if r := b.result("pause-1").Data; r.Status != messages.StatusApplied {
+		t.Fatalf("after recovery: %s %+v", r.Status, r.Error)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for p, _ := paused(); p; p, _ = paused() {
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer stayed paused after the probe succeeded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAProvidersWaitSignalHoldsTheWholeFleet(t *testing.T) {
+	b, tap, ids := flowBundle(t, 0, 10)
+	const reset = 2 * time.Second
+	var limitedAt atomic.Int64
+	tap.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == rocketchatsim.PathUpdate && limitedAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(reset).UnixMilli(), 10))
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"success":false,"error":"Error, too many requests. Please slow down. [error-too-many-requests]"}`))
+			return
+		}
+		b.sim.ServeHTTP(w, r)
+	})
+	b.fleetOf(3, func(*worker.Config) {})
+	const n = 150 // a steady load of 50 a second, before, during and after the wait
+	for i := range n {
+		b.publish(command(fmt.Sprintf("wait-%d", i), ids[i%len(ids)], nil, messages.Changes{Name: ptr(fmt.Sprintf("n%d", i))}), true)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range n {
+		if r := b.result(fmt.Sprintf("wait-%d", i)).Data; r.Status != messages.StatusApplied && r.Status != messages.StatusSuperseded {
+			t.Fatalf("wait-%d: %s %+v", i, r.Status, r.Error)
+		}
+	}
+	at := time.Unix(0, limitedAt.Load())
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	during := 0
+	for _, ts := range tap.times {
+		// Workers see the fleet's wait within the gate's refresh (500ms);
+		// after that nothing may reach the provider until the reset.
+		if ts.After(at.Add(600*time.Millisecond)) && ts.Before(at.Add(reset-50*time.Millisecond)) {
+			during++
+		}
+	}
+	t.Logf("%d requests in all; %d during the wait", len(tap.times), during)
+	if during > 0 {
+		t.Fatalf("%d requests reached the provider during the %v it asked the fleet to wait", during, reset)
+	}
+}

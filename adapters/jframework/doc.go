@@ -69,8 +69,10 @@
 //
 // Errors. Every answer's envelope is checked: a 2xx without success:true is
 // a failure, classified by its statusCode (and error codes) when it has one,
-// else KindUnavailable. HTTP 209 (the feature usage limit) is KindRejected,
-// never retried soon: the quota must change first. 400 and 409 are
+// else KindUnavailable. HTTP 209 (the feature usage limit) is the
+// provider's wait signal: KindRateLimited with RetryAfter from
+// X-RateLimit-Reset, or UsageLimitWait without one; the worker holds the
+// whole fleet's calls that long. 400 and 409 are
 // KindRejected; 401 and 403 KindUnauthorized; 404 (and
 // AppIntegrationAuthenticationNotFound / AppIntegrationNotFound) KindNotFound;
 // 429 KindRateLimited with RetryAfter from X-RateLimit-Reset in epoch

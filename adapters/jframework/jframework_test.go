@@ -516,14 +516,14 @@ func TestApplyErrors(t *testing.T) {
 		{"429 on the write", jframeworksim.Fault{Method: put, Status: 429}, adapters.KindRateLimited, 429, "RateLimitExceeded", true},
 		{"500 on the read", jframeworksim.Fault{Method: get, Status: 500}, adapters.KindUnavailable, 500, "InternalServerError", false},
 		{"503 on the write", jframeworksim.Fault{Method: put, Status: 503}, adapters.KindUnavailable, 503, "ServiceUnavailable", true},
-		{"209 on the read", jframeworksim.Fault{Method: get, Status: jframework.StatusUsageLimit}, adapters.KindRejected, 209,
+		{"209 on the read", jframeworksim.Fault{Method: get, Status: jframework.StatusUsageLimit}, adapters.KindRateLimited, 209,
 			"the feature usage limit is exceeded", false},
-		{"209 on the write", jframeworksim.Fault{Method: put, Status: jframework.StatusUsageLimit}, adapters.KindRejected, 209,
-			"usage limit is exceeded (jframework's status 209); not retried: The user has exceeded the feature usage limit. [FeatureUsageLimitExceeded", true},
+		{"209 on the write", jframeworksim.Fault{Method: put, Status: jframework.StatusUsageLimit}, adapters.KindRateLimited, 209,
+			"usage limit is exceeded (jframework's status 209); waiting for its reset: The user has exceeded the feature usage limit. [FeatureUsageLimitExceeded", true},
 		{"success:false on the read", jframeworksim.Fault{Method: get, Unsuccessful: true}, adapters.KindUnavailable, 200,
 			"HTTP 200: success is false (statusCode 200)", false},
 		{"success:false 209 on the write", jframeworksim.Fault{Method: put, Unsuccessful: true, Status: jframework.StatusUsageLimit},
-			adapters.KindRejected, 200, "success is false (statusCode 209): the feature usage limit is exceeded", true},
+			adapters.KindRateLimited, 200, "success is false (statusCode 209): the feature usage limit is exceeded", true},
 		{"success:false 400 on the write", jframeworksim.Fault{Method: put, Unsuccessful: true, Status: 400},
 			adapters.KindRejected, 200, "(statusCode 400)", true},
 		{"success:false 404 on the write", jframeworksim.Fault{Method: put, Unsuccessful: true, Status: 404},
@@ -548,8 +548,8 @@ func TestApplyErrors(t *testing.T) {
 			if n := len(e.sim.Requests()); (n == 2) != tc.writeSent {
 				t.Errorf("%d requests", n)
 			}
-			if tc.status == 209 && ae.Retryable() {
-				t.Error("209 is retryable")
+			if tc.status == 209 && ae.RetryAfter <= 0 {
+				t.Error("209 without the wait it signals")
 			}
 		})
 	}

@@ -259,7 +259,7 @@ func (a *adapter) failure(resp *httpx.Response, env envelope, secrets []string) 
 	scrub := a.scrubber(secrets)
 	text := env.text(scrub)
 	if resp.Status == StatusUsageLimit {
-		e := usageLimit(resp, "", text)
+		e := a.usageLimit(resp, "", text)
 		e.Message = scrub(e.Message)
 		return e
 	}
@@ -293,7 +293,7 @@ func (a *adapter) unsuccessful(resp *httpx.Response, env envelope, secrets []str
 		what += fmt.Sprintf(" (statusCode %d)", sc)
 	}
 	if sc == StatusUsageLimit {
-		e := usageLimit(resp, what, text)
+		e := a.usageLimit(resp, what, text)
 		e.Message = scrub(e.Message)
 		return e
 	}
@@ -320,19 +320,30 @@ func (a *adapter) unsuccessful(resp *httpx.Response, env envelope, secrets []str
 	return &adapters.Error{Kind: kind, HTTPStatus: resp.Status, RetryAfter: retryAfter, Message: scrub(msg)}
 }
 
-// usageLimit is jframework's 209: the brand exceeded a feature's usage limit.
-// It is permanent: retrying soon cannot help, the quota must change first.
-func usageLimit(resp *httpx.Response, what, text string) *adapters.Error {
+// usageLimit is jframework's 209: the brand exceeded a feature's usage
+// limit. It is the provider's own wait signal (docs/CONTRACT.md §5.8):
+// KindRateLimited, with RetryAfter from X-RateLimit-Reset when the answer
+// has one, else UsageLimitWait; the worker holds the whole fleet that long
+// rather than calling again soon.
+func (a *adapter) usageLimit(resp *httpx.Response, what, text string) *adapters.Error {
 	msg := fmt.Sprintf("%s: HTTP %d: ", resp.Call, resp.Status)
 	if what != "" {
 		msg += what + ": "
 	}
-	msg += "the feature usage limit is exceeded (jframework's status 209); not retried"
+	msg += "the feature usage limit is exceeded (jframework's status 209); waiting for its reset"
 	if text != "" {
 		msg += ": " + truncate(text, httpx.MaxProviderMessage)
 	}
-	return &adapters.Error{Kind: adapters.KindRejected, HTTPStatus: resp.Status, Message: msg}
+	wait := a.retryAfter(resp.Header)
+	if wait <= 0 {
+		wait = UsageLimitWait
+	}
+	return &adapters.Error{Kind: adapters.KindRateLimited, HTTPStatus: resp.Status, RetryAfter: wait, Message: msg}
 }
+
+// UsageLimitWait is how long a 209 without X-RateLimit-Reset holds the
+// connection's commands.
+const UsageLimitWait = time.Minute
 
 // retryAfter is the wait a 429 asks for: X-RateLimit-Reset (epoch seconds,
 // the rate-limiting page), else Retry-After (which jframework does not

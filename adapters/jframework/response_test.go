@@ -85,7 +85,9 @@ func TestParseRead(t *testing.T) {
 		{"success false rate code only", resp(200, `{"success":false,"errors":[{"code":"RateLimitExceeded"}]}`, "X-RateLimit-Reset", secs(3*time.Second)),
 			adapters.KindRateLimited, 3 * time.Second, "RateLimitExceeded"},
 		{"success false 503", resp(200, failEnvelope(503, "down", "X", "x")), adapters.KindUnavailable, 0, "(statusCode 503)"},
-		{"success false 209", resp(200, failEnvelope(209, "quota", "FeatureUsageLimitExceeded", "x")), adapters.KindRejected, 0, "usage limit"},
+		{"success false 209", resp(200, failEnvelope(209, "quota", "FeatureUsageLimitExceeded", "x")), adapters.KindRateLimited, UsageLimitWait, "usage limit"},
+		{"209 with its reset", resp(209, failEnvelope(209, "quota", "FeatureUsageLimitExceeded", "x"), "X-RateLimit-Reset", secs(9*time.Second)),
+			adapters.KindRateLimited, 9 * time.Second, "waiting for its reset"},
 		{"no success", resp(200, `{"data":{}}`), adapters.KindUnavailable, 0, "success is not true"},
 		{"success string", resp(200, `{"success":"true","data":{}}`), adapters.KindUnavailable, 0, "success is not true"},
 		{"success null", resp(200, `{"success":null,"data":{}}`), adapters.KindUnavailable, 0, "success is not true"},
@@ -99,9 +101,9 @@ func TestParseRead(t *testing.T) {
 		{"empty", resp(200, ``), adapters.KindUnavailable, 0, "not the expected JSON"},
 		{"trailing", resp(200, goodRead+`{}`), adapters.KindUnavailable, 0, "not the expected JSON"},
 		{"209", resp(209, failEnvelope(209, "The user has exceeded the feature usage limit.", "FeatureUsageLimitExceeded", "x")),
-			adapters.KindRejected, 0, "HTTP 209: the feature usage limit is exceeded (jframework's status 209); not retried: The user has exceeded the feature usage limit. [FeatureUsageLimitExceeded: x (correlationId " + testCID + ")]"},
-		{"209 success true", resp(209, goodRead), adapters.KindRejected, 0, "usage limit"},
-		{"209 garbage", resp(209, `nope`), adapters.KindRejected, 0, "usage limit"},
+			adapters.KindRateLimited, UsageLimitWait, "HTTP 209: the feature usage limit is exceeded (jframework's status 209); waiting for its reset: The user has exceeded the feature usage limit. [FeatureUsageLimitExceeded: x (correlationId " + testCID + ")]"},
+		{"209 success true", resp(209, goodRead), adapters.KindRateLimited, UsageLimitWait, "usage limit"},
+		{"209 garbage", resp(209, `nope`), adapters.KindRateLimited, UsageLimitWait, "usage limit"},
 		{"400", resp(400, failEnvelope(400, "The request was not successful.", "InvalidRequest", "The scope field is required.")),
 			adapters.KindRejected, 0, "HTTP 400 Bad Request: The request was not successful. [InvalidRequest: The scope field is required. (correlationId " + testCID + ")]"},
 		{"400 not-found code", resp(400, failEnvelope(400, "m", "AppIntegrationNotFound", "x")), adapters.KindNotFound, 0, "AppIntegrationNotFound"},
@@ -183,8 +185,8 @@ func TestParseWrite(t *testing.T) {
 		{resp(200, `{"success":false}`), adapters.KindUnavailable},
 		{resp(200, `null`), adapters.KindUnavailable},
 		{resp(204, ``), adapters.KindUnavailable},
-		{resp(209, failEnvelope(209, "m", "c", "t")), adapters.KindRejected},
-		{resp(200, failEnvelope(209, "m", "c", "t")), adapters.KindRejected},
+		{resp(209, failEnvelope(209, "m", "c", "t")), adapters.KindRateLimited},
+		{resp(200, failEnvelope(209, "m", "c", "t")), adapters.KindRateLimited},
 		{resp(404, failEnvelope(404, "m", "AppIntegrationNotFound", "t")), adapters.KindNotFound},
 		{resp(400, failEnvelope(400, "m", "InvalidRequest", "t")), adapters.KindRejected},
 		{resp(409, failEnvelope(409, "m", "BrandNotConfiguredApp", "t")), adapters.KindRejected},
@@ -332,8 +334,8 @@ func FuzzParseResponse(f *testing.F) {
 			if ae.HTTPStatus != status {
 				t.Fatalf("HTTPStatus = %d, want %d", ae.HTTPStatus, status)
 			}
-			if status == StatusUsageLimit && ae.Kind != adapters.KindRejected {
-				t.Fatalf("209 classified %s", ae.Kind)
+			if status == StatusUsageLimit && (ae.Kind != adapters.KindRateLimited || ae.RetryAfter <= 0) {
+				t.Fatalf("209 classified %s, wait %v; want the provider's wait signal", ae.Kind, ae.RetryAfter)
 			}
 			if ae.Message == "" {
 				t.Fatal("empty message")
