@@ -172,6 +172,7 @@ func TestDashboard(t *testing.T) {
 // no worker reports at all.
 var alertNames = []string{
 	"OAuthSyncDeadLettersGrowing",
+	"OAuthSyncCircuitOpen",
 	"OAuthSyncConsumerLagGrowing",
 	"OAuthSyncProviderErrorRateHigh",
 	"OAuthSyncNoResultsWhileCommandsPend",
@@ -254,6 +255,11 @@ func TestAlertRulesFire(t *testing.T) {
 			oauthsync_dead_letters_total{%s, connection="rc-prod", code="timeout"} 0x50 1 2 3 4 5 6 7 8 9 10
 			oauthsync_dead_letters_total{%s, connection="jf-prod", code="rate_limited"} 3x60`, w, w),
 			[]string{"rc-prod"}},
+		{"OAuthSyncCircuitOpen", fmt.Sprintf(`
+			oauthsync_circuit_state{%[1]s, connection="rc-prod"} 0x50 2x10
+			oauthsync_circuit_state{%[1]s, connection="jf-prod"} 0x50 1x10
+			oauthsync_circuit_state{%[1]s, connection="hdp-prod"} 2x30 0x30`, w),
+			[]string{"jf-prod", "rc-prod"}}, // hdp-prod's closed again
 		{"OAuthSyncConsumerLagGrowing", fmt.Sprintf(`
 			oauthsync_consumer_pending{%s, connection="rc-prod"} 0+20x60
 			oauthsync_consumer_pending{%s, connection="jf-prod"} 5000x60

@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/flowtest"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthsync/oauthsync/internal/testenv"
@@ -133,6 +137,12 @@ func TestRedisProductionSettings(t *testing.T) {
 	t.Run("conformance", func(t *testing.T) {
 		deduptest.Run(t, func(t *testing.T) dedup.Store {
 			return redisdedup.New(worker, redisdedup.Config{Prefix: redisdedup.DefaultPrefix + ":acltest-" + testenv.Unique()})
+		})
+	})
+	// And the flow-control store (rate limits, wait signals, circuits).
+	t.Run("flow", func(t *testing.T) {
+		flowtest.Run(t, func(*testing.T) flow.Store {
+			return redisflow.New(worker, redisdedup.DefaultPrefix+":acltest-"+testenv.Unique())
 		})
 	})
 	if err := redisdedup.New(worker, redisdedup.Config{}).Ping(ctx); err != nil {

@@ -32,6 +32,8 @@ type tracked struct {
 	cancel context.CancelFunc
 
 	lost atomic.Bool
+	// gen counts the claims (see claim, lose).
+	gen uint64
 
 	// prepaid is how many rate-limit permits the consume loop took with
 	// the message (see consumeLoop.admit); the job's first attempt uses
@@ -40,11 +42,28 @@ type tracked struct {
 }
 
 // claim puts the command's claim and lease under the heartbeat; cancel
-// stops the command's work when the lease is lost.
+// stops the command's work when the lease is lost. A delivery may claim
+// more than once (it gives its lease back while it waits for flow
+// control): each claim is a new generation, not lost yet, and a renewal of
+// an earlier one that comes back lost says nothing of it (see lose).
 func (t *tracked) claim(renew dedup.RenewRequest, cancel context.CancelFunc) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.renew, t.cancel = &renew, cancel
+	t.gen++
+	t.lost.Store(false)
+}
+
+// lose records that the claim of generation gen was lost, if it is still
+// the one held.
+func (t *tracked) lose(gen uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.renew == nil || t.gen != gen {
+		return false
+	}
+	t.lost.Store(true)
+	return true
 }
 
 // unclaim stops renewing the claim (released, completed or abandoned).
@@ -56,12 +75,18 @@ func (t *tracked) unclaim() {
 
 // claimed returns the renewal of the claim held, if any.
 func (t *tracked) claimed() (dedup.RenewRequest, context.CancelFunc, bool) {
+	r, cancel, _, ok := t.claimedGen()
+	return r, cancel, ok
+}
+
+// claimedGen is claimed with the claim's generation.
+func (t *tracked) claimedGen() (dedup.RenewRequest, context.CancelFunc, uint64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.renew == nil {
-		return dedup.RenewRequest{}, nil, false
+		return dedup.RenewRequest{}, nil, 0, false
 	}
-	return *t.renew, t.cancel, true
+	return *t.renew, t.cancel, t.gen, true
 }
 
 // inflight is the set of tracked messages. One heartbeat goroutine serves
@@ -162,11 +187,11 @@ func (w *Worker) sightWaiting(ctx context.Context, held []*tracked) {
 func (w *Worker) renewClaims(ctx context.Context, held []*tracked) {
 	var wg sync.WaitGroup
 	for _, j := range held {
-		renew, cancelWork, ok := j.claimed()
+		renew, cancelWork, gen, ok := j.claimedGen()
 		if !ok {
 			continue
 		}
-		wg.Go(func() { w.renewClaim(ctx, j, renew, cancelWork) })
+		wg.Go(func() { w.renewClaim(ctx, j, renew, gen, cancelWork) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -175,7 +200,7 @@ func (w *Worker) renewClaims(ctx context.Context, held []*tracked) {
 }
 
 // renewClaim renews one claim; a lost lease cancels its command's work.
-func (w *Worker) renewClaim(ctx context.Context, j *tracked, renew dedup.RenewRequest, cancelWork context.CancelFunc) {
+func (w *Worker) renewClaim(ctx context.Context, j *tracked, renew dedup.RenewRequest, gen uint64, cancelWork context.CancelFunc) {
 	sctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()
@@ -183,8 +208,10 @@ func (w *Worker) renewClaim(ctx context.Context, j *tracked, renew dedup.RenewRe
 	w.storeDone(sctx, opRenew, start)
 	switch {
 	case errors.Is(err, dedup.ErrLeaseLost):
+		if !j.lose(gen) {
+			return // a claim given back since (flow control): not this one
+		}
 		w.cfg.Logger.Warn("resource lease lost; abandoning the command for redelivery", "commandId", renew.CommandID, "lease", renew.LeaseKey)
-		j.lost.Store(true)
 		cancelWork()
 	case err != nil:
 		w.cfg.Logger.Warn("lease renewal failed; will retry", "commandId", renew.CommandID, "error", err)

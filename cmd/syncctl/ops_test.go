@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,10 @@ import (
 
 	"github.com/oauthsync/oauthsync/adapters/hybriddatapipeline/hdpsim"
 	"github.com/oauthsync/oauthsync/internal/deadletter"
+	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/worker"
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
 )
 
 func TestPublishWaitPrintsTheResultAndExitsByStatus(t *testing.T) {
@@ -319,6 +323,45 @@ func TestStatusShowsStreamsConsumersAndRecentResults(t *testing.T) {
 	r = s.syncctl(t, context.Background(), nil, "results", "--batch", "st", "--connection", "rc")
 	if strings.Count(r.stdout, "applied") != 3 {
 		t.Errorf("results table:\n%s", r.stdout)
+	}
+}
+
+func TestStatusShowsEachConnectionsFlowControl(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	flows := redisflow.New(testenv.Redis(t), s.redisPrefix)
+	ctx := context.Background()
+	probeAfter := time.Now().Add(time.Minute)
+	if err := flows.OpenCircuit(ctx, "rc", probeAfter); err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.WaitUntil(ctx, "jf", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// The config names the fleet's Redis and key prefix.
+	r := s.syncctl(t, ctx, nil, "--config", s.configPath, "status", "-o", "json")
+	var st statusOutput
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	got := map[string]flowStatus{}
+	for _, f := range st.Flow {
+		got[f.Connection] = f
+	}
+	if rc := got["rc"]; rc.Circuit != flow.Open || rc.ProbeAfter.UnixMilli() != probeAfter.UnixMilli() {
+		t.Errorf("rc's flow = %+v; want its circuit open until %v", rc, probeAfter)
+	}
+	if jf := got["jf"]; jf.Circuit != flow.Closed || jf.WaitUntil.IsZero() {
+		t.Errorf("jf's flow = %+v; want a closed circuit and the provider's wait", jf)
+	}
+	if hdp := got["hdp"]; hdp.Circuit != flow.Closed || !hdp.WaitUntil.IsZero() {
+		t.Errorf("hdp's flow = %+v; want nothing in its way", hdp)
+	}
+	r = s.syncctl(t, ctx, nil, "--config", s.configPath, "status")
+	if !strings.Contains(r.stdout, "CIRCUIT") || !strings.Contains(r.stdout, "PROVIDER WAIT") {
+		t.Errorf("status table has no flow-control part:\n%s", r.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^rc +open +in `).MatchString(r.stdout) {
+		t.Errorf("status table does not show rc's open circuit:\n%s", r.stdout)
 	}
 }
 

@@ -28,6 +28,8 @@ import (
 	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/worker"
 	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
 )
 
 func TestMain(m *testing.M) {
@@ -64,6 +66,9 @@ type stack struct {
 	jf         *jframeworksim.Server
 	// rcDown makes the Rocket.Chat simulator answer 503 to everything.
 	rcDown atomic.Bool
+	// redisPrefix is the prefix of the worker's Redis keys (the config's
+	// redis.keyPrefix).
+	redisPrefix string
 }
 
 type stackOptions struct {
@@ -100,6 +105,7 @@ func startStack(t *testing.T, o stackOptions) *stack {
 		urls[name] = srv.URL
 	}
 	redisPrefix := "syncctl-test-" + testenv.Unique()
+	s.redisPrefix = redisPrefix
 	yaml := fmt.Sprintf(`nats:
   url: %s
 redis:
@@ -110,6 +116,9 @@ connections:
     provider: rocketchat
     baseURL: %s
     auth: { userId: %q, authToken: %q }
+    # No circuit: the dead-letter tests take rc down and need its commands
+    # to spend their delivery budget rather than wait for it to come back.
+    circuit: { failures: -1 }
   rl:
     provider: reelevant
     baseURL: %s
@@ -140,6 +149,7 @@ connections:
 		t.Fatal(err)
 	}
 	wc.Store = redisdedup.New(testenv.Redis(t), redisdedup.Config{Prefix: redisPrefix})
+	wc.Flow = redisflow.New(testenv.Redis(t), redisPrefix)
 	wc.Streams.Storage = jetstream.MemoryStorage
 	for _, name := range cfg.ConnectionNames() {
 		c := cfg.Connections[name]
@@ -148,7 +158,8 @@ connections:
 		if err != nil {
 			t.Fatal(err)
 		}
-		wc.Connections = append(wc.Connections, worker.Connection{Name: name, Adapter: a, Secrets: secrets, MaxInFlight: 16})
+		wc.Connections = append(wc.Connections, worker.Connection{Name: name, Adapter: a, Secrets: secrets, MaxInFlight: 16,
+			Circuit: flow.CircuitConfig{Failures: c.Circuit.Failures, OpenFor: time.Duration(c.Circuit.OpenFor)}})
 	}
 	w, err := worker.New(wc)
 	if err != nil {

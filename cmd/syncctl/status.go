@@ -1,37 +1,52 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/oauthsync/oauthsync/internal/cli"
 	"github.com/oauthsync/oauthsync/internal/resultstream"
 	"github.com/oauthsync/oauthsync/messages"
+	"github.com/oauthsync/oauthsync/worker/dedup/redisdedup"
+	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
 )
 
 func newStatus(g *globals) *cobra.Command {
 	var window time.Duration
+	f := &storeFlags{}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the streams, the workers' consumers per connection, and recent results by status",
 		Long: `status shows the three streams (messages, bytes, age of the oldest message),
 the workers' durable consumers on the commands stream, one per connection
-(pending, waiting for ack, redelivered), and how many results of each status
-were published in the last --window.`,
+(pending, waiting for ack, redelivered, paused by an open circuit on NATS
+2.11+), each connection's flow control (its circuit, the provider's wait
+signal, its rate limit), and how many results of each status were published
+in the last --window.
+
+Flow control is read from Redis (--redis-url, $REDIS_URL or the config's
+redis.url), where a fleet keeps it; without Redis each worker keeps its own,
+and only a paused consumer shows.`,
 		Example: `  syncctl status
   syncctl status --window 1h -o json`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error { return g.status(ctxOf(cmd), window) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.status(ctxOf(cmd), window, f) },
 	}
 	cmd.Flags().DurationVar(&window, "window", 15*time.Minute, "count the results of this last period")
+	cmd.Flags().StringVar(&f.redisURL, "redis-url", "", "Redis the workers keep flow control in (default $REDIS_URL or the config's redis.url)")
+	cmd.Flags().StringVar(&f.redisPrefix, "redis-prefix", "", "the workers' Redis key prefix (default the config's redis.keyPrefix, or oauthsync)")
 	return cmd
 }
 
@@ -54,16 +69,35 @@ type consumerStatus struct {
 	AckPending  int    `json:"ackPending"`
 	Redelivered int    `json:"redelivered"`
 	Waiting     int    `json:"waiting"`
+	// PausedUntil: the consumer is paused (an open circuit, NATS 2.11+).
+	PausedUntil time.Time `json:"pausedUntil,omitzero"`
+}
+
+// flowStatus is a connection's flow control, as the fleet shares it.
+type flowStatus struct {
+	Connection string `json:"connection"`
+	// Circuit is closed, open or half-open (one probe command may go).
+	Circuit    string    `json:"circuit"`
+	ProbeAfter time.Time `json:"probeAfter,omitzero"`
+	// WaitUntil is the provider's own wait signal (a 429's reset).
+	WaitUntil time.Time `json:"waitUntil,omitzero"`
+	// RateLimit is the configured limit (with --config), requests a second.
+	RateLimit float64 `json:"rateLimitPerSecond,omitempty"`
+	Burst     int     `json:"rateLimitBurst,omitempty"`
 }
 
 type statusOutput struct {
 	Streams   []streamStatus   `json:"streams"`
 	Consumers []consumerStatus `json:"consumers"`
-	Window    string           `json:"window"`
-	Results   map[string]int   `json:"results"`
+	// Flow is each connection's flow control; FlowSource says where it was
+	// read ("" when no Redis was named: the workers keep it themselves).
+	Flow       []flowStatus   `json:"flow,omitempty"`
+	FlowSource string         `json:"flowSource,omitempty"`
+	Window     string         `json:"window"`
+	Results    map[string]int `json:"results"`
 }
 
-func (g *globals) status(ctx context.Context, window time.Duration) error {
+func (g *globals) status(ctx context.Context, window time.Duration, f *storeFlags) error {
 	if window <= 0 {
 		return usageErr("--window must be positive")
 	}
@@ -103,14 +137,21 @@ func (g *globals) status(ctx context.Context, window time.Duration) error {
 			if !strings.HasPrefix(info.Name, "syncworker_") {
 				continue
 			}
-			out.Consumers = append(out.Consumers, consumerStatus{Name: info.Name,
+			cs := consumerStatus{Name: info.Name,
 				Connection: strings.TrimPrefix(info.Name, "syncworker_"), Filter: info.Config.FilterSubject,
-				Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered, Waiting: info.NumWaiting})
+				Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered, Waiting: info.NumWaiting}
+			if info.Paused {
+				cs.PausedUntil = time.Now().Add(info.PauseRemaining)
+			}
+			out.Consumers = append(out.Consumers, cs)
 		}
 		if err := lister.Err(); err != nil {
 			return fmt.Errorf("list consumers: %w", err)
 		}
 		slices.SortFunc(out.Consumers, func(a, b consumerStatus) int { return strings.Compare(a.Name, b.Name) })
+	}
+	if err := g.flowStatus(ctx, f, &out); err != nil {
+		return err
 	}
 	if out.Streams[1].Error == "" {
 		reader := resultstream.Reader{JetStream: js, Stream: names.results, Subjects: g.subjects()}
@@ -154,12 +195,25 @@ func (g *globals) printStatus(out statusOutput, window time.Duration) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\n", s.Name, s.Messages, humanBytes(s.Bytes), age(now, s.FirstTime), age(now, s.LastTime), s.Consumers)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CONNECTION\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING PULLS")
+	fmt.Fprintln(tw, "CONNECTION\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING PULLS\tPAUSED")
 	for _, c := range out.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", c.Connection, c.Name, c.Pending, c.AckPending, c.Redelivered, c.Waiting)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Connection, c.Name, c.Pending, c.AckPending, c.Redelivered, c.Waiting, until(now, c.PausedUntil))
 	}
 	if len(out.Consumers) == 0 {
-		fmt.Fprintln(tw, "(no worker consumers)\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no worker consumers)\t\t\t\t\t\t")
+	}
+	fmt.Fprintln(tw)
+	if out.FlowSource == "" {
+		fmt.Fprintln(tw, "FLOW CONTROL: kept by each worker (no Redis named: --redis-url, $REDIS_URL or the config's redis.url)")
+	} else {
+		fmt.Fprintf(tw, "CONNECTION\tCIRCUIT\tPROBE AFTER\tPROVIDER WAIT\tRATE LIMIT\t(%s)\n", out.FlowSource)
+		for _, f := range out.Flow {
+			limit := "-"
+			if f.RateLimit > 0 {
+				limit = fmt.Sprintf("%g/s burst %d", f.RateLimit, max(f.Burst, 1))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", f.Connection, f.Circuit, until(now, f.ProbeAfter), until(now, f.WaitUntil), limit)
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "RESULTS (last %s)\tCOUNT\n", window)
@@ -167,6 +221,60 @@ func (g *globals) printStatus(out statusOutput, window time.Duration) error {
 		fmt.Fprintf(tw, "%s\t%d\n", s, out.Results[string(s)])
 	}
 	return tw.Flush()
+}
+
+// until says how long until t, "-" for none or past.
+func until(now, t time.Time) string {
+	if !t.After(now) {
+		return "-"
+	}
+	return "in " + t.Sub(now).Round(100*time.Millisecond).String()
+}
+
+// flowStatus reads each connection's flow control from the Redis the flags
+// or the config name; without one it leaves out.Flow empty.
+func (g *globals) flowStatus(ctx context.Context, f *storeFlags, out *statusOutput) error {
+	url, prefix := cmp.Or(f.redisURL, g.getenv("REDIS_URL")), f.redisPrefix
+	if g.cfg != nil {
+		url, prefix = cmp.Or(url, g.cfg.Redis.URL), cmp.Or(prefix, g.cfg.Redis.KeyPrefix)
+	}
+	if url == "" {
+		return nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return usageErr("--redis-url: %w", err)
+	}
+	client := redis.NewClient(opt)
+	defer func() { _ = client.Close() }()
+	prefix = cmp.Or(prefix, redisdedup.DefaultPrefix)
+	store := redisflow.New(client, prefix)
+	names := map[string]bool{}
+	for _, c := range out.Consumers {
+		names[c.Connection] = true
+	}
+	if g.cfg != nil {
+		for _, n := range g.cfg.ConnectionNames() {
+			names[n] = true
+		}
+	}
+	now := time.Now()
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		st, err := store.State(ctx, name)
+		if err != nil {
+			return fmt.Errorf("flow control in Redis at %s: %w", opt.Addr, err)
+		}
+		s := flow.StatusOf(name, st, flow.Limit{}, now)
+		fs := flowStatus{Connection: name, Circuit: s.Circuit, ProbeAfter: s.OpenUntil, WaitUntil: s.WaitUntil}
+		if g.cfg != nil {
+			if c, ok := g.cfg.Connections[name]; ok {
+				fs.RateLimit, fs.Burst = c.RateLimit.PerSecond, c.RateLimit.Burst
+			}
+		}
+		out.Flow = append(out.Flow, fs)
+	}
+	out.FlowSource = "redis " + opt.Addr + " prefix " + prefix
+	return nil
 }
 
 // age says how long ago t was, "-" for none.
