@@ -121,15 +121,26 @@ func (w *Worker) circuitChanged(c flow.Change) {
 	}
 }
 
-// FlowStatus returns each connection's flow state as this worker sees it
-// (for /status and syncctl).
-func (w *Worker) FlowStatus(ctx context.Context) []flow.Status {
-	var out []flow.Status
-	for _, c := range w.cfg.Connections {
-		st, _ := w.gates[c.Name].Status(ctx)
-		out = append(out, st)
+// flowWarnEvery bounds the warnings of a flow store that fails: one per
+// connection in that time, not one per pull or attempt.
+const flowWarnEvery = 30 * time.Second
+
+// flowStoreFailed logs that conn's shared flow state could not be read or
+// written; the gate goes on with what it knows.
+func (w *Worker) flowStoreFailed(conn string, err error) {
+	now := w.cfg.now()
+	w.flowWarnMu.Lock()
+	last, seen := w.flowWarned[conn]
+	if seen && now.Sub(last) < flowWarnEvery {
+		w.flowWarnMu.Unlock()
+		return
 	}
-	return out
+	if w.flowWarned == nil {
+		w.flowWarned = map[string]time.Time{}
+	}
+	w.flowWarned[conn] = now
+	w.flowWarnMu.Unlock()
+	w.cfg.Logger.Warn("flow control store unavailable; going on with the state last known", "connection", conn, "error", err)
 }
 
 // Reasons a command waits for flow control, on its metric and span event.
@@ -151,7 +162,7 @@ func (l *consumeLoop) admit(n int, slots chan struct{}) int {
 	for {
 		k, wait, err := g.Pull(context.Background(), n)
 		if err != nil {
-			l.w.cfg.Logger.Warn("flow control state unavailable; going on with what is known", "connection", g.Connection(), "error", err)
+			l.w.flowStoreFailed(g.Connection(), err)
 		}
 		if k > 0 {
 			for range n - k {
@@ -204,7 +215,7 @@ func (w *Worker) admitAttempt(ctx context.Context, j *job, g *flow.Gate) (*flow.
 	for {
 		tk, wait, err := g.Attempt(ctx, j.owner, &j.held.prepaid)
 		if err != nil {
-			w.cfg.Logger.Warn("flow control state unavailable; going on with what is known", w.logAttrs(j, slog.String("error", err.Error()))...)
+			w.flowStoreFailed(g.Connection(), err)
 		}
 		if tk != nil {
 			return tk, nil
@@ -242,7 +253,7 @@ func attemptOutcome(ctx context.Context, ae *adapters.Error) flow.Outcome {
 // has waited longer than Config.MaxParked (it is then handed back like a
 // command whose retry budget is spent).
 func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError) (bool, string) {
-	j.span.AddEvent("flow_wait", trace.WithAttributes(attribute.String("oauthsync.reason", pe.reason), attrNakDelay.Int64(pe.wait.Milliseconds())))
+	j.span.AddEvent("flow_wait", trace.WithAttributes(attribute.String("oauthsync.reason", pe.reason), attrFlowWait.Int64(pe.wait.Milliseconds())))
 	if j.parkedSince.IsZero() {
 		j.parkedSince = w.cfg.now()
 		w.cfg.Logger.Debug("command waits for flow control", w.logAttrs(j, slog.String("reason", pe.reason), slog.Duration("wait", pe.wait))...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,10 @@ type Worker struct {
 	topo            topologyCache
 	// gates are the connections' flow control, by name (flowcontrol.go).
 	gates map[string]*flow.Gate
+	// flowWarned: when each connection's flow store failure was last
+	// logged (flowStoreFailed).
+	flowWarnMu sync.Mutex
+	flowWarned map[string]time.Time
 }
 
 // secretSource is an adapter whose credentials change at run time (access

@@ -168,3 +168,31 @@ func TestPulledCommandsCarryTheirPermits(t *testing.T) {
 		t.Fatalf("pull past the limit = %d, wait %v", n, wait)
 	}
 }
+
+func TestWaitingCommandsProbeOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	a, b, _, _ := fleet(t, flow.Limit{}, 100*time.Millisecond)
+	for range 3 {
+		tk, _ := attempt(t, a)
+		tk.Done(ctx, flow.Failed)
+	}
+	if wait, err := b.Wait(ctx, "cmd-1"); err != nil || wait <= 0 {
+		t.Fatalf("wait while open = %v, %v; want until the probe time", wait, err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if wait, _ := b.Wait(ctx, "cmd-1"); wait != 0 {
+		t.Fatalf("the first waiting command may not probe the half-open circuit (wait %v)", wait)
+	}
+	if wait, _ := a.Wait(ctx, "cmd-2"); wait <= 0 {
+		t.Fatal("a second waiting command may probe while the first holds the claim")
+	}
+	prepaid := 0
+	tk, wait, err := b.Attempt(ctx, "cmd-1", &prepaid)
+	if tk == nil || err != nil {
+		t.Fatalf("the probe's holder was refused its attempt (wait %v, %v)", wait, err)
+	}
+	tk.Done(ctx, flow.Succeeded)
+	if wait, _ := a.Wait(ctx, "cmd-2"); wait != 0 {
+		t.Fatalf("after the probe succeeded the others still wait %v", wait)
+	}
+}
