@@ -38,10 +38,10 @@ const (
 	// transiently: the wait chosen before the next attempt, in ms.
 	attrRetryWait = attribute.Key("oauthsync.retry.wait_ms")
 	// attrNakDelay is set on the handed_back event: the redelivery delay.
-	attrNakDelay  = attribute.Key("oauthsync.redelivery.delay_ms")
+	attrNakDelay = attribute.Key("oauthsync.redelivery.delay_ms")
 	// attrFlowWait is set on the flow_wait event: how long flow control
 	// asked the command to wait, as first told.
-	attrFlowWait = attribute.Key("oauthsync.flow.wait_ms")
+	attrFlowWait  = attribute.Key("oauthsync.flow.wait_ms")
 	attrErrorCode = attribute.Key("oauthsync.error.code")
 	// attrReplay is the replay token of a replayed dead letter.
 	attrReplay = attribute.Key("oauthsync.replay")
