@@ -34,14 +34,6 @@ type Limit struct {
 // Unlimited reports whether l limits nothing.
 func (l Limit) Unlimited() bool { return l.PerSecond <= 0 }
 
-// burst is the limit's burst, at least one request.
-func (l Limit) burst() int { return max(l.Burst, 1) }
-
-// interval is the average time between two requests.
-func (l Limit) interval() time.Duration {
-	return time.Duration(float64(time.Second) / l.PerSecond)
-}
-
 // State is a connection's shared flow state.
 type State struct {
 	// WaitUntil is the provider's own wait signal: nobody calls the
