@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -119,6 +120,21 @@ func (w *Worker) circuitChanged(c flow.Change) {
 	default:
 		w.cfg.Logger.Info("circuit closed: the connection's commands flow again", attrs...)
 	}
+}
+
+// holdFor is how long a resource of connection stays held for a command
+// beyond its lease (see Config.hold): its redelivery must reach a worker
+// first. While the connection's circuit is open nobody pulls (on NATS
+// 2.11+ the server delivers nothing), so a hold taken or renewed then adds
+// the circuit's open period. A circuit that opens after the hold was
+// taken, or opens again and again for longer, can still outlast it: the
+// README says what that costs.
+func (w *Worker) holdFor(connection string) time.Duration {
+	h := w.cfg.hold()
+	if g := w.gates[connection]; g != nil && !g.CircuitClosed() {
+		h += cmp.Or(w.conns[connection].Circuit.OpenFor, flow.DefaultOpenFor)
+	}
+	return h
 }
 
 // flowWarnEvery bounds the warnings of a flow store that fails: one per

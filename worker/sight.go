@@ -78,7 +78,7 @@ func (w *Worker) sight(ctx context.Context, batch []*tracked) {
 		}
 		sightings = append(sightings, dedup.Sighting{CommandID: d.cmd.ID, PayloadHash: d.hash,
 			Origin: dedup.Origin{Seq: meta.Sequence.Stream, Time: meta.Timestamp}, TTL: w.cfg.ResultTTL,
-			LeaseKey: d.cmd.Connection + "/" + d.cmd.Resource, Hold: w.cfg.hold()})
+			LeaseKey: d.cmd.Connection + "/" + d.cmd.Resource, Hold: w.holdFor(d.cmd.Connection)})
 	}
 	if len(sightings) == 0 {
 		return

@@ -11,7 +11,8 @@
 // SIGKILLed at random and started again; the simulators of Reelevant
 // (PATCH, no read) and Hybrid Data Pipeline (read, merge, PUT of the whole
 // object) in process, behind a wrapper that answers a share of requests
-// with 5xx/429, loses the answer of a share of the writes it applied
+// with 5xx/429 (a tenth of the 429s with Retry-After: 1, which holds the
+// whole fleet), loses the answer of a share of the writes it applied
 // (closed connection or 502), and records every write applied, in order,
 // before any answer leaves.
 //

@@ -57,12 +57,16 @@ func (fp *faultyProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x < fp.faultRate {
 		h.faults++
 		kind := h.rng.IntN(4)
+		// A 429 with a reset holds the whole fleet (contract §5.8): a tenth
+		// of the 429s carry one, so that the fleet's wait is exercised
+		// without holding it most of the run.
+		withReset := h.rng.IntN(10) == 0
 		h.mu.Unlock()
 		switch kind {
-		case 0:
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, `{"status":"fail","message":"Too Many Requests","code":429}`, http.StatusTooManyRequests)
-		case 1:
+		case 0, 1:
+			if withReset {
+				w.Header().Set("Retry-After", "1")
+			}
 			http.Error(w, `{"status":"fail","message":"Too Many Requests","code":429}`, http.StatusTooManyRequests)
 		case 2:
 			http.Error(w, `{"status":"error","message":"Internal Server Error","code":500}`, http.StatusInternalServerError)

@@ -20,7 +20,10 @@ const (
 // CircuitConfig configures a connection's circuit.
 type CircuitConfig struct {
 	// Failures is how many transient failures in a row (unavailable,
-	// timeout, 5xx; not a rate limit) open the circuit. Default 5;
+	// timeout, 5xx; not a rate limit) open the circuit, provided at least
+	// half of the attempts of the last FailureWindow failed too: a
+	// provider that fails now and then (a 5xx in six) keeps its circuit
+	// closed, one that is down opens it after Failures attempts. Default 5;
 	// negative: the connection has no circuit.
 	Failures int
 	// OpenFor is how long the circuit stays open before a probe command
@@ -89,6 +92,20 @@ type Gate struct {
 // half-open).
 const pollWait = time.Second
 
+// DefaultOpenFor is CircuitConfig.OpenFor's default.
+const DefaultOpenFor = 30 * time.Second
+
+// FailureWindow is the rolling window whose failure ratio must reach one
+// half, beside CircuitConfig.Failures in a row, to open a circuit.
+const FailureWindow = 30 * time.Second
+
+// readyToTrip opens the circuit after failures transient failures in a
+// row when at least half of the window's counted attempts failed.
+func readyToTrip(c gobreaker.Counts, failures int) bool {
+	counted := c.TotalSuccesses + c.TotalFailures
+	return c.ConsecutiveFailures >= uint32(failures) && counted > 0 && 2*c.TotalFailures >= counted
+}
+
 // errExcluded marks an attempt the breaker must not count (a rate limit,
 // a cancelled call, an attempt not made).
 var errExcluded = errors.New("flow: not counted")
@@ -105,7 +122,7 @@ func NewGate(cfg GateConfig) *Gate {
 	if cfg.Circuit.Failures == 0 {
 		cfg.Circuit.Failures = 5
 	}
-	cfg.Circuit.OpenFor = cmp.Or(cfg.Circuit.OpenFor, 30*time.Second)
+	cfg.Circuit.OpenFor = cmp.Or(cfg.Circuit.OpenFor, DefaultOpenFor)
 	cfg.Refresh = cmp.Or(cfg.Refresh, 500*time.Millisecond)
 	cfg.ProbeTTL = cmp.Or(cfg.ProbeTTL, time.Minute)
 	if cfg.Now == nil {
@@ -114,11 +131,13 @@ func NewGate(cfg GateConfig) *Gate {
 	g := &Gate{cfg: cfg}
 	if cfg.Circuit.Failures > 0 {
 		g.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:        cfg.Connection,
-			MaxRequests: 1,
-			Timeout:     cfg.Circuit.OpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(cfg.Circuit.Failures) },
-			IsExcluded:  func(err error) bool { return errors.Is(err, errExcluded) },
+			Name:         cfg.Connection,
+			MaxRequests:  1,
+			Timeout:      cfg.Circuit.OpenFor,
+			Interval:     FailureWindow,
+			BucketPeriod: FailureWindow / 6,
+			ReadyToTrip:  func(c gobreaker.Counts) bool { return readyToTrip(c, cfg.Circuit.Failures) },
+			IsExcluded:   func(err error) bool { return errors.Is(err, errExcluded) },
 			OnStateChange: func(_ string, _, to gobreaker.State) {
 				g.mu.Lock()
 				g.changes = append(g.changes, to)
@@ -404,6 +423,19 @@ type Status struct {
 func (g *Gate) Status(ctx context.Context) (Status, error) {
 	st, err := g.state(ctx)
 	return StatusOf(g.cfg.Connection, st, g.cfg.Limit, g.cfg.Now()), err
+}
+
+// CircuitClosed reports whether the connection's circuit is closed, as
+// this worker last knew it (no I/O): false while it is open or half-open
+// here or in the shared state. A gate without a circuit is always closed.
+func (g *Gate) CircuitClosed() bool {
+	if g.breaker == nil {
+		return true
+	}
+	g.mu.Lock()
+	open := g.shared.CircuitOpen
+	g.mu.Unlock()
+	return !open && g.breaker.State() == gobreaker.StateClosed
 }
 
 // StatusOf describes a shared state at now.

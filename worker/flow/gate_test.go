@@ -196,3 +196,38 @@ func TestWaitingCommandsProbeOneAtATime(t *testing.T) {
 		t.Fatalf("after the probe succeeded the others still wait %v", wait)
 	}
 }
+
+func TestAProviderThatFailsNowAndThenKeepsItsCircuitClosed(t *testing.T) {
+	ctx := context.Background()
+	a, _, ca, _ := fleet(t, flow.Limit{}, time.Minute)
+	// Failures 3 in a row, among many successes: a noisy provider, not a
+	// down one.
+	for range 20 {
+		tk, _ := attempt(t, a)
+		tk.Done(ctx, flow.Succeeded)
+	}
+	for range 4 {
+		tk, wait := attempt(t, a)
+		if tk == nil {
+			t.Fatalf("refused (wait %v) after a few failures among many successes", wait)
+		}
+		tk.Done(ctx, flow.Failed)
+	}
+	if got := ca.list(); len(got) != 0 || !a.CircuitClosed() {
+		t.Fatalf("transitions %v (closed: %v); a provider failing 4 of 24 attempts must keep its circuit closed", got, a.CircuitClosed())
+	}
+	// Down for good: the failures soon outnumber the successes.
+	for i := 0; ; i++ {
+		tk, _ := attempt(t, a)
+		if tk == nil {
+			break
+		}
+		tk.Done(ctx, flow.Failed)
+		if i > 30 {
+			t.Fatal("a provider failing every attempt never opened its circuit")
+		}
+	}
+	if got := ca.list(); len(got) != 1 || got[0] != "closed>open" || a.CircuitClosed() {
+		t.Fatalf("transitions %v (closed: %v); want closed>open", got, a.CircuitClosed())
+	}
+}
