@@ -73,6 +73,12 @@ type job struct {
 	// control (zero: it never did), see park.
 	mayHaveWritten bool
 	parkedSince    time.Time
+	// lastFailure is the last transient failure of this delivery's
+	// attempts; waitedOut is set when, on its last allowed delivery, j
+	// waited for flow control longer than MaxParked: its next Begin
+	// fails it (see apply).
+	lastFailure *adapters.Error
+	waitedOut   *parkedError
 
 	// rejected: the result being stored is a rejection (RejectedResultTTL).
 	rejected bool
@@ -242,7 +248,15 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 		if pe == nil {
 			return
 		}
-		if ok, reason := w.park(ctx, j, g, pe); !ok {
+		ok, reason := w.park(ctx, j, g, pe)
+		switch {
+		case ok:
+		case reason == reasonFlowParked && int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
+			// Its last allowed delivery waited out MaxParked: it fails
+			// like a command whose delivery budget is spent, once it
+			// holds its resource again.
+			j.waitedOut = pe
+		default:
 			delay := w.nakDelay(j)
 			if reason == "stopping" {
 				delay = 0
@@ -251,6 +265,17 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 			return
 		}
 	}
+}
+
+// waitedOutError is the failure of a command that waited out MaxParked on
+// its last allowed delivery: its last attempt's transient failure, or, if
+// it made none, what it waited for.
+func (w *Worker) waitedOutError(j *job, pe *parkedError) *adapters.Error {
+	if j.lastFailure != nil {
+		return j.lastFailure
+	}
+	return &adapters.Error{Kind: adapters.KindUnavailable, Message: fmt.Sprintf(
+		"waited %s for flow control (%s) on delivery %d, the last allowed", w.cfg.MaxParked, pe.reason, j.meta.NumDelivered)}
 }
 
 // applyOnce begins j, applies it and settles it, unless flow control
@@ -284,11 +309,15 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 		return nil
 	}
 	update = withoutFields(update, j.skipped)
+	if j.waitedOut != nil {
+		w.fail(ctx, j, w.waitedOutError(j, j.waitedOut))
+		return nil
+	}
 
 	work, cancel := context.WithCancel(w.work)
 	defer cancel()
 	t := j.held
-	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL, Hold: w.cfg.hold()}, cancel)
+	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL, Hold: w.holdFor(j.connection)}, cancel)
 	defer t.unclaim()
 
 	// One span per attempt. A transiently failed attempt's span stays open
@@ -339,9 +368,13 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 		// Another owner has the lease now: it will finish the command.
 		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
 	case res.parked != nil:
-		// Flow control: no attempt was made this time (none may have
-		// written, see admitAttempt); the lease goes back while j waits.
-		w.release(j, 0)
+		// Flow control: this attempt was not made (see admitAttempt);
+		// the lease goes back while j waits, held for j if an earlier
+		// attempt may have written.
+		if res.err != nil {
+			j.lastFailure = res.err
+		}
+		w.release(j, w.holdAfter(j, 0))
 		return res.parked
 	case res.err == nil:
 		status := messages.StatusApplied
@@ -377,7 +410,7 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 // resource lease is busy. ok is false when the message was handed back.
 func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
 	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
-		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.cfg.hold()}
+		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.holdFor(j.connection)}
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	for {
@@ -634,7 +667,7 @@ func (w *Worker) holdAfter(j *job, delay time.Duration) time.Duration {
 	if !j.mayHaveWritten {
 		return 0
 	}
-	return delay + w.cfg.hold()
+	return delay + w.holdFor(j.connection)
 }
 
 // Reasons a delivery is handed back, on its handed_back span event.

@@ -67,7 +67,8 @@ type attemptResult struct {
 	// (adapters.Error.MayHaveWritten).
 	mayHaveWritten bool
 	// parked is set when flow control did not admit an attempt: the loop
-	// stopped there, without counting it (see Worker.admitAttempt).
+	// stopped there, without counting it (see Worker.admitAttempt); err
+	// is then the transient failure before it, if any.
 	parked *parkedError
 }
 
@@ -109,6 +110,7 @@ func applyWithRetry(work, stopping context.Context, cfg Config, apply func(ctx c
 		return res
 	}
 	if res.parked != nil {
+		res.err = last // the last transient failure before it, if any
 		return res
 	}
 	res.err = last

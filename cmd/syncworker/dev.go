@@ -62,6 +62,14 @@ const (
 	devJFPassword            = "dev-jf-password"
 )
 
+// Dev's delivery budget and flow-control periods: short, so that a
+// provider made to fail shows its circuit and its dead letters at once.
+const (
+	devMaxDeliver     = 3
+	devMaxParked      = 8 * time.Second
+	devCircuitOpenFor = 5 * time.Second
+)
+
 // devTokenLifetime is the default of --token-lifetime: short enough that
 // a newcomer sees credentials renewed within minutes.
 const devTokenLifetime = time.Minute
@@ -225,9 +233,11 @@ func runDev(ctx context.Context, o *options, faults map[string][]simfault.Rule, 
 		return fmt.Errorf("--data-dir: %w", err)
 	}
 	cfg := &config.File{Connections: map[string]config.Connection{}}
-	// Short delivery budgets, so that a provider failing on purpose
-	// (--fault) dead-letters its commands in seconds, not minutes.
-	cfg.Worker.AckWait, cfg.Worker.MaxDeliver = config.Duration(4*time.Second), 3
+	// Short delivery budgets and flow-control periods, so that a provider
+	// failing on purpose (--fault) opens its circuit and dead-letters its
+	// commands in seconds, not minutes.
+	cfg.Worker.AckWait, cfg.Worker.MaxDeliver = config.Duration(4*time.Second), devMaxDeliver
+	cfg.Worker.MaxParked = config.Duration(devMaxParked)
 	var sims []devSim
 	for i, p := range devProviders(o.tokenLifetime) {
 		port := 0
@@ -244,7 +254,9 @@ func runDev(ctx context.Context, o *options, faults map[string][]simfault.Rule, 
 		// One command at a time, so the sample reads the same on every
 		// run: with more in flight, which of two commands on one resource
 		// runs first (and so which one is reported superseded) varies.
-		cfg.Connections[p.connection] = config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth(url), MaxInFlight: 1}
+		c := config.Connection{Provider: p.provider, BaseURL: url, Auth: p.auth(url), MaxInFlight: 1}
+		c.Circuit.OpenFor = config.Duration(devCircuitOpenFor)
+		cfg.Connections[p.connection] = c
 		sims = append(sims, devSim{devProvider: p, url: url, faults: f})
 	}
 	o.natsURL, o.redisURL = "", "" // dev is embedded, whatever the environment says
@@ -266,11 +278,12 @@ func writeDevConfig(path, natsURL string, cfg *config.File) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by 'syncworker dev': the config it runs, for syncctl --config %s\n", path)
 	fmt.Fprintf(&b, "# The simulators' credentials are fixed development values, not secrets.\n")
-	fmt.Fprintf(&b, "nats:\n  url: %q\nworker:\n  ackWait: %s\n  maxDeliver: %d\nconnections:\n", natsURL,
-		time.Duration(cfg.Worker.AckWait), cfg.Worker.MaxDeliver)
+	fmt.Fprintf(&b, "nats:\n  url: %q\nworker:\n  ackWait: %s\n  maxDeliver: %d\n  maxParked: %s\nconnections:\n", natsURL,
+		time.Duration(cfg.Worker.AckWait), cfg.Worker.MaxDeliver, time.Duration(cfg.Worker.MaxParked))
 	for _, name := range cfg.ConnectionNames() {
 		c := cfg.Connections[name]
-		fmt.Fprintf(&b, "  %s:\n    provider: %s\n    baseURL: %q\n    maxInFlight: %d\n    auth:\n", name, c.Provider, c.BaseURL, c.MaxInFlight)
+		fmt.Fprintf(&b, "  %s:\n    provider: %s\n    baseURL: %q\n    maxInFlight: %d\n    circuit: {openFor: %s}\n    auth:\n",
+			name, c.Provider, c.BaseURL, c.MaxInFlight, time.Duration(c.Circuit.OpenFor))
 		for _, k := range slices.Sorted(maps.Keys(c.Auth)) {
 			fmt.Fprintf(&b, "      %s: %q\n", k, c.Auth[k])
 		}
@@ -341,13 +354,16 @@ The worker keeps running. In another terminal, practise with syncctl:
   %s dlq replay --all
   %s status
 
-Make a provider fail (then publish or migrate, and see dead letters), and recover:
+Take a provider down, then publish or migrate: after 5 failures in a row its
+circuit opens (status shows it) and its commands wait; one command probes it
+every %s; a command that waited %s hands its delivery back, and after %d
+deliveries it is a dead letter. Bring the provider back and replay them:
 
   curl -X PUT '%s%s?spec=503:100%%25'
   curl -X PUT '%s%s?spec=off'
 
 Provider simulators (faults: --fault PROVIDER=SPEC, or PUT SIMULATOR%s?spec=...):
-`, r.natsURL, ctl, ctl, ctl, ctl, ctl, ctl, ctl, sims[0].url, simfault.ControlPath, sims[0].url, simfault.ControlPath, simfault.ControlPath)
+`, r.natsURL, ctl, ctl, ctl, ctl, ctl, ctl, ctl, devCircuitOpenFor, devMaxParked, devMaxDeliver, sims[0].url, simfault.ControlPath, sims[0].url, simfault.ControlPath, simfault.ControlPath)
 	for _, s := range sims {
 		fmt.Fprintf(out, "  %-21s %s (connection %s, faults: %s)\n", s.title, s.url, s.connection, simfault.Format(s.faults.Rules()))
 	}

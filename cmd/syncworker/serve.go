@@ -166,6 +166,7 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 		DrainTimeout:    time.Duration(cfg.Worker.DrainTimeout),
 		MaxCommandBytes: cfg.Worker.MaxCommandBytes,
 		FetchBatch:      cfg.Worker.FetchBatch,
+		MaxParked:       time.Duration(cfg.Worker.MaxParked),
 		DigestKey:       digestKey,
 
 		RejectUnknownConnections: cfg.Worker.RejectUnknownConnections,

@@ -65,6 +65,10 @@ type File struct {
 		DrainTimeout    Duration `yaml:"drainTimeout"`
 		MaxCommandBytes int      `yaml:"maxCommandBytes"`
 		FetchBatch      int      `yaml:"fetchBatch"`
+		// MaxParked bounds how long a command waits for flow control (an
+		// open circuit, a provider's wait) before it is handed back and
+		// counts as a delivery spent (default 15m): see worker.Config.
+		MaxParked Duration `yaml:"maxParked"`
 		// RejectUnknownConnections answers commands for unconfigured
 		// connections with a rejected result (default true). It costs a
 		// headers-only delivery of every command to a catch-all consumer,
@@ -259,6 +263,9 @@ func (c *File) Validate() error {
 	}
 	if c.Worker.UnknownConnectionGrace < 0 {
 		errs = append(errs, errors.New("worker.unknownConnectionGrace must not be negative"))
+	}
+	if c.Worker.MaxParked < 0 {
+		errs = append(errs, errors.New("worker.maxParked must not be negative"))
 	}
 	switch c.Streams.Storage {
 	case "", "file", "memory":

@@ -69,6 +69,7 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"negative maxBytes", validConfig + "streams: {maxBytes: -2}\n", "streams.maxBytes"},
 		{"maxMsgSize over 2 GiB", validConfig + "streams: {maxMsgSize: 4294967296}\n", "streams.maxMsgSize"},
 		{"negative grace", strings.Replace(validConfig, "maxDeliver: 3}", "maxDeliver: 3, unknownConnectionGrace: -1s}", 1), "unknownConnectionGrace"},
+		{"negative maxParked", strings.Replace(validConfig, "maxDeliver: 3}", "maxDeliver: 3, maxParked: -1s}", 1), "maxParked"},
 		{"not YAML", "connections: [", "config"},
 		{"key and keyFile", strings.Replace(validConfig, `authToken: "${RC_AUTH_TOKEN}"`, `authToken: "${RC_AUTH_TOKEN}", authTokenFile: /run/secrets/t`, 1), "authToken and authTokenFile are both set"},
 		{"empty file path", strings.Replace(validConfig, `authToken: "${RC_AUTH_TOKEN}"`, `authTokenFile: ""`, 1), "auth.authTokenFile: the path is empty"},
