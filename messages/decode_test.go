@@ -103,6 +103,7 @@ func TestDecodeCommand(t *testing.T) {
 		})},
 		{name: "valid empty scopes", body: mutate(t, func(m map[string]any) { changes(m)["scopes"] = []any{} })},
 		{name: "valid time with offset", body: mutate(t, func(m map[string]any) { m["time"] = "2026-11-22T11:00:00.123+01:00" })},
+		{name: "valid bulk", subject: "sync.commands.rc-prod.65a7d77142a7e12453052d59.bulk", body: mutate(t, func(map[string]any) {})},
 		{name: "valid custom prefix", subject: "acme.commands.rc-prod.65a7d77142a7e12453052d59", opts: messages.DecodeOptions{Subjects: messages.Subjects{Prefix: "acme"}}, body: mutate(t, func(map[string]any) {})},
 
 		// Size, before anything else.
@@ -131,6 +132,8 @@ func TestDecodeCommand(t *testing.T) {
 		// Subject.
 		{name: "subject wrong prefix", subject: "other.commands.rc-prod.x", body: mutate(t, func(map[string]any) {}), field: "subject", notIdentified: true},
 		{name: "subject too many tokens", subject: "sync.commands.rc-prod.a.b", body: mutate(t, func(map[string]any) {}), field: "subject", notIdentified: true},
+		{name: "subject too many tokens after a bulk one", subject: "sync.commands.rc-prod.a.b.bulk", body: mutate(t, func(map[string]any) {}), field: "subject", notIdentified: true},
+		{name: "subject bulk without a resource", subject: "sync.commands.rc-prod..bulk", body: mutate(t, func(map[string]any) {}), field: "subject", notIdentified: true},
 		{name: "subject bad connection", subject: "sync.commands.RC.65a7d77142a7e12453052d59", body: mutate(t, func(map[string]any) {}), field: "subject", notIdentified: true},
 
 		// CloudEvents attributes.

@@ -63,17 +63,38 @@ func (s Subjects) ConnectionCommands(connection string) string {
 	return s.prefix() + ".commands." + connection + ".*"
 }
 
+// BulkSuffix ends the subject of a bulk command (a migration's): it is
+// served after the interactive commands of its connection, with a share
+// of the workers kept for it (docs/CONTRACT.md §2).
+const BulkSuffix = ".bulk"
+
+// BulkCommand is the subject a bulk command is published on:
+// <prefix>.commands.<connection>.<resource>.bulk.
+func (s Subjects) BulkCommand(connection, resource string) string {
+	return s.Command(connection, resource) + BulkSuffix
+}
+
+// ConnectionBulkCommands is the filter subject of one connection's bulk
+// commands.
+func (s Subjects) ConnectionBulkCommands(connection string) string {
+	return s.ConnectionCommands(connection) + BulkSuffix
+}
+
 // ParseCommand returns the connection and resource tokens of a command
-// subject, or an *InvalidError (field "subject") when the subject is not
-// <prefix>.commands.<connection>.<resource> with valid tokens.
+// subject, interactive (<prefix>.commands.<connection>.<resource>) or bulk
+// (the same with a last token "bulk"), or an *InvalidError (field
+// "subject") when the subject is neither, with valid tokens.
 func (s Subjects) ParseCommand(subject string) (connection, resource string, err error) {
 	rest, ok := strings.CutPrefix(subject, s.prefix()+".commands.")
 	if !ok {
 		return "", "", &InvalidError{Field: "subject", Reason: fmt.Sprintf("%q is not under %s.commands.", subject, s.prefix())}
 	}
 	connection, resource, ok = strings.Cut(rest, ".")
+	if ok {
+		resource = strings.TrimSuffix(resource, BulkSuffix)
+	}
 	if !ok || strings.Contains(resource, ".") {
-		return "", "", &InvalidError{Field: "subject", Reason: fmt.Sprintf("%q must be %s.commands.<connection>.<resource>", subject, s.prefix())}
+		return "", "", &InvalidError{Field: "subject", Reason: fmt.Sprintf("%q must be %s.commands.<connection>.<resource>, or the same with .bulk after it", subject, s.prefix())}
 	}
 	if !ValidConnection(connection) {
 		return "", "", &InvalidError{Field: "subject", Reason: fmt.Sprintf("connection token %q does not match [a-z0-9_-]{1,64}", connection)}
@@ -82,4 +103,15 @@ func (s Subjects) ParseCommand(subject string) (connection, resource string, err
 		return "", "", &InvalidError{Field: "subject", Reason: fmt.Sprintf("resource token %q does not match [A-Za-z0-9_-]{1,128}", resource)}
 	}
 	return connection, resource, nil
+}
+
+// IsBulk reports whether subject is a bulk command's: a resource token
+// followed by "bulk" (a resource named "bulk" alone is interactive).
+func (s Subjects) IsBulk(subject string) bool {
+	rest, ok := strings.CutPrefix(subject, s.prefix()+".commands.")
+	if !ok {
+		return false
+	}
+	_, resource, ok := strings.Cut(rest, ".")
+	return ok && strings.HasSuffix(resource, BulkSuffix)
 }
