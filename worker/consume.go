@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +27,8 @@ type consumeLoop struct {
 	consumer string
 	workers  int
 	unrouted bool
+	// lane is the connection's lane this loop pulls (see lanes.go).
+	lane string
 	// filter is the consumer's filter subject: the destination template
 	// of its process spans, named "process <filter>".
 	filter, spanName string
@@ -37,13 +37,18 @@ type consumeLoop struct {
 	gate *flow.Gate
 
 	cons jetstream.Consumer
+	// slots holds one token per message the loop may still hold (see
+	// pull).
+	slots chan struct{}
 }
 
-func (w *Worker) newConsumeLoop(consumer, filter string, workers int, unrouted bool) *consumeLoop {
-	l := &consumeLoop{w: w, consumer: consumer, workers: workers, unrouted: unrouted,
+// newConsumeLoop is the loop of one connection's lane; connection is ""
+// for the catch-all (unrouted).
+func (w *Worker) newConsumeLoop(consumer, filter, connection, lane string, workers int) *consumeLoop {
+	l := &consumeLoop{w: w, consumer: consumer, workers: workers, unrouted: connection == "", lane: lane,
 		filter: filter, spanName: "process " + filter, metrics: w.consumerMetrics[consumer]}
-	if !unrouted {
-		l.gate = w.gates[strings.TrimPrefix(consumer, consumerPrefix)]
+	if !l.unrouted {
+		l.gate = w.gates[connection]
 	}
 	return l
 }
@@ -57,8 +62,15 @@ func (l *consumeLoop) start(ctx context.Context) error {
 	return nil
 }
 
-// run pulls until the worker stops, then waits for the pool. It returns an
-// error only when the consumer is gone for good.
+// run scans the catch-all consumer until the worker stops (see
+// unroutedscan.go); a connection's loops are run by their lanePool.
+func (l *consumeLoop) run(ctx context.Context) error {
+	return l.scan(ctx)
+}
+
+// pull pulls until the worker stops or ctx is done, handing every message
+// to msgs, where the connection's pool takes it (see lanePool). It
+// returns an error only when the consumer is gone for good.
 //
 // It holds at most its goroutines plus a prefetch of messages (and pulls at
 // most FetchBatch at a time): enough that a freed goroutine finds its next
@@ -66,37 +78,15 @@ func (l *consumeLoop) start(ctx context.Context) error {
 // not sit on messages other workers of the fleet could take. Every pulled
 // message is held under the heartbeat (see tracked) from the moment it
 // arrives until it is settled, so none reaches its ack wait while it waits.
-func (l *consumeLoop) run(ctx context.Context) error {
-	if l.unrouted {
-		return l.scan(ctx)
-	}
-	msgs := make(chan *tracked)
-	// slots holds one token per message the loop may still hold.
+func (l *consumeLoop) pull(ctx context.Context, msgs chan<- *tracked) error {
 	held := l.workers + l.prefetch()
-	slots := make(chan struct{}, held)
+	l.slots = make(chan struct{}, held)
+	slots := l.slots
 	for range held {
 		slots <- struct{}{}
 	}
-	var wg sync.WaitGroup
-	for range l.workers {
-		wg.Go(func() {
-			for t := range msgs {
-				// The delivery keeps its slot (and stays under the
-				// heartbeat) until it is settled, maybe by the completer
-				// after this goroutine has moved on.
-				l.w.handle(l, t, func() {
-					l.w.inflight.release(t)
-					slots <- struct{}{}
-				})
-			}
-		})
-	}
-	defer func() {
-		close(msgs)
-		wg.Wait()
-	}()
 	failures := 0
-	for l.w.stopping.Err() == nil {
+	for l.w.stopping.Err() == nil && ctx.Err() == nil {
 		if !l.w.waitStoreTrusted() { // the store guard: commands wait in the stream
 			break
 		}
@@ -120,6 +110,16 @@ func (l *consumeLoop) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// work handles one message of this loop on the calling goroutine. The
+// delivery keeps its slot (and stays under the heartbeat) until it is
+// settled, maybe by the completer after the goroutine has moved on.
+func (l *consumeLoop) work(t *tracked) {
+	l.w.handle(l, t, func() {
+		l.w.inflight.release(t)
+		l.slots <- struct{}{}
+	})
 }
 
 // pullFailed deals with the error of one pull: nil when pulling goes on
@@ -192,19 +192,28 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 // permits admit took for it.
 func (l *consumeLoop) hold(m jetstream.Msg) *tracked {
 	t := l.w.inflight.hold(m, true)
-	if l.gate != nil && l.gate.Limited() {
+	if l.prepays() {
 		t.prepaid = l.gate.Cost()
 	}
 	return t
 }
 
+// prepays reports whether the loop takes its commands' rate-limit permits
+// before it pulls them: the bulk lane of a rate-limited connection. The
+// interactive lane is mostly idle: permits taken for its pulls would
+// mostly bring nothing, and the bulk lane is left the permits its pulls
+// take at once; an interactive command takes its own when it attempts.
+func (l *consumeLoop) prepays() bool {
+	return l.gate != nil && l.gate.Limited() && l.lane == laneBulk
+}
+
 // prefetch is how many messages the loop holds beyond its goroutines: one
 // more round of them for a connection's consumer; none for the catch-all,
-// whose scan handles one command at a time (see scan), nor for a
-// rate-limited connection, whose commands are pulled with their permits
-// and should use them at once.
+// whose scan handles one command at a time (see scan), nor for a loop
+// whose commands are pulled with their permits (prepays), which should be
+// used at once.
 func (l *consumeLoop) prefetch() int {
-	if l.unrouted || l.gate != nil && l.gate.Limited() {
+	if l.unrouted || l.prepays() {
 		return 0
 	}
 	return min(l.workers, l.w.cfg.FetchBatch)

@@ -176,7 +176,11 @@ func (l *consumeLoop) admit(n int, slots chan struct{}) int {
 		return n
 	}
 	for {
-		k, wait, err := g.Pull(context.Background(), n)
+		pull := g.Pull
+		if !l.prepays() {
+			pull = g.PullUnpaid
+		}
+		k, wait, err := pull(context.Background(), n)
 		if err != nil {
 			l.w.flowStoreFailed(g.Connection(), err)
 		}

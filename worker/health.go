@@ -38,7 +38,7 @@ type topologyCache struct {
 func (w *Worker) consumerNames() []string {
 	var names []string
 	for _, c := range w.cfg.Connections {
-		names = append(names, consumerName(c.Name))
+		names = append(names, consumerName(c.Name), bulkConsumerName(c.Name))
 	}
 	if *w.cfg.RejectUnknownConnections {
 		names = append(names, unroutedConsumer)
@@ -137,8 +137,8 @@ func (w *Worker) observeConsumers(ctx context.Context, o metric.Observer) error 
 		if m == nil {
 			continue
 		}
-		o.ObserveInt64(w.inst.pending, int64(info.NumPending), m.conn)
-		o.ObserveInt64(w.inst.ackPending, int64(info.NumAckPending), m.conn)
+		o.ObserveInt64(w.inst.pending, int64(info.NumPending), m.consumer)
+		o.ObserveInt64(w.inst.ackPending, int64(info.NumAckPending), m.consumer)
 	}
 	return nil
 }

@@ -154,9 +154,11 @@ type connMetrics struct {
 	// provider the provider label ("" for _unrouted).
 	label, provider string
 	conn            metric.MeasurementOption // connection
-	connProvider    metric.MeasurementOption // connection, provider
-	byStatus        map[messages.Status]metric.MeasurementOption
-	byCode          map[messages.ErrorCode]metric.MeasurementOption
+	// consumer labels the consumer gauges: connection and lane.
+	consumer     metric.MeasurementOption
+	connProvider metric.MeasurementOption // connection, provider
+	byStatus     map[messages.Status]metric.MeasurementOption
+	byCode       map[messages.ErrorCode]metric.MeasurementOption
 	// byWait and byCircuit: flow waits by reason, circuit transitions by
 	// the state entered.
 	byWait, byCircuit map[string]metric.MeasurementOption
@@ -170,6 +172,14 @@ var (
 		messages.CodeProviderUnavailable, messages.CodeRateLimited, messages.CodeTimeout, messages.CodeInternalError}
 )
 
+// inLane is m for the consumer of another lane of the connection: the
+// same series but for the consumer gauges.
+func (m *connMetrics) inLane(lane string) *connMetrics {
+	c := *m
+	c.consumer = metric.WithAttributeSet(attribute.NewSet(attribute.String("connection", m.label), attribute.String("lane", lane)))
+	return &c
+}
+
 func newConnMetrics(label, provider string) *connMetrics {
 	conn := attribute.String("connection", label)
 	prov := attribute.String("provider", provider)
@@ -177,6 +187,7 @@ func newConnMetrics(label, provider string) *connMetrics {
 		label:        label,
 		provider:     provider,
 		conn:         metric.WithAttributeSet(attribute.NewSet(conn)),
+		consumer:     metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("lane", laneInteractive))),
 		connProvider: metric.WithAttributeSet(attribute.NewSet(conn, prov)),
 		byStatus:     make(map[messages.Status]metric.MeasurementOption, len(allStatuses)),
 		byCode:       make(map[messages.ErrorCode]metric.MeasurementOption, len(allCodes)),

@@ -220,6 +220,9 @@ func (w *Worker) routed(subject string) bool {
 		return false
 	}
 	conn, res, ok := strings.Cut(rest, ".")
+	if r, bulk := strings.CutSuffix(res, messages.BulkSuffix); bulk && r != "" {
+		res = r
+	}
 	return ok && res != "" && !strings.Contains(res, ".") && w.conns[conn] != nil
 }
 

@@ -57,6 +57,10 @@ func (w *Worker) provision(ctx context.Context) error {
 			w.cfg.Subjects.ConnectionCommands(c.Name), c.MaxInFlight, w.backstop(false))); err != nil {
 			return fmt.Errorf("provision consumer for connection %s: %w", c.Name, err)
 		}
+		if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands, w.consumerConfig(bulkConsumerName(c.Name),
+			w.cfg.Subjects.ConnectionBulkCommands(c.Name), c.MaxInFlight, w.backstop(false))); err != nil {
+			return fmt.Errorf("provision bulk consumer for connection %s: %w", c.Name, err)
+		}
 	}
 	if *w.cfg.RejectUnknownConnections {
 		cc := w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))

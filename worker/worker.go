@@ -102,7 +102,9 @@ func New(cfg Config) (*Worker, error) {
 		if d, ok := c.Adapter.(secretSource); ok {
 			w.dynamic = append(w.dynamic, d)
 		}
-		w.consumerMetrics[consumerName(c.Name)] = newConnMetrics(c.Name, c.Adapter.Provider())
+		m := newConnMetrics(c.Name, c.Adapter.Provider())
+		w.consumerMetrics[consumerName(c.Name)] = m
+		w.consumerMetrics[bulkConsumerName(c.Name)] = m.inLane(laneBulk)
 		w.gates[c.Name] = w.newGate(c)
 	}
 	w.consumerMetrics[unroutedConsumer] = newConnMetrics(unroutedLabel, "")
@@ -134,12 +136,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelWork()
 	w.stopping, w.work = stopping, work
 
-	var loops []*consumeLoop
+	var (
+		pools []*lanePool
+		loops []*consumeLoop
+		scan  *consumeLoop
+	)
 	for _, c := range w.cfg.Connections {
-		loops = append(loops, w.newConsumeLoop(consumerName(c.Name), w.cfg.Subjects.ConnectionCommands(c.Name), c.MaxInFlight, false))
+		p := w.newLanePool(c)
+		pools = append(pools, p)
+		loops = append(loops, p.loops()...)
 	}
 	if *w.cfg.RejectUnknownConnections {
-		loops = append(loops, w.newConsumeLoop(unroutedConsumer, w.cfg.Subjects.Commands(), 1, true))
+		scan = w.newConsumeLoop(unroutedConsumer, w.cfg.Subjects.Commands(), "", "", 1)
+		loops = append(loops, scan)
 	}
 	for _, l := range loops {
 		if err := l.start(ctx); err != nil {
@@ -181,8 +190,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.startCompleter(held)
 
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
-	for _, l := range loops {
-		g.Go(func() error { return l.run(gctx) })
+	for _, p := range pools {
+		g.Go(func() error { return p.run(gctx) })
+	}
+	if scan != nil {
+		g.Go(func() error { return scan.run(gctx) })
 	}
 
 	// Soft stop: on ctx cancellation or when a loop fails.

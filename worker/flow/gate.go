@@ -199,6 +199,17 @@ func (g *Gate) blocked(st State) (wait time.Duration, half bool) {
 // Attempt), or, when none, how long to wait. While the circuit is
 // half-open it lets one command through: the probe.
 func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, err error) {
+	return g.pull(ctx, want, true)
+}
+
+// PullUnpaid is Pull without the permits: for a loop whose pulls often
+// bring nothing (an idle lane), whose commands then take their permits
+// when they attempt (see Attempt), so that its empty pulls spend none.
+func (g *Gate) PullUnpaid(ctx context.Context, want int) (n int, wait time.Duration, err error) {
+	return g.pull(ctx, want, false)
+}
+
+func (g *Gate) pull(ctx context.Context, want int, pay bool) (n int, wait time.Duration, err error) {
 	g.share(ctx)
 	st, err := g.state(ctx)
 	if wait, half := g.blocked(st); wait > 0 {
@@ -209,7 +220,7 @@ func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, e
 	if g.breaker != nil && g.breaker.State() == gobreaker.StateOpen {
 		return 0, pollWait, err
 	}
-	if !g.Limited() || want < 1 {
+	if !pay || !g.Limited() || want < 1 {
 		return want, 0, err
 	}
 	took, retryIn, terr := g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, want*g.cfg.Cost)
