@@ -62,8 +62,10 @@ type streamStatus struct {
 }
 
 type consumerStatus struct {
-	Name        string `json:"name"`
-	Connection  string `json:"connection"`
+	Name       string `json:"name"`
+	Connection string `json:"connection"`
+	// Lane is interactive or bulk (a migration's commands).
+	Lane        string `json:"lane"`
 	Filter      string `json:"filter"`
 	Pending     uint64 `json:"pending"`
 	AckPending  int    `json:"ackPending"`
@@ -134,11 +136,11 @@ func (g *globals) status(ctx context.Context, window time.Duration, f *storeFlag
 	if commands != nil {
 		lister := commands.ListConsumers(ctx)
 		for info := range lister.Info() {
-			if !strings.HasPrefix(info.Name, "syncworker_") {
+			connection, lane, ok := consumerLane(info.Name)
+			if !ok {
 				continue
 			}
-			cs := consumerStatus{Name: info.Name,
-				Connection: strings.TrimPrefix(info.Name, "syncworker_"), Filter: info.Config.FilterSubject,
+			cs := consumerStatus{Name: info.Name, Connection: connection, Lane: lane, Filter: info.Config.FilterSubject,
 				Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered, Waiting: info.NumWaiting}
 			if info.Paused {
 				cs.PausedUntil = time.Now().Add(info.PauseRemaining)
@@ -180,6 +182,18 @@ func (g *globals) status(ctx context.Context, window time.Duration, f *storeFlag
 	return nil
 }
 
+// consumerLane reads a worker consumer's name: the connection and lane
+// it pulls; ok is false for a consumer that is not a worker's.
+func consumerLane(name string) (connection, lane string, ok bool) {
+	if c, found := strings.CutPrefix(name, "syncworker_"); found {
+		return c, "interactive", true
+	}
+	if c, found := strings.CutPrefix(name, "syncbulk_"); found {
+		return c, "bulk", true
+	}
+	return "", "", false
+}
+
 func (g *globals) printStatus(out statusOutput, window time.Duration) error {
 	if g.json() {
 		return g.printJSON(out)
@@ -195,9 +209,9 @@ func (g *globals) printStatus(out statusOutput, window time.Duration) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\n", s.Name, s.Messages, humanBytes(s.Bytes), age(now, s.FirstTime), age(now, s.LastTime), s.Consumers)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CONNECTION\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING PULLS\tPAUSED")
+	fmt.Fprintln(tw, "CONNECTION\tLANE\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING PULLS\tPAUSED")
 	for _, c := range out.Consumers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Connection, c.Name, c.Pending, c.AckPending, c.Redelivered, c.Waiting, until(now, c.PausedUntil))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Connection, c.Lane, c.Name, c.Pending, c.AckPending, c.Redelivered, c.Waiting, until(now, c.PausedUntil))
 	}
 	if len(out.Consumers) == 0 {
 		fmt.Fprintln(tw, "(no worker consumers)\t\t\t\t\t\t")

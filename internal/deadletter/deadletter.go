@@ -223,7 +223,7 @@ var ErrNotReplayable = errors.New("not replayable")
 var dropOnReplay = []string{HeaderErrorCode, HeaderError, HeaderAttempts, HeaderDeliveries, HeaderSubject, HeaderReplay}
 
 // ReplayMessage builds the message that replays l: the body verbatim on the
-// command's subject, the original headers without the dead letter's own,
+// command's subject (its bulk subject when it came from the bulk lane), the original headers without the dead letter's own,
 // and Sync-Replay: <seq>. A dead letter whose command subject (Sync-Subject)
 // could not be read is not replayable: the worker files it under a made-up
 // connection (_unroutable) and resource (its sequence), which name no
@@ -238,7 +238,11 @@ func (s Store) ReplayMessage(l Letter) (*nats.Msg, error) {
 				l.CommandSubject, s.Subjects.Command(l.Connection, l.Resource))
 		}
 	}
-	msg := nats.NewMsg(s.Subjects.Command(l.Connection, l.Resource))
+	subject := s.Subjects.Command(l.Connection, l.Resource)
+	if s.Subjects.IsBulk(l.CommandSubject) { // replayed in the lane it came from
+		subject = s.Subjects.BulkCommand(l.Connection, l.Resource)
+	}
+	msg := nats.NewMsg(subject)
 	for k, v := range l.Header {
 		if len(k) >= len("Nats-") && strings.EqualFold(k[:len("Nats-")], "Nats-") ||
 			slices.ContainsFunc(dropOnReplay, func(h string) bool { return strings.EqualFold(h, k) }) {

@@ -271,6 +271,29 @@ func TestReplayMessage(t *testing.T) {
 		t.Errorf("the letter's headers changed: %v", l.Header)
 	}
 
+	t.Run("bulk lane", func(t *testing.T) {
+		// A migration's command is replayed in the bulk lane it came
+		// from; a resource named "bulk" is an interactive command's.
+		for _, res := range []struct{ id, subject string }{
+			{"r1", "sync.commands.rc.r1.bulk"},
+			{"bulk", "sync.commands.rc.bulk"},
+		} {
+			seq := e.deadLetter(t, letter{conn: "rc", res: res.id, commandSubject: res.subject,
+				body: commandBody("c-"+res.id, "rc", res.id, ""), code: messages.CodeProviderUnavailable})
+			l, err := e.store.Get(context.Background(), seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := e.store.ReplayMessage(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg.Subject != res.subject {
+				t.Errorf("dead letter of %s replayed on %q", res.subject, msg.Subject)
+			}
+		}
+	})
+
 	t.Run("other subject prefix", func(t *testing.T) {
 		st := deadletter.Store{JetStream: e.js, Subjects: messages.Subjects{Prefix: "acme.sync"}}
 		l := l

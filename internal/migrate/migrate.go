@@ -488,8 +488,11 @@ func (r *run) finished(i int) bool {
 	return r.hasResult[i]
 }
 
+// message is line l as a command on its bulk subject: a migration's
+// commands go in the bulk lane, so that they never stand in front of the
+// commands upstream services publish one at a time (docs/CONTRACT.md §2).
 func (r *run) message(l commandfile.Line) *nats.Msg {
-	msg := nats.NewMsg(r.cfg.Subjects.Command(l.Command.Connection, l.Command.Resource))
+	msg := nats.NewMsg(r.cfg.Subjects.BulkCommand(l.Command.Connection, l.Command.Resource))
 	msg.Header.Set("Content-Type", messages.ContentType)
 	msg.Data = l.Body
 	return msg
