@@ -448,7 +448,8 @@ func TestK8sScaledObject(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for name := range cfg.connections {
-		want["syncworker_"+name] = true
+		want["syncworker_"+name] = true // the interactive lane
+		want["syncbulk_"+name] = true   // the bulk lane: migrations
 	}
 	seen := map[string]bool{}
 	for i, tr := range so.Spec.Triggers {
@@ -484,7 +485,7 @@ func TestK8sScaledObject(t *testing.T) {
 		}
 		c := tr.Metadata["consumer"]
 		if !want[c] {
-			t.Errorf("trigger %d: consumer %s is not syncworker_<a configured connection>", i, c)
+			t.Errorf("trigger %d: consumer %s is not syncworker_ or syncbulk_<a configured connection>", i, c)
 		}
 		seen[c] = true
 	}

@@ -263,8 +263,10 @@ func TestAlertRulesFire(t *testing.T) {
 		{"OAuthSyncConsumerLagGrowing", fmt.Sprintf(`
 			oauthsync_consumer_pending{%s, connection="rc-prod"} 0+20x60
 			oauthsync_consumer_pending{%s, connection="jf-prod"} 5000x60
-			oauthsync_consumer_pending{%s, connection="hdp-prod"} 0+1x60`, w, w, w),
-			[]string{"rc-prod"}},
+			oauthsync_consumer_pending{%s, connection="hdp-prod"} 0+1x60
+			oauthsync_consumer_pending{%s, connection="mig-prod", lane="interactive"} 0x60
+			oauthsync_consumer_pending{%s, connection="mig-prod", lane="bulk"} 0+20x60`, w, w, w, w, w),
+			[]string{"mig-prod", "rc-prod"}}, // a growing bulk lane beside an idle interactive one
 		{"OAuthSyncProviderErrorRateHigh", fmt.Sprintf(`
 			oauthsync_provider_requests_total{%s, connection="rc-prod", provider="rocketchat", status_class="2xx"} 0+60x60
 			oauthsync_provider_requests_total{%s, connection="rc-prod", provider="rocketchat", status_class="5xx"} 0+30x60
