@@ -305,17 +305,20 @@ func TestStatusShowsStreamsConsumersAndRecentResults(t *testing.T) {
 	if len(st.Streams) != 3 || st.Streams[0].Messages != 3 || st.Streams[1].Messages != 3 || st.Results["applied"] != 3 {
 		t.Errorf("status = %+v", st)
 	}
-	conns := map[string]bool{}
+	lanes := map[string]string{} // connection/lane: consumer filter
 	for _, c := range st.Consumers {
-		conns[c.Connection] = true
+		lanes[c.Connection+"/"+c.Lane] = c.Filter
 	}
 	for _, c := range []string{"rc", "rl", "hdp", "jf"} {
-		if !conns[c] {
-			t.Errorf("no consumer for connection %s in %+v", c, st.Consumers)
+		if f := lanes[c+"/interactive"]; f != "sync.commands."+c+".*" {
+			t.Errorf("connection %s: interactive consumer filter %q in %+v", c, f, st.Consumers)
+		}
+		if f := lanes[c+"/bulk"]; f != "sync.commands."+c+".*.bulk" {
+			t.Errorf("connection %s: bulk consumer filter %q in %+v", c, f, st.Consumers)
 		}
 	}
 	r = s.syncctl(t, context.Background(), nil, "status")
-	for _, want := range []string{"SYNC_COMMANDS", "SYNC_DEADLETTER", "syncworker_rc", "applied", "RESULTS (last 15m0s)"} {
+	for _, want := range []string{"SYNC_COMMANDS", "SYNC_DEADLETTER", "syncworker_rc", "syncbulk_rc", "LANE", "applied", "RESULTS (last 15m0s)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("status table lacks %q:\n%s", want, r.stdout)
 		}

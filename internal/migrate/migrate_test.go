@@ -127,6 +127,9 @@ func (e *env) worker(t *testing.T, handle func(ctx context.Context, cmd *message
 				t.Errorf("worker: a command that does not decode: %v", err)
 				continue
 			}
+			if want := (messages.Subjects{}).BulkCommand(cmd.Connection, cmd.Resource); msg.Subject() != want {
+				t.Errorf("worker: command %s published on %s, want the bulk lane's %s", cmd.ID, msg.Subject(), want)
+			}
 			if msg.Headers().Get(jetstream.MsgIDHeader) != cmd.ID || msg.Headers().Get("Content-Type") != messages.ContentType {
 				t.Errorf("worker: command %s published with headers %v", cmd.ID, msg.Headers())
 			}
