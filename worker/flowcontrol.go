@@ -242,6 +242,12 @@ func (w *Worker) admitAttempt(ctx context.Context, j *job, g *flow.Gate) (*flow.
 		}
 		reason := w.waitReason(g)
 		w.inst.flowWaits.Add(ctx, 1, j.metrics.flowWait(reason))
+		if reason == waitRateLimit && j.lane == laneInteractive && g.Limited() {
+			// It goes before the bulk lane's next permits.
+			if err := g.WantFirst(ctx, wait); err != nil {
+				w.flowStoreFailed(g.Connection(), err)
+			}
+		}
 		if !j.mayHaveWritten && !j.resumed {
 			return nil, &parkedError{wait: wait, reason: reason}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/oauthsync/oauthsync/internal/migrate"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
+	"github.com/oauthsync/oauthsync/worker/flow"
 )
 
 var (
@@ -190,4 +191,75 @@ func (b *bundle) resultCount(prefix string) int {
 		}
 	}
 	return n
+}
+
+// TestInteractiveCommandsGoFirstUnderARateLimit: the permits of a
+// rate-limited connection are the scarce part. Three workers share 20
+// requests a second (10 Rocket.Chat commands) while a backlog of bulk
+// commands waits; one interactive command every 500ms still gets a permit
+// first, within 2s at p99, and the bulk lane keeps going.
+func TestInteractiveCommandsGoFirstUnderARateLimit(t *testing.T) {
+	const bulkResources, interactiveResources, bulkCommands = 50, 5, 1000
+	b, tap, ids := flowBundle(t, 0, bulkResources+interactiveResources)
+	b.fleetOf(3, func(cfg *worker.Config) {
+		cfg.Connections[0].MaxInFlight = 8
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 20, Burst: 4}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var acks []jetstream.PubAckFuture
+	for i := range bulkCommands {
+		cmd := command(fmt.Sprintf("bulk-%d", i), ids[i%bulkResources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
+		body, err := cmd.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := nats.NewMsg(b.subjects.BulkCommand(cmd.Connection, cmd.Resource))
+		msg.Header.Set("Content-Type", messages.ContentType)
+		msg.Data = body
+		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(cmd.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, f)
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	time.Sleep(2 * time.Second) // the bulk lane takes every permit
+
+	const interactive = 40 // 20s
+	waits := make([]time.Duration, interactive)
+	var wg sync.WaitGroup
+	for i := range interactive {
+		id := fmt.Sprintf("int-%d", i)
+		sent := time.Now()
+		b.publish(command(id, ids[bulkResources+i%interactiveResources], nil, messages.Changes{Name: ptr(id)}), true)
+		wg.Go(func() {
+			if r := b.result(id).Data; r.Status != messages.StatusApplied {
+				t.Errorf("%s: %s %+v", id, r.Status, r.Error)
+			}
+			waits[i] = time.Since(sent)
+		})
+		time.Sleep(500 * time.Millisecond)
+	}
+	wg.Wait()
+	bulkDone := b.resultCount("bulk-")
+	slices.Sort(waits)
+	total, limited, _ := tap.counts()
+	t.Logf("%d interactive commands beside %d bulk ones at 20 requests/s: p50 %v, p99 %v, max %v; %d bulk commands done meanwhile; %d requests, %d answered 429",
+		interactive, bulkCommands, waits[interactive/2].Round(time.Millisecond), waits[interactive*99/100].Round(time.Millisecond),
+		waits[interactive-1].Round(time.Millisecond), bulkDone, total, limited)
+	if p99 := waits[interactive*99/100]; p99 > 2*time.Second {
+		t.Errorf("an interactive command waited %v for its result at p99 beside the bulk lane; want under 2s", p99)
+	}
+	if bulkDone < 50 {
+		t.Errorf("only %d bulk commands were done in 20s beside the interactive ones; the bulk lane must keep a share", bulkDone)
+	}
 }

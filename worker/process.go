@@ -31,9 +31,11 @@ type job struct {
 	msg      jetstream.Msg
 	meta     *jetstream.MsgMetadata
 	consumer string
-	started  time.Time
-	span     trace.Span
-	metrics  *connMetrics
+	// lane is the connection's lane the delivery came in (lanes.go).
+	lane    string
+	started time.Time
+	span    trace.Span
+	metrics *connMetrics
 
 	// Known once the command is decoded (or its ids could be read).
 	cmd                      *messages.Command
@@ -138,7 +140,7 @@ func (w *Worker) handle(l *consumeLoop, held *tracked, done func()) {
 		w.inst.inFlight.Add(context.Background(), -1, m.conn)
 		span.End()
 	}
-	j = &job{held: held, msg: msg, meta: meta, consumer: l.consumer, started: w.cfg.now(), span: span, metrics: m,
+	j = &job{held: held, msg: msg, meta: meta, consumer: l.consumer, lane: l.lane, started: w.cfg.now(), span: span, metrics: m,
 		owner: w.cfg.Instance + ":" + randomToken(), maxDeliver: backstop}
 	j.end = func() { ended(); done() }
 	defer func() {

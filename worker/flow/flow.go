@@ -6,6 +6,9 @@
 //     command waiting for one holds no resource lease and no worker slot;
 //   - the provider's own wait signal (a 429 with its reset, jframework's
 //     209): the whole fleet waits until the reset;
+//   - interactive commands first: an interactive command that finds no
+//     permit says so (WantFirst), and the bulk lane takes none until it
+//     has had one;
 //   - a circuit: after repeated transient failures it opens, the fleet
 //     stops pulling the connection's commands (they wait in the stream, no
 //     delivery budget is spent), and after OpenFor one probe command
@@ -43,6 +46,10 @@ type State struct {
 	// past, until a probe succeeds.
 	CircuitOpen bool
 	OpenUntil   time.Time
+	// FirstUntil: interactive commands wait for permits until then; the
+	// bulk lane takes none before (see Store.WantFirst). Zero (or past):
+	// none waits.
+	FirstUntil time.Time
 }
 
 // Store keeps the fleet's shared flow state, by key (a connection name).
@@ -55,6 +62,10 @@ type Store interface {
 	// WaitUntil records the provider's wait signal: nobody calls key's
 	// provider before until. A later wait already recorded stays.
 	WaitUntil(ctx context.Context, key string, until time.Time) error
+	// WantFirst records that interactive commands wait for key's
+	// permits until until: meanwhile the bulk lane takes none, so that
+	// they get the next ones. A later time already recorded stays.
+	WantFirst(ctx context.Context, key string, until time.Time) error
 	// OpenCircuit opens key's circuit until until: half-open after it,
 	// until CloseCircuit.
 	OpenCircuit(ctx context.Context, key string, until time.Time) error

@@ -197,7 +197,8 @@ func (g *Gate) blocked(st State) (wait time.Duration, half bool) {
 // Pull says how many of want commands the consume loop may pull now, with
 // their permits taken (each command then holds Cost of them: see
 // Attempt), or, when none, how long to wait. While the circuit is
-// half-open it lets one command through: the probe.
+// half-open it lets one command through: the probe. While interactive
+// commands wait for permits (WantFirst) it takes none: they go first.
 func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, err error) {
 	return g.pull(ctx, want, true)
 }
@@ -207,6 +208,26 @@ func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, e
 // when they attempt (see Attempt), so that its empty pulls spend none.
 func (g *Gate) PullUnpaid(ctx context.Context, want int) (n int, wait time.Duration, err error) {
 	return g.pull(ctx, want, false)
+}
+
+// firstMargin is how long past its next try an interactive command that
+// found no permit keeps the bulk lane from taking any (see WantFirst):
+// long enough that it begins again and asks.
+const firstMargin = 500 * time.Millisecond
+
+// WantFirst says, for the fleet, that an interactive command found no
+// permit and tries again in retryIn: until it has had one, Pull takes none
+// (PullUnpaid and Attempt are not held back). It costs a store call;
+// Pull reads it with the rest of the shared state, so other workers see it
+// within Refresh.
+func (g *Gate) WantFirst(ctx context.Context, retryIn time.Duration) error {
+	until := g.cfg.Now().Add(retryIn + firstMargin)
+	g.mu.Lock()
+	if until.After(g.shared.FirstUntil) {
+		g.shared.FirstUntil = until // this worker's own bulk lane at once
+	}
+	g.mu.Unlock()
+	return g.cfg.Store.WantFirst(ctx, g.cfg.Connection, until)
 }
 
 func (g *Gate) pull(ctx context.Context, want int, pay bool) (n int, wait time.Duration, err error) {
@@ -222,6 +243,10 @@ func (g *Gate) pull(ctx context.Context, want int, pay bool) (n int, wait time.D
 	}
 	if !pay || !g.Limited() || want < 1 {
 		return want, 0, err
+	}
+	if now := g.cfg.Now(); now.Before(st.FirstUntil) {
+		// Interactive commands wait for permits: they take the next ones.
+		return 0, min(st.FirstUntil.Sub(now), pollWait), err
 	}
 	took, retryIn, terr := g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, want*g.cfg.Cost)
 	if terr != nil {

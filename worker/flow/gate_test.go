@@ -231,3 +231,38 @@ func TestAProviderThatFailsNowAndThenKeepsItsCircuitClosed(t *testing.T) {
 		t.Fatalf("transitions %v (closed: %v); want closed>open", got, a.CircuitClosed())
 	}
 }
+
+func TestInteractiveCommandsWaitingForPermitsGoFirst(t *testing.T) {
+	ctx := context.Background()
+	a, b, _, _ := fleet(t, flow.Limit{PerSecond: 10, Burst: 4}, time.Minute)
+	if n, _, err := a.Pull(ctx, 4); n != 4 || err != nil { // the bulk lane takes the burst
+		t.Fatalf("Pull = %d, %v; want the burst, 4", n, err)
+	}
+	// An interactive command on b finds no permit and says so.
+	if n, wait, _ := b.PullUnpaid(ctx, 1); n != 1 || wait != 0 {
+		t.Fatalf("PullUnpaid = %d, %v: an interactive pull takes no permit and is not held back", n, wait)
+	}
+	var none int
+	if tk, wait, _ := b.Attempt(ctx, "int-1", &none); tk != nil || wait <= 0 {
+		t.Fatalf("Attempt with no permit left = %v, %v; want a wait", tk, wait)
+	}
+	if err := b.WantFirst(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// The fleet's bulk lanes take no permit while it waits ...
+	time.Sleep(200 * time.Millisecond) // two permits come back
+	if n, wait, _ := a.Pull(ctx, 4); n != 0 || wait <= 0 {
+		t.Fatalf("bulk Pull while an interactive command waits = %d, %v; want none and a wait", n, wait)
+	}
+	// ... so it gets the next one.
+	if tk, wait, _ := b.Attempt(ctx, "int-1", &none); tk == nil {
+		t.Fatalf("the waiting interactive command was not admitted (wait %v)", wait)
+	} else {
+		tk.Done(ctx, flow.Succeeded)
+	}
+	// Once nobody waits any more, bulk pulls take permits again.
+	time.Sleep(time.Second) // past its retry and the margin
+	if n, _, _ := a.Pull(ctx, 4); n == 0 {
+		t.Fatal("bulk Pull takes no permit after the interactive wait ended")
+	}
+}

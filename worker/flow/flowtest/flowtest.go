@@ -137,6 +137,29 @@ func Run(t *testing.T, newStore func(t *testing.T) flow.Store) {
 			return err == nil && st.WaitUntil.IsZero()
 		})
 	})
+	t.Run("WantFirstKeepsTheLatest", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := newStore(t), context.Background()
+		now := time.Now()
+		must(t, s.WantFirst(ctx, "c", now.Add(3*time.Second)))
+		must(t, s.WantFirst(ctx, "c", now.Add(time.Second)))
+		st, err := s.State(ctx, "c")
+		must(t, err)
+		if d := st.FirstUntil.Sub(now.Add(3 * time.Second)); d < -time.Millisecond || d > time.Millisecond {
+			t.Fatalf("FirstUntil = %v; want the later one, %v", st.FirstUntil, now.Add(3*time.Second))
+		}
+		if !st.WaitUntil.IsZero() || st.CircuitOpen {
+			t.Fatalf("state = %+v; interactive commands waiting are no wait signal and no circuit", st)
+		}
+		if other, _ := s.State(ctx, "other"); !other.FirstUntil.IsZero() {
+			t.Fatalf("another connection's state = %+v; want nothing", other)
+		}
+		must(t, s.WantFirst(ctx, "short", time.Now().Add(50*time.Millisecond)))
+		eventually(t, 2*time.Second, func() bool {
+			st, err := s.State(ctx, "short")
+			return err == nil && st.FirstUntil.IsZero()
+		})
+	})
 	t.Run("CircuitOpensAndCloses", func(t *testing.T) {
 		t.Parallel()
 		s, ctx := newStore(t), context.Background()

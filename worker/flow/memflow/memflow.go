@@ -86,6 +86,17 @@ func (s *Store) WaitUntil(_ context.Context, key string, until time.Time) error 
 	return nil
 }
 
+// WantFirst implements flow.Store.
+func (s *Store) WantFirst(_ context.Context, key string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conn(key)
+	if until.After(c.state.FirstUntil) {
+		c.state.FirstUntil = until
+	}
+	return nil
+}
+
 // OpenCircuit implements flow.Store.
 func (s *Store) OpenCircuit(_ context.Context, key string, until time.Time) error {
 	s.mu.Lock()
@@ -124,8 +135,12 @@ func (s *Store) State(_ context.Context, key string) (flow.State, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.conn(key).state
-	if !st.WaitUntil.After(s.now()) {
+	now := s.now()
+	if !st.WaitUntil.After(now) {
 		st.WaitUntil = time.Time{}
+	}
+	if !st.FirstUntil.After(now) {
+		st.FirstUntil = time.Time{}
 	}
 	return st, nil
 }

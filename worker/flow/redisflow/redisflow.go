@@ -7,6 +7,7 @@
 //
 //	rate:<p>:flow:<c>       the GCRA state (redis_rate's own key)
 //	<p>:flow:<c>:wait       the provider's wait signal: Unix ms; expires then
+//	<p>:flow:<c>:first      interactive commands wait for permits: Unix ms; expires then
 //	<p>:flow:<c>:circuit    open circuit: open-until in Unix ms; kept a day at most
 //	<p>:flow:<c>:probe      the half-open circuit's probe claim: its owner
 package redisflow
@@ -30,9 +31,9 @@ import (
 // behind for longer.
 const circuitTTL = 24 * time.Hour
 
-// waitScript records a wait signal unless a later one is recorded: the
-// key expires at the wait's end.
-var waitScript = redis.NewScript(`
+// laterScript records a time (a wait signal, interactive commands
+// waiting) unless a later one is recorded: the key expires at that time.
+var laterScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then
   redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
@@ -93,8 +94,16 @@ func (s *Store) Take(ctx context.Context, key string, lim flow.Limit, least, mos
 
 // WaitUntil implements flow.Store.
 func (s *Store) WaitUntil(ctx context.Context, key string, until time.Time) error {
-	if err := waitScript.Run(ctx, s.rdb, []string{s.key(key, "wait")}, until.UnixMilli()).Err(); err != nil {
+	if err := laterScript.Run(ctx, s.rdb, []string{s.key(key, "wait")}, until.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("wait signal of %s: %w", key, err)
+	}
+	return nil
+}
+
+// WantFirst implements flow.Store.
+func (s *Store) WantFirst(ctx context.Context, key string, until time.Time) error {
+	if err := laterScript.Run(ctx, s.rdb, []string{s.key(key, "first")}, until.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("interactive wait of %s: %w", key, err)
 	}
 	return nil
 }
@@ -145,13 +154,17 @@ func (s *Store) ClaimProbe(ctx context.Context, key, owner string, ttl time.Dura
 
 // State implements flow.Store: one round trip.
 func (s *Store) State(ctx context.Context, key string) (flow.State, error) {
-	vals, err := s.rdb.MGet(ctx, s.key(key, "wait"), s.key(key, "circuit")).Result()
+	vals, err := s.rdb.MGet(ctx, s.key(key, "wait"), s.key(key, "circuit"), s.key(key, "first")).Result()
 	if err != nil {
 		return flow.State{}, fmt.Errorf("flow state of %s: %w", key, err)
 	}
 	var st flow.State
-	if ms, ok := millis(vals[0]); ok && ms > time.Now().UnixMilli() {
+	now := time.Now().UnixMilli()
+	if ms, ok := millis(vals[0]); ok && ms > now {
 		st.WaitUntil = time.UnixMilli(ms)
+	}
+	if ms, ok := millis(vals[2]); ok && ms > now {
+		st.FirstUntil = time.UnixMilli(ms)
 	}
 	if ms, ok := millis(vals[1]); ok {
 		st.CircuitOpen, st.OpenUntil = true, time.UnixMilli(ms)
