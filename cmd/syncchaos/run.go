@@ -631,17 +631,20 @@ connections:
 // killLoop SIGKILLs a random worker every killMin..killMax and starts it
 // again at once.
 func (r *runner) killLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	next := time.Now().Add(r.killWait())
 	for {
-		span := r.o.killMax - r.o.killMin
-		wait := r.o.killMin
-		if span > 0 {
-			r.mu.Lock()
-			wait += time.Duration(r.killRng.Int64N(int64(span)))
-			r.mu.Unlock()
-		}
-		if sleepCtx(ctx, wait) != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-tick.C:
 		}
+		r.restartExited()
+		if time.Now().Before(next) {
+			continue
+		}
+		next = time.Now().Add(r.killWait())
 		r.mu.Lock()
 		i := r.killRng.IntN(len(r.workers))
 		r.mu.Unlock()
@@ -656,6 +659,32 @@ func (r *runner) killLoop(ctx context.Context) {
 		r.events.KillLog = append(r.events.KillLog, Kill{Worker: i, Time: time.Now()})
 		r.mu.Unlock()
 		r.logf("SIGKILL worker %d (pid %d)", i, pid)
+		if err := w.Start(); err != nil {
+			r.logf("restart worker %d: %v", i, err)
+		}
+	}
+}
+
+// killWait is the time to the next kill: kill-min..kill-max.
+func (r *runner) killWait() time.Duration {
+	wait := r.o.killMin
+	if span := r.o.killMax - r.o.killMin; span > 0 {
+		r.mu.Lock()
+		wait += time.Duration(r.killRng.Int64N(int64(span)))
+		r.mu.Unlock()
+	}
+	return wait
+}
+
+// restartExited starts again, as a supervisor would, a worker that exited
+// on its own (one started while NATS was down exits: it cannot provision),
+// so that the run keeps its workers.
+func (r *runner) restartExited() {
+	for i, w := range r.workers {
+		if w.PID() != 0 {
+			continue
+		}
+		r.logf("worker %d exited on its own (see worker-%d.log); starting it again", i, i)
 		if err := w.Start(); err != nil {
 			r.logf("restart worker %d: %v", i, err)
 		}
