@@ -229,3 +229,48 @@ func TestACommandOnADeeperSubjectIsDeadLettered(t *testing.T) {
 		t.Fatal("the command was applied")
 	}
 }
+
+// The catch-all acks cumulatively. A worker that died holding a scan batch
+// (here: the test pulls a command and never settles it) leaves it pending
+// until the ack wait; a newer batch's ack must not cover it: the command
+// is still answered, once.
+func TestANewerScanBatchDoesNotAckAnOlderOnesCommands(t *testing.T) {
+	b := newBundle(t)
+	cfg := b.config()
+	cfg.UnknownConnectionGrace = 500 * time.Millisecond
+	cfg.AckWait, cfg.RetryBudget, cfg.LeaseTTL = 3*time.Second, time.Second, 2*time.Second
+	b.start(cfg)() // provisions the consumers, then stops
+
+	b.publish(messages.NewCommand("held-by-the-dead", "/test", "nowhere", res1, messages.Data{Changes: messages.Changes{Name: ptr("x")}}), true)
+	ctx := context.Background()
+	catchAll, err := b.js.Consumer(ctx, b.streams.Commands, "syncworker-unrouted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := catchAll.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dead []jetstream.Msg // held, never settled: its worker died
+	for m := range batch.Messages() {
+		dead = append(dead, m)
+	}
+	if len(dead) != 1 {
+		t.Fatalf("the dead worker's pull got %d messages; want 1", len(dead))
+	}
+
+	b.publish(messages.NewCommand("after-it", "/test", "nowhere", res2, messages.Data{Changes: messages.Changes{Name: ptr("y")}}), true)
+	b.start(cfg)
+	for _, id := range []string{"after-it", "held-by-the-dead"} {
+		r := b.result(id).Data
+		if r.Status != messages.StatusRejected || r.Error == nil || r.Error.Code != messages.CodeUnknownConnection {
+			t.Fatalf("%s: %s %+v", id, r.Status, r.Error)
+		}
+	}
+	time.Sleep(time.Second)
+	for _, id := range []string{"after-it", "held-by-the-dead"} {
+		if got := len(b.waitResults(id, 1)); got != 1 {
+			t.Errorf("%s has %d results; want 1", id, got)
+		}
+	}
+}
