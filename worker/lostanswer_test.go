@@ -94,3 +94,43 @@ func TestALostAnswerHandedBackKeepsItsResource(t *testing.T) {
 		t.Fatalf("provider name = %q, want the newer command's", app.Name)
 	}
 }
+
+// TestALostAnswerIsAppliedAfterItsHoldLapsed (§5.1, the chaos test's
+// "written (the answer was lost) but its result is unchanged"): the
+// provider applies a command's write but its answer is lost, and its worker
+// stops before the command is settled; the command's next delivery comes
+// only after the resource's hold for it lapsed. The values it reads in
+// place are its own write: applied, never unchanged.
+func TestALostAnswerIsAppliedAfterItsHoldLapsed(t *testing.T) {
+	b := newBundle(t)
+	var lost, healed atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == rocketchatsim.PathUpdate && lost.CompareAndSwap(false, true):
+			b.sim.ServeHTTP(httptest.NewRecorder(), r)          // applied...
+			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
+		case lost.Load() && !healed.Load():
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		default:
+			b.sim.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b.simURL = srv.URL
+	cfg := b.config()
+	cfg.AckWait, cfg.LeaseTTL, cfg.RetryBudget = 3*time.Second, time.Second, 2*time.Second
+	stop := b.start(cfg)
+
+	b.publish(command("cmd-lost", res1, nil, messages.Changes{Name: ptr("lost-answer")}), true)
+	waitFor(t, "the answer to the write to be lost", lost.Load)
+	time.Sleep(100 * time.Millisecond) // retrying
+	stop()
+	healed.Store(true)
+	time.Sleep(cfg.AckWait + 2*cfg.LeaseTTL) // the hold (ack wait + lease TTL) lapses
+	b.start(cfg)
+
+	r := b.result("cmd-lost").Data
+	if r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{"name"}) {
+		t.Fatalf("the command whose answer was lost: %s applied=%v; want applied: its write landed", r.Status, r.AppliedFields)
+	}
+}

@@ -341,7 +341,10 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 			var ae *adapters.Error
 			if err != nil {
 				ae = classify(ctx, err)
-				j.mayHaveWritten = j.mayHaveWritten || ae.MayHaveWritten
+				if ae.MayHaveWritten && !j.mayHaveWritten {
+					j.mayHaveWritten = true
+					w.recordMayHaveWritten(ctx, j)
+				}
 				attemptSpan.SetAttributes(semconv.ErrorTypeKey.String(string(ae.Kind.Code())))
 				attemptSpan.SetStatus(codes.Error, "provider call failed")
 				if ae.Kind == adapters.KindRateLimited && ae.RetryAfter > 0 {
@@ -409,6 +412,22 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 		w.handBackJob(ctx, j, delay, "retry_budget_spent")
 	}
 	return nil
+}
+
+// recordMayHaveWritten tells the store that j's attempt may have written
+// without its answer, before anything else happens to j: a later delivery
+// of it then begins Resumed however late it comes (its hold may have
+// lapsed meanwhile, if this worker dies), and takes the values it finds in
+// place as its own, applied. If the store cannot be told, the hold is
+// still there.
+func (w *Worker) recordMayHaveWritten(ctx context.Context, j *job) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StoreTimeout)
+	defer cancel()
+	j.span.AddEvent("may_have_written")
+	if err := w.cfg.Store.MayHaveWritten(ctx, j.id, j.owner, w.cfg.ResultTTL); err != nil {
+		w.cfg.Logger.Warn("recording that a write may have landed failed; the resource hold still covers it",
+			w.logAttrs(j, slog.String("error", err.Error()))...)
+	}
 }
 
 // begin calls Store.Begin, waiting in process (up to LeaseWait) while the

@@ -253,6 +253,16 @@ type Store interface {
 	// (the done record answers from then on).
 	Begin(ctx context.Context, req BeginRequest) (BeginResult, error)
 
+	// MayHaveWritten records that the owner's delivery of commandID (it
+	// holds the claim) made a provider call that may have written without
+	// its answer. Until the command is done, every later Begin that
+	// claims it says Resumed, however late it comes: after its hold
+	// lapsed too (the worker died, and the redelivery came late), the
+	// values found in place may be its own. ErrLeaseLost when the claim
+	// is not the owner's. Release leaves it; Complete drops it with the
+	// sighting, which is kept at least ttl (as BeginRequest.SightingTTL).
+	MayHaveWritten(ctx context.Context, commandID, owner string, ttl time.Duration) error
+
 	// Sight records the sightings of commands a worker holds before it
 	// begins them (a batch it fetched), as Begin would: a command not seen
 	// yet gets its sighting, one seen with the same hash keeps the earlier

@@ -103,6 +103,7 @@ var cases = []struct {
 	{"SightedIDRefusesAnotherPayload", testSightedIDRefusesAnotherPayload},
 	{"DoneForgetsTheSighting", testDoneForgetsTheSighting},
 	{"HoldOutlivesALapsedClaim", testHoldOutlivesALapsedClaim},
+	{"MayHaveWrittenOutlivesTheHold", testMayHaveWrittenOutlivesTheHold},
 	{"ReleaseKeepsTheHoldWhenAsked", testReleaseKeepsTheHoldWhenAsked},
 	{"HoldEndsWithReleaseAndExpiry", testHoldEndsWithReleaseAndExpiry},
 	{"InvalidHolds", testInvalidHolds},
@@ -1337,6 +1338,44 @@ func testHoldOutlivesALapsedClaim(t *testing.T, h *harness) {
 	if res := h.claim(begin("cmd-2", "h2", "o2", lk)); res.Resumed {
 		t.Fatal("another command after the hold ended says Resumed")
 	}
+}
+
+// A delivery that may have written without its answer says so; its
+// worker dies and the redelivery comes after the hold lapsed, after
+// another command had the resource: it still begins Resumed (the values in
+// place may be its own), until the command is done.
+func testMayHaveWrittenOutlivesTheHold(t *testing.T, h *harness) {
+	lk := "conn/res"
+	req := begin("cmd-1", "h1", "o1", lk)
+	req.TTL = shortTTL // and no hold beyond the claim
+	if res := h.claim(req); res.Resumed {
+		t.Fatal("a first Begin says Resumed")
+	}
+	if err := h.s.MayHaveWritten(h.ctx, "cmd-1", "someone-else", time.Hour); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("MayHaveWritten by another owner: %v, want ErrLeaseLost", err)
+	}
+	if err := h.s.MayHaveWritten(h.ctx, "cmd-1", "o1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// The worker died: the claim and the lease lapse; cmd-2 has the
+	// resource and finishes.
+	h.pollUntilClaimed(begin("cmd-2", "h2", "o2", lk), dedup.LeaseBusy)
+	h.complete(complete("cmd-2", "h2", "o2", lk, result, nil))
+	if err := h.s.MayHaveWritten(h.ctx, "cmd-1", "o1", time.Hour); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("MayHaveWritten after the claim lapsed: %v, want ErrLeaseLost", err)
+	}
+	if res := h.claim(begin("cmd-1", "h1", "o3", lk)); !res.Resumed {
+		t.Fatal("the late redelivery of a command that may have written: Resumed = false")
+	}
+	h.release("cmd-1", "o3", lk)
+	if res := h.claim(begin("cmd-1", "h1", "o4", lk)); !res.Resumed {
+		t.Fatal("the delivery after a release: Resumed = false")
+	}
+	h.complete(complete("cmd-1", "h1", "o4", lk, result, nil))
+	if res := h.claim(begin("cmd-3", "h3", "o5", lk)); res.Resumed {
+		t.Fatal("another command says Resumed")
+	}
+	h.expect(begin("cmd-1", "h1", "o6", lk), dedup.Done)
 }
 
 func testReleaseKeepsTheHoldWhenAsked(t *testing.T, h *harness) {

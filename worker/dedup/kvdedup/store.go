@@ -210,6 +210,10 @@ type cmdRecord struct {
 	// record keeps for the Begin that reopens it.
 	OriginSeq  uint64 `json:"q,omitempty"`
 	OriginTime int64  `json:"t,omitempty"`
+	// Wrote: a delivery of the command may have written without its
+	// answer (Store.MayHaveWritten); kept with the sighting until the
+	// command is done.
+	Wrote bool `json:"w,omitempty"`
 }
 
 // origin returns the Origin r kept; zero when none.
@@ -467,10 +471,12 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			}
 		}
 		resumed := req.LeaseKey != "" && lease.val.resumedBy(req.CommandID, req.Owner, now)
+		wrote := !reopen && cur.val.Wrote
+		resumed = resumed || wrote
 
 		deadline := now + reqcheck.Millis(req.TTL)
 		claimRev, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{
-			State: stateClaim, Hash: req.PayloadHash, Owner: req.Owner, Expires: deadline,
+			State: stateClaim, Hash: req.PayloadHash, Owner: req.Owner, Expires: deadline, Wrote: wrote,
 		}, origin), cur.rev)
 		if errors.Is(err, errRace) {
 			continue
@@ -635,7 +641,7 @@ func (s *Store) undoClaim(ctx context.Context, ck string, prev entry[cmdRecord],
 		_, _ = putRaw(uctx, s.cmd, ck, prev.raw, claimRev)
 		return
 	}
-	_, _ = put(uctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: hash}, origin), claimRev)
+	_, _ = put(uctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: hash}, origin), claimRev) // no record before: nothing written
 }
 
 // recordSighting records, for a Begin that met the lease busy, the
@@ -648,7 +654,7 @@ func (s *Store) recordSighting(ctx context.Context, ck string, cur entry[cmdReco
 		cur.val.OriginSeq == want.OriginSeq && cur.val.OriginTime == want.OriginTime) {
 		return nil
 	}
-	_, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: req.PayloadHash}, origin), cur.rev)
+	_, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: req.PayloadHash, Wrote: cur.val.Wrote}, origin), cur.rev)
 	return err
 }
 
@@ -944,6 +950,37 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 	return s.releaseLease(ctx, req.LeaseKey, req.Owner)
 }
 
+// MayHaveWritten implements dedup.Store.
+func (s *Store) MayHaveWritten(ctx context.Context, commandID, owner string, ttl time.Duration) error {
+	if commandID == "" || owner == "" || ttl <= 0 {
+		return errors.New("kvdedup: MayHaveWritten needs a command id, an owner and a TTL")
+	}
+	ck := cmdKey(commandID)
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[cmdRecord](ctx, s.cmd, ck)
+		if err != nil {
+			return err
+		}
+		if !cur.val.liveClaim(s.nowMs()) || cur.val.Owner != owner {
+			return dedup.ErrLeaseLost
+		}
+		if cur.val.Wrote {
+			return nil
+		}
+		rec := cur.val
+		rec.Wrote = true
+		_, err = put(ctx, s.cmd, ck, rec, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended("may have written")
+}
+
 func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
@@ -956,8 +993,8 @@ func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
 		if cur.val.State != stateClaim || cur.val.Owner != owner {
 			return nil
 		}
-		// The sighting stays: hash and origin.
-		_, err = put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: cur.val.Hash}, cur.val.origin()), cur.rev)
+		// The sighting stays: hash, origin, and whether it may have written.
+		_, err = put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: cur.val.Hash, Wrote: cur.val.Wrote}, cur.val.origin()), cur.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}

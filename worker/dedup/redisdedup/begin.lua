@@ -13,7 +13,8 @@
 -- ARGV[5..] fields whose order keys to return
 -- KEYS[#KEYS] the command's sighting (hash: h payload hash first seen, q
 --           and t the earliest copy's origin: stream sequence and Unix
---           nanoseconds, '' when unknown), kept while the command is not
+--           nanoseconds, '' when unknown; w '1' when a delivery may have
+--           written without its answer), kept while the command is not
 --           done; Release leaves it, Complete drops it
 -- ARGV[#ARGV-4] this copy's origin stream sequence ('' when unknown)
 -- ARGV[#ARGV-3] this copy's origin time in Unix nanoseconds ('' likewise)
@@ -28,7 +29,7 @@
 -- lapsed | nil}, or, for state 'claimed', {state, result|nil, origin
 -- seq|nil, origin time|nil, resumed '1'|'0', nil, field1, key1, field2,
 -- key2, ...}; resumed when the hold was an earlier delivery's of this
--- command (it may have written); the
+-- command, or the sighting says a delivery may have written; the
 -- pairs only for fields that have a key (stored as "key/seq", or a bare
 -- "key" written before order keys had a stream sequence). The result is
 -- that of the done record for 'done' and 'conflict', and for 'claimed' when
@@ -62,8 +63,10 @@ end
 -- The sighting: another payload under a known id is a conflict, whoever
 -- holds or held the claim; the earliest copy's origin is kept, on a busy
 -- lease too. A reopened done record keeps its own origin instead.
+local wrote = false
 if not reopened then
-  local seen = redis.call('HMGET', sighting, 'h', 'q', 't')
+  local seen = redis.call('HMGET', sighting, 'h', 'q', 't', 'w')
+  wrote = seen[4] == '1'
   if seen[1] and seen[1] ~= ARGV[1] then
     return {'conflict', false}
   end
@@ -106,6 +109,11 @@ if leased then
       resumed = '1'
     end
   end
+end
+
+-- A delivery of it may have written without its answer (may_have_written.lua).
+if wrote then
+  resumed = '1'
 end
 
 if reopened then

@@ -49,6 +49,7 @@ var (
 	sightScript    = mustScripts("decimal.lua", "sight.lua")
 	completeScript = mustScript("complete.lua")
 	releaseScript  = mustScript("release.lua")
+	wroteScript    = mustScript("may_have_written.lua")
 )
 
 // DefaultPrefix is the key prefix used when Config.Prefix is empty.
@@ -374,6 +375,22 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 		reqcheck.Millis(req.TTL+req.Hold), holdValue(req.CommandID, req.Owner)).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: renew: %w", err)
+	}
+	if n != 1 {
+		return dedup.ErrLeaseLost
+	}
+	return nil
+}
+
+// MayHaveWritten implements dedup.Store: a flag on the command's
+// sighting, which Begin made and keeps until the command is done.
+func (s *Store) MayHaveWritten(ctx context.Context, commandID, owner string, ttl time.Duration) error {
+	if commandID == "" || owner == "" || ttl <= 0 {
+		return errors.New("redisdedup: MayHaveWritten needs a command id, an owner and a TTL")
+	}
+	n, err := s.scripts.run(ctx, wroteScript, []string{s.prefix + ":cmd:" + commandID, s.sightingKey(commandID)}, owner, reqcheck.Millis(ttl)).Int()
+	if err != nil {
+		return fmt.Errorf("redisdedup: may have written: %w", err)
 	}
 	if n != 1 {
 		return dedup.ErrLeaseLost
