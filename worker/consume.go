@@ -40,9 +40,6 @@ type consumeLoop struct {
 	// slots holds one token per message the loop may still hold (see
 	// pull).
 	slots chan struct{}
-	// unacked: the catch-all's settled messages its scan has not acked
-	// yet (see ackScanned).
-	unacked []scanned
 }
 
 // newConsumeLoop is the loop of one connection's lane; connection is ""

@@ -12,11 +12,18 @@ import (
 // answers commands for connections no worker is configured for (see
 // unroutedscan.go). Its "-" keeps it apart from every connection's
 // consumer (consumerName).
-const unroutedConsumer = "syncworker-unrouted"
+const unroutedConsumer = "syncworker-catchall"
 
 // legacyUnroutedConsumer is the catch-all of earlier versions, which
 // delivered every command in full and acked each: provision deletes it.
 const legacyUnroutedConsumer = "syncworker_unrouted"
+
+// ackAllUnroutedConsumer is the catch-all of the version before this one,
+// headers-only but acking a batch at once (AckAll), which could cover
+// commands another worker held (see unroutedscan.go). A consumer's ack
+// policy cannot change, so this one has a new name: it starts where that
+// one's acks ended, and provision deletes that one.
+const ackAllUnroutedConsumer = "syncworker-unrouted"
 
 // consumerName is the durable consumer of one connection's commands.
 func consumerName(connection string) string { return consumerPrefix + connection }
@@ -63,16 +70,51 @@ func (w *Worker) provision(ctx context.Context) error {
 		}
 	}
 	if *w.cfg.RejectUnknownConnections {
-		cc := w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))
-		cc.HeadersOnly = true
-		cc.AckPolicy = jetstream.AckAllPolicy
-		cc.MaxAckPending = unroutedScanBatch
-		if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands, cc); err != nil {
-			return fmt.Errorf("provision consumer %s: %w", unroutedConsumer, err)
+		if err := w.provisionCatchAll(ctx); err != nil {
+			return err
 		}
 		if err := w.deleteLegacyCatchAll(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// provisionCatchAll creates or updates the catch-all consumer. A new one
+// starts where the AckAll catch-all of the previous version (if any) had
+// acked to, and that one is deleted: its commands beyond that are scanned
+// again, and those already answered are answered from the store.
+func (w *Worker) provisionCatchAll(ctx context.Context) error {
+	s := w.cfg.Streams
+	cc := w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))
+	cc.HeadersOnly = true
+	cc.MaxAckPending = 4 * unroutedScanBatch
+	cur, err := w.cfg.JetStream.Consumer(ctx, s.Commands, unroutedConsumer)
+	switch {
+	case err == nil: // its start stays what it was
+		cc.DeliverPolicy, cc.OptStartSeq = cur.CachedInfo().Config.DeliverPolicy, cur.CachedInfo().Config.OptStartSeq
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("provision: look up consumer %s: %w", unroutedConsumer, err)
+	default:
+		old, err := w.cfg.JetStream.Consumer(ctx, s.Commands, ackAllUnroutedConsumer)
+		switch {
+		case err == nil:
+			if floor := old.CachedInfo().AckFloor.Stream; floor > 0 {
+				cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+			}
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return fmt.Errorf("provision: look up consumer %s: %w", ackAllUnroutedConsumer, err)
+		}
+	}
+	if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands, cc); err != nil {
+		return fmt.Errorf("provision consumer %s: %w", unroutedConsumer, err)
+	}
+	err = w.cfg.JetStream.DeleteConsumer(ctx, s.Commands, ackAllUnroutedConsumer)
+	switch {
+	case err == nil:
+		w.cfg.Logger.Info("deleted the catch-all consumer of the previous version", "consumer", ackAllUnroutedConsumer)
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("provision: delete consumer %s: %w", ackAllUnroutedConsumer, err)
 	}
 	return nil
 }

@@ -1,11 +1,9 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,27 +15,26 @@ import (
 // found without delivering every command twice.
 //
 // The catch-all consumer (unroutedConsumer, filter <prefix>.commands.>) is
-// headers-only and acknowledges cumulatively (AckAll): the scan reads each
-// command's subject and headers, not its payload, and acks a whole batch
-// with one ack, so that a command a connection consumer serves costs
-// JetStream a light delivery and no ack of its own. The few commands whose
-// connection is not served by this worker and has no consumer (a typo, a
-// connection not deployed yet) are fetched in full from the stream and
-// handled like any delivery (see deferUnrouted): handed back until the
-// grace ends or a consumer appears, then rejected as unknown_connection.
+// headers-only: the scan reads each command's subject and headers, not its
+// payload, so that a command a connection consumer serves costs JetStream a
+// light delivery and a small ack. The few commands whose connection is not
+// served by this worker and has no consumer (a typo, a connection not
+// deployed yet) are fetched in full from the stream and handled like any
+// delivery (see deferUnrouted): handed back until the grace ends or a
+// consumer appears, then rejected as unknown_connection.
 //
-// The scan settles its batch in stream order and acks only up to the last
-// command settled, so a command is never acked before it is answered or
-// owned by a connection consumer; a worker that dies mid-batch leaves the
-// rest to be redelivered after the ack wait. MaxAckPending is one batch,
-// so that mostly one worker of the fleet scans at a time; but a batch
-// pulled before it was full leaves the next messages to another pull, and
-// a cumulative ack covers every message up to it whoever holds them: so
-// the scan acks only up to where every earlier message is acked or its
-// own, and keeps the rest for later (see ackScanned).
+// Each command is acked on its own once it is answered or owned by a
+// connection consumer (explicit acks). An earlier version acked a whole
+// batch at once (AckAll): a cumulative ack covers every message up to it,
+// whoever holds it, and a batch pulled before it was full leaves the next
+// messages to another pull, so a worker's ack could cover commands another
+// worker held and had not answered (a chaos run lost some that way when
+// their worker was killed). A worker that dies mid-batch leaves its
+// unacked commands to be redelivered after the ack wait.
 
-// unroutedScanBatch is how many commands one pull of the scan reads, and
-// so the catch-all consumer's MaxAckPending.
+// unroutedScanBatch is how many commands one pull of the scan reads; the
+// catch-all consumer's MaxAckPending is a few of them, so that several
+// workers may scan at once.
 const unroutedScanBatch = 256
 
 // minScanRetry is the least pause before the scan handles a handed-back
@@ -51,7 +48,6 @@ func (l *consumeLoop) scan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("unrouted scan: stream %s: %w", l.w.cfg.Streams.Commands, err)
 	}
-	defer l.ackScanned(ctx, true) // what may be acked is, the rest handed back
 	failures := 0
 	for l.w.stopping.Err() == nil {
 		if !l.w.waitStoreTrusted() {
@@ -73,141 +69,55 @@ func (l *consumeLoop) scan(ctx context.Context) error {
 	return nil
 }
 
-// settleScanned settles one batch of the scan in order and acks what it
-// may of it (see ackScanned).
+// settleScanned settles one batch of the scan in order, acking each
+// command once it is answered or owned by a connection consumer.
 func (l *consumeLoop) settleScanned(ctx context.Context, stream jetstream.Stream, msgs []jetstream.Msg) {
-	if len(msgs) == 0 && len(l.unacked) == 0 {
+	if len(msgs) == 0 {
 		return
 	}
-	// The whole batch stays under the heartbeat (in-progress acks) until
-	// it is acked: a command waiting for its connection may hold it.
+	// The batch stays under the heartbeat (in-progress acks) until each
+	// command is acked: a command waiting for its connection may hold the
+	// rest.
 	held := make([]*tracked, len(msgs))
 	for i, m := range msgs {
 		held[i] = l.w.inflight.hold(m, false)
 	}
-	settled := -1 // msgs[:settled+1] are settled
 	defer func() {
-		for i, t := range held {
-			if i <= settled {
-				l.unacked = append(l.unacked, scanned{t: t, seq: streamSeq(t.msg)})
-				continue
-			}
-			if l.w.stopping.Err() != nil {
-				l.w.handBack(t.msg, 0) // not settled: straight back for the fleet
-			}
+		for _, t := range held {
 			l.w.inflight.release(t)
 		}
-		l.ackScanned(ctx, false)
 	}()
 	for i, m := range msgs {
-		if !l.owned(ctx, m) {
-			handBacks := 0
-			for {
-				delay, ok := l.settleUnrouted(stream, m, handBacks)
-				if ok {
-					break
-				}
-				if delay < 0 {
-					// Left to its ack wait: handled again after a step, as
-					// its redelivery would be (a stored result answers it).
-					// Nothing after it may be acked before it is.
-					delay = l.w.unroutedStep()
-				}
-				if l.w.stopping.Err() != nil || !l.wait(max(delay, minScanRetry)) {
-					return // stopping: nothing from it on is acked
-				}
-				handBacks++
+		if !l.owned(ctx, m) && !l.settleScannedUnrouted(stream, m) {
+			// Stopping: what is not acked goes straight back for the fleet.
+			for _, rest := range msgs[i:] {
+				l.w.handBack(rest, 0)
 			}
+			return
 		}
-		settled = i
+		if err := m.Ack(); err != nil {
+			l.w.cfg.Logger.Warn("ack of a scanned command failed; it is scanned again", "subject", m.Subject(), "error", err)
+		}
 	}
 }
 
-// scanned is a settled message of the catch-all not acked yet, held
-// under the heartbeat.
-type scanned struct {
-	t     *tracked
-	seq   uint64 // its stream sequence
-	since time.Time
-}
-
-// streamSeq is a message's stream sequence (0 when it has no metadata).
-func streamSeq(m jetstream.Msg) uint64 {
-	meta, err := m.Metadata()
-	if err != nil {
-		return 0
-	}
-	return meta.Sequence.Stream
-}
-
-// ackPatience bounds, in ack waits, how long a settled message of the
-// catch-all waits for an older batch's ack before it is handed back.
-const ackPatience = 2
-
-// ackScanned acks the settled messages of the scan (l.unacked) that one
-// ack may cover. An ack of the catch-all covers every message up to it
-// (AckAll), whoever holds them, and another worker (or this one before a
-// restart) may hold an older batch: a batch that was not full when it was
-// pulled lets the next pull have the messages after it. So it acks only
-// up to where every earlier message is acked or settled here, and keeps
-// the rest, under the heartbeat, for the next batch: the older batch is
-// acked by its worker, or comes back after its ack wait, to this scan or
-// another. One that waits longer than ackPatience ack waits is handed
-// back (scanned again, its stored result answers it). When the scan ends
-// (last) or the worker stops, what is left is handed back.
-func (l *consumeLoop) ackScanned(ctx context.Context, last bool) {
-	now := time.Now()
-	for i := range l.unacked {
-		if l.unacked[i].since.IsZero() {
-			l.unacked[i].since = now
+// settleScannedUnrouted handles a scanned command no connection consumer
+// owns until it is settled for good (true), or the worker stops (false).
+func (l *consumeLoop) settleScannedUnrouted(stream jetstream.Stream, m jetstream.Msg) bool {
+	for handBacks := 0; ; handBacks++ {
+		delay, ok := l.settleUnrouted(stream, m, handBacks)
+		if ok {
+			return true
+		}
+		if delay < 0 {
+			// Left to its ack wait: handled again after a step, as its
+			// redelivery would be (a stored result answers it).
+			delay = l.w.unroutedStep()
+		}
+		if l.w.stopping.Err() != nil || !l.wait(max(delay, minScanRetry)) {
+			return false
 		}
 	}
-	slices.SortFunc(l.unacked, func(a, b scanned) int { return cmp.Compare(a.seq, b.seq) })
-	if len(l.unacked) > 0 {
-		n, err := l.safeAck(ctx)
-		if err != nil {
-			l.w.cfg.Logger.Warn("reading the catch-all consumer failed; its settled commands are acked later", "error", err)
-		}
-		if n > 0 {
-			if err := l.unacked[n-1].t.msg.Ack(); err != nil { // AckAll: and all before it
-				l.w.cfg.Logger.Warn("ack of the unrouted scan failed; its commands are scanned again", "error", err)
-			}
-			for _, u := range l.unacked[:n] {
-				l.w.inflight.release(u.t)
-			}
-			l.unacked = slices.Delete(l.unacked, 0, n)
-		}
-	}
-	kept := l.unacked[:0]
-	for _, u := range l.unacked {
-		if last || l.w.stopping.Err() != nil || now.Sub(u.since) > ackPatience*l.w.cfg.AckWait {
-			l.w.handBack(u.t.msg, 0)
-			l.w.inflight.release(u.t)
-			continue
-		}
-		kept = append(kept, u)
-	}
-	l.unacked = kept
-}
-
-// safeAck says how many of l.unacked (ascending) one ack may cover now:
-// those up to where every message is acked or settled here, or all of
-// them when no other holder has any message of the consumer.
-func (l *consumeLoop) safeAck(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.w.cfg.StoreTimeout)
-	defer cancel()
-	info, err := l.cons.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if info.NumAckPending <= len(l.unacked) {
-		return len(l.unacked), nil // every pending message is settled here
-	}
-	n := 0
-	for q := info.AckFloor.Stream + 1; n < len(l.unacked) && l.unacked[n].seq == q; q++ {
-		n++
-	}
-	return n, nil
 }
 
 // owned reports whether a scanned command is some connection consumer's:
