@@ -68,7 +68,9 @@ type GateConfig struct {
 	// Default 500ms.
 	Refresh time.Duration
 	// ProbeTTL bounds a probe claim: another worker may probe once it is
-	// past (the prober died). Default 1 minute.
+	// past (the prober died). Default 15s: the circuit stays shut that
+	// long when a worker dies holding the probe; a probe slower than that
+	// may have a second one beside it.
 	ProbeTTL time.Duration
 	Now      func() time.Time
 }
@@ -124,7 +126,7 @@ func NewGate(cfg GateConfig) *Gate {
 	}
 	cfg.Circuit.OpenFor = cmp.Or(cfg.Circuit.OpenFor, DefaultOpenFor)
 	cfg.Refresh = cmp.Or(cfg.Refresh, 500*time.Millisecond)
-	cfg.ProbeTTL = cmp.Or(cfg.ProbeTTL, time.Minute)
+	cfg.ProbeTTL = cmp.Or(cfg.ProbeTTL, 15*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
