@@ -223,8 +223,8 @@ var ErrNotReplayable = errors.New("not replayable")
 var dropOnReplay = []string{HeaderErrorCode, HeaderError, HeaderAttempts, HeaderDeliveries, HeaderSubject, HeaderReplay}
 
 // ReplayMessage builds the message that replays l: the body verbatim on the
-// command's subject (its bulk subject when it came from the bulk lane), the original headers without the dead letter's own,
-// and Sync-Replay: <seq>. A dead letter whose command subject (Sync-Subject)
+// command's subject (its bulk subject when it came from the bulk lane), the
+// original headers without the dead letter's own, and Sync-Replay: <seq>. A dead letter whose command subject (Sync-Subject)
 // could not be read is not replayable: the worker files it under a made-up
 // connection (_unroutable) and resource (its sequence), which name no
 // command subject.
