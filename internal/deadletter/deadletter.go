@@ -224,10 +224,10 @@ var dropOnReplay = []string{HeaderErrorCode, HeaderError, HeaderAttempts, Header
 
 // ReplayMessage builds the message that replays l: the body verbatim on the
 // command's subject (its bulk subject when it came from the bulk lane), the
-// original headers without the dead letter's own, and Sync-Replay: <seq>. A dead letter whose command subject (Sync-Subject)
-// could not be read is not replayable: the worker files it under a made-up
-// connection (_unroutable) and resource (its sequence), which name no
-// command subject.
+// original headers without the dead letter's own, and Sync-Replay: <seq>.
+// A dead letter whose command subject (Sync-Subject) could not be read is
+// not replayable: the worker files it under a made-up connection
+// (_unroutable) and resource (its sequence), which name no command subject.
 func (s Store) ReplayMessage(l Letter) (*nats.Msg, error) {
 	if l.CommandID == "" || !messages.ValidConnection(l.Connection) || !messages.ValidResource(l.Resource) {
 		return nil, fmt.Errorf("dead letter %d: %w: its command id, connection or resource cannot be read", l.Seq, ErrNotReplayable)
