@@ -36,11 +36,12 @@ func bulkConsumerName(connection string) string { return bulkConsumerPrefix + co
 const bulkShareEvery = 4
 
 // lanePool works one connection's two lanes with maxInFlight goroutines.
-// A quarter of them (maxInFlight/4, rounded down: none below a maxInFlight of four) serve only the
-// interactive lane, so that an interactive command finds a goroutine even
-// while bulk commands hold the others (waiting for a busy resource or a
-// slow provider); the others serve interactive commands first and bulk
-// ones otherwise, and bulk first on one pick in bulkShareEvery.
+// A quarter of them (maxInFlight/4, rounded down: none below a maxInFlight
+// of four) serve only the interactive lane, so that an interactive command
+// finds a goroutine even while bulk commands hold the others (waiting for
+// a busy resource or a slow provider); the others serve interactive
+// commands first and bulk ones otherwise, and bulk first on one pick in
+// bulkShareEvery.
 type lanePool struct {
 	workers           int
 	interactive, bulk *consumeLoop
