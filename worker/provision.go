@@ -89,33 +89,35 @@ func (w *Worker) provisionCatchAll(ctx context.Context) error {
 	cc := w.consumerConfig(unroutedConsumer, w.cfg.Subjects.Commands(), 1, w.backstop(true))
 	cc.HeadersOnly = true
 	cc.MaxAckPending = 4 * unroutedScanBatch
+	old, err := w.cfg.JetStream.Consumer(ctx, s.Commands, ackAllUnroutedConsumer)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		old = nil // none: nothing to start from or delete
+	case err != nil:
+		return fmt.Errorf("provision: look up consumer %s: %w", ackAllUnroutedConsumer, err)
+	}
 	cur, err := w.cfg.JetStream.Consumer(ctx, s.Commands, unroutedConsumer)
 	switch {
 	case err == nil: // its start stays what it was
 		cc.DeliverPolicy, cc.OptStartSeq = cur.CachedInfo().Config.DeliverPolicy, cur.CachedInfo().Config.OptStartSeq
 	case !errors.Is(err, jetstream.ErrConsumerNotFound):
 		return fmt.Errorf("provision: look up consumer %s: %w", unroutedConsumer, err)
-	default:
-		old, err := w.cfg.JetStream.Consumer(ctx, s.Commands, ackAllUnroutedConsumer)
-		switch {
-		case err == nil:
-			if floor := old.CachedInfo().AckFloor.Stream; floor > 0 {
-				cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
-			}
-		case !errors.Is(err, jetstream.ErrConsumerNotFound):
-			return fmt.Errorf("provision: look up consumer %s: %w", ackAllUnroutedConsumer, err)
+	case old != nil:
+		if floor := old.CachedInfo().AckFloor.Stream; floor > 0 {
+			cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
 		}
 	}
 	if _, err := w.cfg.JetStream.CreateOrUpdateConsumer(ctx, s.Commands, cc); err != nil {
 		return fmt.Errorf("provision consumer %s: %w", unroutedConsumer, err)
 	}
+	if old == nil {
+		return nil
+	}
 	err = w.cfg.JetStream.DeleteConsumer(ctx, s.Commands, ackAllUnroutedConsumer)
-	switch {
-	case err == nil:
-		w.cfg.Logger.Info("deleted the catch-all consumer of the previous version", "consumer", ackAllUnroutedConsumer)
-	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("provision: delete consumer %s: %w", ackAllUnroutedConsumer, err)
 	}
+	w.cfg.Logger.Info("deleted the catch-all consumer of the previous version", "consumer", ackAllUnroutedConsumer)
 	return nil
 }
 
