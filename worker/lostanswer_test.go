@@ -54,20 +54,7 @@ func TestALostAnswerToAWriteIsApplied(t *testing.T) {
 // write landed (applied), then goes on.
 func TestALostAnswerHandedBackKeepsItsResource(t *testing.T) {
 	b := newBundle(t)
-	var lost, healed atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == rocketchatsim.PathUpdate && lost.CompareAndSwap(false, true):
-			b.sim.ServeHTTP(httptest.NewRecorder(), r)          // applied...
-			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
-		case lost.Load() && !healed.Load():
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-		default:
-			b.sim.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	b.simURL = srv.URL
+	_, healed := b.loseOneAnswer()
 	cfg := b.config()
 	cfg.RetryBudget, cfg.MaxNakDelay = 300*time.Millisecond, 2*time.Second
 	b.start(cfg)
@@ -103,20 +90,7 @@ func TestALostAnswerHandedBackKeepsItsResource(t *testing.T) {
 // place are its own write: applied, never unchanged.
 func TestALostAnswerIsAppliedAfterItsHoldLapsed(t *testing.T) {
 	b := newBundle(t)
-	var lost, healed atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == rocketchatsim.PathUpdate && lost.CompareAndSwap(false, true):
-			b.sim.ServeHTTP(httptest.NewRecorder(), r)          // applied...
-			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
-		case lost.Load() && !healed.Load():
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-		default:
-			b.sim.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	b.simURL = srv.URL
+	lost, healed := b.loseOneAnswer()
 	cfg := b.config()
 	cfg.AckWait, cfg.LeaseTTL, cfg.RetryBudget = 3*time.Second, time.Second, 2*time.Second
 	stop := b.start(cfg)
@@ -133,4 +107,25 @@ func TestALostAnswerIsAppliedAfterItsHoldLapsed(t *testing.T) {
 	if r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{"name"}) {
 		t.Fatalf("the command whose answer was lost: %s applied=%v; want applied: its write landed", r.Status, r.AppliedFields)
 	}
+}
+
+// loseOneAnswer puts a provider in front of the bundle's simulator that
+// applies the first write but loses its answer (a 502), then answers 503
+// to everything until healed is set.
+func (b *bundle) loseOneAnswer() (lost, healed *atomic.Bool) {
+	lost, healed = new(atomic.Bool), new(atomic.Bool)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == rocketchatsim.PathUpdate && lost.CompareAndSwap(false, true):
+			b.sim.ServeHTTP(httptest.NewRecorder(), r)          // applied...
+			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
+		case lost.Load() && !healed.Load():
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		default:
+			b.sim.ServeHTTP(w, r)
+		}
+	}))
+	b.t.Cleanup(srv.Close)
+	b.simURL = srv.URL
+	return lost, healed
 }
