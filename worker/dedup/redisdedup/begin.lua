@@ -120,8 +120,15 @@ if reopened then
   -- The claim replaces the done record, result and flag included.
   redis.call('DEL', KEYS[1])
 end
+-- One clock reading for the claim, the lease and the hold, so that the
+-- claim and the lease lapse at the same millisecond (set one after the
+-- other with relative TTLs, the lease could outlive the claim by one, and
+-- a redelivery would find the lease busy with no claim).
+local clock = redis.call('TIME')
+local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local deadline = nowMs + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], deadline)
 
 local reply = {'claimed', false, originSeq, originTime, resumed, false}
 if reopened then
@@ -130,8 +137,8 @@ if reopened then
   reply[4] = rec[7] or false
 end
 if leased then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2], 'PX', holdTTL)
+  redis.call('SET', KEYS[2], ARGV[2], 'PXAT', deadline)
+  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2], 'PXAT', nowMs + tonumber(holdTTL))
   if #ARGV >= 5 then
     local fields = {}
     for i = 5, #ARGV do

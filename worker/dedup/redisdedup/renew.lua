@@ -18,11 +18,14 @@ local leased = #KEYS >= 2
 if leased and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return 0
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+-- One clock reading: the claim and the lease lapse together (see begin.lua).
+local clock = redis.call('TIME')
+local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('PEXPIREAT', KEYS[1], nowMs + tonumber(ARGV[2]))
 if leased then
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[2], nowMs + tonumber(ARGV[2]))
   if redis.call('GET', KEYS[3]) == ARGV[4] then
-    redis.call('PEXPIRE', KEYS[3], ARGV[3])
+    redis.call('PEXPIREAT', KEYS[3], nowMs + tonumber(ARGV[3]))
   end
 end
 return 1
