@@ -354,7 +354,7 @@ The worker keeps running. In another terminal, practise with syncctl:
   %s dlq replay --all
   %s status
 
-Take a provider down, then publish or migrate: after 5 failures in a row its
+Take a provider down, then publish or migrate: after 10 failed attempts its
 circuit opens (status shows it) and its commands wait; one command probes it
 every %s; a command that waited %s hands its delivery back, and after %d
 deliveries it is a dead letter. Bring the provider back and replay them:

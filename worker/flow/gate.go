@@ -102,10 +102,13 @@ const DefaultOpenFor = 30 * time.Second
 const FailureWindow = 30 * time.Second
 
 // readyToTrip opens the circuit after failures transient failures in a
-// row when at least half of the window's counted attempts failed.
+// row when at least half of the window's counted attempts failed, and the
+// window has counted at least twice failures: a breaker that has just
+// started (a worker restarted) does not open the fleet's circuit on its
+// first few attempts against a provider that fails now and then.
 func readyToTrip(c gobreaker.Counts, failures int) bool {
 	counted := c.TotalSuccesses + c.TotalFailures
-	return c.ConsecutiveFailures >= uint32(failures) && counted > 0 && 2*c.TotalFailures >= counted
+	return c.ConsecutiveFailures >= uint32(failures) && counted >= 2*uint32(failures) && 2*c.TotalFailures >= counted
 }
 
 // errExcluded marks an attempt the breaker must not count (a rate limit,

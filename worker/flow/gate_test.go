@@ -85,7 +85,7 @@ func TestFailuresInARowOpenTheCircuitForTheFleet(t *testing.T) {
 func TestOneProbeHalfOpensAndItsSuccessClosesForEveryone(t *testing.T) {
 	ctx := context.Background()
 	a, b, ca, cb := fleet(t, flow.Limit{}, 100*time.Millisecond)
-	for range 3 {
+	for range 6 { // failures 3, and twice that counted
 		tk, _ := attempt(t, a)
 		tk.Done(ctx, flow.Failed)
 	}
@@ -172,7 +172,7 @@ func TestPulledCommandsCarryTheirPermits(t *testing.T) {
 func TestWaitingCommandsProbeOneAtATime(t *testing.T) {
 	ctx := context.Background()
 	a, b, _, _ := fleet(t, flow.Limit{}, 100*time.Millisecond)
-	for range 3 {
+	for range 6 { // failures 3, and twice that counted
 		tk, _ := attempt(t, a)
 		tk.Done(ctx, flow.Failed)
 	}
@@ -194,6 +194,29 @@ func TestWaitingCommandsProbeOneAtATime(t *testing.T) {
 	tk.Done(ctx, flow.Succeeded)
 	if wait, _ := a.Wait(ctx, "cmd-2"); wait != 0 {
 		t.Fatalf("after the probe succeeded the others still wait %v", wait)
+	}
+}
+
+// A worker that has just started (a restart, a deploy) counts its first
+// attempts only: failures in a row among them open no circuit until the
+// window has counted twice CircuitConfig.Failures.
+func TestAFreshBreakerNeedsMoreThanItsFirstFailures(t *testing.T) {
+	ctx := context.Background()
+	a, _, ca, _ := fleet(t, flow.Limit{}, time.Minute)
+	for range 5 { // failures 3 in a row, but only 5 counted
+		tk, wait := attempt(t, a)
+		if tk == nil {
+			t.Fatalf("refused (wait %v) on a fresh breaker's first failures", wait)
+		}
+		tk.Done(ctx, flow.Failed)
+	}
+	if got := ca.list(); len(got) != 0 || !a.CircuitClosed() {
+		t.Fatalf("transitions %v: a fresh breaker opened the circuit on its first 5 attempts", got)
+	}
+	tk, _ := attempt(t, a)
+	tk.Done(ctx, flow.Failed) // the sixth
+	if got := ca.list(); len(got) != 1 || got[0] != "closed>open" {
+		t.Fatalf("transitions %v after 6 failures of 6; want closed>open", got)
 	}
 }
 
