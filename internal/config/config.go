@@ -103,7 +103,8 @@ type Connection struct {
 		Burst     int     `yaml:"burst"`
 	} `yaml:"rateLimit"`
 	// Circuit opens after Failures transient failures in a row (default 5;
-	// -1: no circuit) and lets a probe through after OpenFor (default 30s).
+	// -1: no circuit), among at least twice that many attempts in 30s, and
+	// lets a probe through after OpenFor (default 30s).
 	Circuit struct {
 		Failures int      `yaml:"failures"`
 		OpenFor  Duration `yaml:"openFor"`
