@@ -367,6 +367,32 @@ func isRace(err error) bool {
 
 func contended(op string) error { return fmt.Errorf("kvdedup: %s: %w", op, ErrContended) }
 
+// update changes the record at key by compare-and-set, reading it again
+// when another writer got there first. change returns the next value, or
+// write false to leave the record as it is; its error is returned as is.
+// op names the operation in a contended error.
+func update[T any](ctx context.Context, kv jetstream.KeyValue, key, op string, change func(cur T) (next T, write bool, err error)) error {
+	for range maxAttempts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur, err := get[T](ctx, kv, key)
+		if err != nil {
+			return err
+		}
+		next, write, err := change(cur.val)
+		if err != nil || !write {
+			return err
+		}
+		_, err = put(ctx, kv, key, next, cur.rev)
+		if errors.Is(err, errRace) {
+			continue
+		}
+		return err
+	}
+	return contended(op)
+}
+
 // nonNil returns b, or an empty slice when b is nil: a stored result is
 // never nil, as with the Redis store.
 func nonNil(b []byte) []byte {
@@ -547,29 +573,15 @@ func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
 // keepHold keeps the hold of st's resource for st's command, when it is
 // held for it, for at least st.Hold from now.
 func (s *Store) keepHold(ctx context.Context, st dedup.Sighting) error {
-	key := leaseKey(st.LeaseKey)
-	for range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		cur, err := get[leaseRecord](ctx, s.state, key)
-		if err != nil {
-			return err
-		}
+	return update(ctx, s.state, leaseKey(st.LeaseKey), "keep hold", func(cur leaseRecord) (leaseRecord, bool, error) {
 		now := s.nowMs()
 		until := now + max(reqcheck.Millis(st.Hold), 1)
-		if cur.val.Command != st.CommandID || cur.val.Hold <= now || cur.val.Hold >= until {
-			return nil
+		if cur.Command != st.CommandID || cur.Hold <= now || cur.Hold >= until {
+			return cur, false, nil
 		}
-		next := cur.val
-		next.Hold = until
-		_, err = put(ctx, s.state, key, next, cur.rev)
-		if errors.Is(err, errRace) {
-			continue
-		}
-		return err
-	}
-	return contended("keep hold")
+		cur.Hold = until
+		return cur, true, nil
+	})
 }
 
 // sight records one sighting; ours reports that the command is not done
@@ -955,52 +967,24 @@ func (s *Store) MayHaveWritten(ctx context.Context, commandID, owner string, ttl
 	if commandID == "" || owner == "" || ttl <= 0 {
 		return errors.New("kvdedup: MayHaveWritten needs a command id, an owner and a TTL")
 	}
-	ck := cmdKey(commandID)
-	for range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
+	return update(ctx, s.cmd, cmdKey(commandID), "may have written", func(cur cmdRecord) (cmdRecord, bool, error) {
+		if !cur.liveClaim(s.nowMs()) || cur.Owner != owner {
+			return cur, false, dedup.ErrLeaseLost
 		}
-		cur, err := get[cmdRecord](ctx, s.cmd, ck)
-		if err != nil {
-			return err
-		}
-		if !cur.val.liveClaim(s.nowMs()) || cur.val.Owner != owner {
-			return dedup.ErrLeaseLost
-		}
-		if cur.val.Wrote {
-			return nil
-		}
-		rec := cur.val
-		rec.Wrote = true
-		_, err = put(ctx, s.cmd, ck, rec, cur.rev)
-		if errors.Is(err, errRace) {
-			continue
-		}
-		return err
-	}
-	return contended("may have written")
+		write := !cur.Wrote
+		cur.Wrote = true
+		return cur, write, nil
+	})
 }
 
 func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
-	for range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		cur, err := get[cmdRecord](ctx, s.cmd, ck)
-		if err != nil {
-			return err
-		}
-		if cur.val.State != stateClaim || cur.val.Owner != owner {
-			return nil
+	return update(ctx, s.cmd, ck, "release claim", func(cur cmdRecord) (cmdRecord, bool, error) {
+		if cur.State != stateClaim || cur.Owner != owner {
+			return cur, false, nil
 		}
 		// The sighting stays: hash, origin, and whether it may have written.
-		_, err = put(ctx, s.cmd, ck, withOrigin(cmdRecord{State: stateFree, Hash: cur.val.Hash, Wrote: cur.val.Wrote}, cur.val.origin()), cur.rev)
-		if errors.Is(err, errRace) {
-			continue
-		}
-		return err
-	}
-	return contended("release claim")
+		return withOrigin(cmdRecord{State: stateFree, Hash: cur.Hash, Wrote: cur.Wrote}, cur.origin()), true, nil
+	})
 }
 
 // releaseLease frees the lease if owner holds it (expired or not); a no-op

@@ -79,10 +79,7 @@ func (s *Store) Take(_ context.Context, key string, lim flow.Limit, least, most 
 func (s *Store) WaitUntil(_ context.Context, key string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.conn(key)
-	if until.After(c.state.WaitUntil) {
-		c.state.WaitUntil = until
-	}
+	keepLater(&s.conn(key).state.WaitUntil, until)
 	return nil
 }
 
@@ -90,11 +87,15 @@ func (s *Store) WaitUntil(_ context.Context, key string, until time.Time) error 
 func (s *Store) WantFirst(_ context.Context, key string, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.conn(key)
-	if until.After(c.state.FirstUntil) {
-		c.state.FirstUntil = until
-	}
+	keepLater(&s.conn(key).state.FirstUntil, until)
 	return nil
+}
+
+// keepLater sets *t to until unless *t is later already.
+func keepLater(t *time.Time, until time.Time) {
+	if until.After(*t) {
+		*t = until
+	}
 }
 
 // OpenCircuit implements flow.Store.
