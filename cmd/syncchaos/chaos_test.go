@@ -42,8 +42,13 @@ func TestChaosSmall(t *testing.T) {
 		natsRestarts: 1, redisRestarts: 1, redisEmpty: true, emptyWatch: 8 * time.Second,
 		dupWindow: 5 * time.Second, ackWait: 6 * time.Second, leaseTTL: 3 * time.Second,
 		maxInFlight: 16, settle: 2 * time.Minute, maxRSSMiB: 256,
-		buildFlags: testenv.GoBuildFlags(),
-		dir:        t.TempDir(),
+		// 30% faults open a circuit now and then (a provider failing
+		// half its calls in a window); its open period scales with the
+		// ack wait like the rest, or one trip whose probe fails takes
+		// most of the settle time (a CI run stalled 87s on 30s ones).
+		circuitOpenFor: 5 * time.Second,
+		buildFlags:     testenv.GoBuildFlags(),
+		dir:            t.TempDir(),
 	}
 	if testenv.Race {
 		// The race detector multiplies a process's memory by 5 to 10.

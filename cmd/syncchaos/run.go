@@ -63,6 +63,7 @@ type options struct {
 	ackWait          time.Duration
 	leaseTTL         time.Duration
 	maxInFlight      int
+	circuitOpenFor   time.Duration
 	settle           time.Duration
 	maxRSSMiB        int
 	buildFlags       []string // for `go build` of the worker when workerBin is empty
@@ -328,6 +329,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 		if time.Now().After(deadline) {
 			r.logf("phase 1 did not settle in %s: %d/%d results, %d kills", o.settle, got, len(want), kills)
+			r.logWarnings()
 			break
 		}
 		r.logf("waiting: %d/%d results, %d kills, %d provider writes", got, len(want), kills, r.history.writeCount())
@@ -594,6 +596,9 @@ connections:
 		for _, p := range r.providers {
 			cfg += fmt.Sprintf("  %s:\n    provider: %s\n    baseURL: http://%s\n    auth: %s\n    maxInFlight: %d\n",
 				p.connection, p.name, addrs[p], p.auth(i), o.maxInFlight)
+			if o.circuitOpenFor > 0 {
+				cfg += fmt.Sprintf("    circuit: {openFor: %s}\n", o.circuitOpenFor)
+			}
 		}
 		cfgPath := filepath.Join(r.dir, fmt.Sprintf("worker-%d.yaml", i))
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -626,6 +631,22 @@ connections:
 		}
 	}
 	return nil
+}
+
+// logWarnings writes what the workers warned of so far, grouped: the
+// reason a run did not settle (an open circuit, a store guard, a lost
+// connection) is there.
+func (r *runner) logWarnings() {
+	var paths []string
+	for i := range r.workers {
+		paths = append(paths, filepath.Join(r.dir, fmt.Sprintf("worker-%d.log", i)))
+	}
+	ss, err := summarizeWarnings(paths)
+	if err != nil {
+		r.logf("reading the worker logs: %v", err)
+		return
+	}
+	r.logf("the workers' warnings and errors so far:\n%s", formatWarnings(ss))
 }
 
 // killLoop SIGKILLs a random worker every killMin..killMax and starts it
