@@ -167,7 +167,7 @@ func TestFaultyProvider(t *testing.T) {
 		id := p.ids(1)[0]
 		p.seed(id)
 		fp := &faultyProvider{h: newHistory(1), p: p}
-		basic := func(r *http.Request) { r.SetBasicAuth("chaos", "chaos-hdp-password") }
+		basic := func(r *http.Request) { r.SetBasicAuth("chaos", "hdp-Zr4Tn8Wq3Ys6Pj") }
 		if status, err := send(t, fp, http.MethodGet, "/api/mgmt/oauthapps/"+id, "", basic); err != nil || status != http.StatusOK {
 			t.Fatalf("GET: status %d, %v", status, err)
 		}

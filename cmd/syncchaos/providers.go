@@ -112,7 +112,7 @@ func resourceIDs(n int) []string {
 
 // newHDP drives Hybrid Data Pipeline: read, merge, PUT of the whole object.
 func newHDP() *chaosProvider {
-	const user, password = "chaos", "chaos-hdp-password"
+	const user, password = "chaos", "hdp-Zr4Tn8Wq3Ys6Pj"
 	sim := hdpsim.New(hdpsim.Options{Username: user, Password: password, NoRecord: true})
 	tracked := func(a hdpsim.App) map[string]string {
 		return map[string]string{"name": a.Name, "clientId": a.ClientID, "clientSecret": a.ClientSecret,

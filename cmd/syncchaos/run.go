@@ -27,7 +27,7 @@ import (
 )
 
 const (
-	chaosToken     = "chaos-provider-token"
+	chaosToken     = "rl-7Qx9Lm2Vb8Kd4Tz" // random-looking: a word-like secret makes the scrubber redact ordinary words
 	streamCommands = "SYNC_COMMANDS"
 	// unroutedConnection is a connection no worker serves.
 	unroutedConnection = "chaos-nowhere"
