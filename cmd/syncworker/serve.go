@@ -103,7 +103,11 @@ func serve(ctx context.Context, o *options, cfg *config.File, logger *slog.Logge
 	if cfg.NATS.Creds != "" {
 		nopts = append(nopts, nats.UserCredentials(cfg.NATS.Creds))
 	}
-	nc, err := nats.Connect(natsURL, nopts...)
+	var nc *nats.Conn
+	err = waitForServer(ctx, logger, "NATS at "+redact.URL(natsURL), natsUnreachable, func(context.Context) (err error) {
+		nc, err = nats.Connect(natsURL, nopts...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", redact.URL(natsURL), err)
 	}
@@ -227,9 +231,12 @@ func newStore(ctx context.Context, o *options, cfg *config.File, js jetstream.Je
 			return nil, nil, nil, fmt.Errorf("redis.url %s: %w", redact.URL(u), err)
 		}
 		client := redis.NewClient(opt)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := client.Ping(pctx).Err(); err != nil {
+		err = waitForServer(ctx, logger, "Redis at "+opt.Addr, netUnreachable, func(ctx context.Context) error {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return client.Ping(pctx).Err()
+		})
+		if err != nil {
 			_ = client.Close()
 			return nil, nil, nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
 		}
