@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,17 +169,38 @@ func (w *Worker) heartbeat(ctx context.Context) {
 // have not begun (or are done with their claim): their commands' holds are
 // kept (see sight.go).
 func (w *Worker) sightWaiting(ctx context.Context, held []*tracked) {
+	for _, batch := range waitingBatches(held) {
+		if ctx.Err() != nil {
+			return
+		}
+		w.sight(ctx, batch)
+	}
+}
+
+// sightHeld records the sightings of every held message that has not
+// begun, whether or not the store is trusted yet: the store guard calls it
+// once its check found the store fine, before it trusts the store again.
+// It stops at the first failure and returns it.
+func (w *Worker) sightHeld(ctx context.Context) error {
+	for _, batch := range waitingBatches(w.inflight.snapshot()) {
+		if err := w.recordSightings(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitingBatches returns the held messages that are sighted until they
+// begin (see tracked.sighted) and hold no claim now, in Sight-sized
+// batches.
+func waitingBatches(held []*tracked) [][]*tracked {
 	var waiting []*tracked
 	for _, t := range held {
 		if _, _, claimed := t.claimed(); t.sighted && !claimed {
 			waiting = append(waiting, t)
 		}
 	}
-	for len(waiting) > 0 && ctx.Err() == nil {
-		n := min(len(waiting), maxSightBatch)
-		w.sight(ctx, waiting[:n])
-		waiting = waiting[n:]
-	}
+	return slices.Collect(slices.Chunk(waiting, maxSightBatch))
 }
 
 // renewClaims renews the claims among held, all at once (the store

@@ -437,15 +437,29 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.holdFor(j.connection)}
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
+	failures := 0
 	for {
-		if !w.storeTrusted() { // the store guard: nothing is begun on a store that may have lost its state
-			d := min(storeLostDelay, w.cfg.MaxNakDelay)
-			w.handBackJob(ctx, j, d+jitter(d), reasonStoreLost)
+		// The store guard: nothing is begun on a store that may have lost
+		// its state. j waits here, held (the heartbeat keeps it in
+		// progress), rather than being handed back: a redelivery would
+		// come after copies published later, and a later copy of its id
+		// (a reused id with another payload) could be claimed before this
+		// one was ever sighted. The guard sights the waiting copies before
+		// it lets anything be fetched again (see checkStore).
+		if !w.waitStoreTrusted() {
+			w.handBackJob(ctx, j, 0, "stopping")
 			return dedup.BeginResult{}, false
 		}
 		br, err := w.storeBegin(ctx, req)
 		if err != nil {
 			w.storeCallFailed(err)
+			// With a guard the failure paused applying until a check
+			// says the store is fine: j waits for it, above. A store that
+			// passes the checks and fails the calls does not keep j.
+			if failures++; w.cfg.StoreGuard != nil && failures < maxBeginFailures {
+				w.cfg.Logger.Warn("dedup store unavailable; the command waits for it", w.logAttrs(j, slog.String("error", err.Error()))...)
+				continue
+			}
 			w.cfg.Logger.Warn("dedup store unavailable; command handed back", w.logAttrs(j, slog.String("error", err.Error()))...)
 			w.handBackJob(ctx, j, w.nakDelay(j), reasonStoreUnavailable)
 			return br, false
@@ -694,6 +708,11 @@ func (w *Worker) holdAfter(j *job, delay time.Duration) time.Duration {
 	return delay + w.holdFor(j.connection)
 }
 
+// maxBeginFailures is how many failed Begin calls in a row a delivery
+// waits through (each pauses applying until the store guard's check says
+// the store is fine) before it is handed back.
+const maxBeginFailures = 3
+
 // Reasons a delivery is handed back, on its handed_back span event.
 const (
 	reasonStoreUnavailable = "store_unavailable"
@@ -715,7 +734,7 @@ func (w *Worker) handBackJob(ctx context.Context, j *job, delay time.Duration, r
 	}
 	j.settled = true
 	j.span.AddEvent("handed_back", trace.WithAttributes(attribute.String("oauthsync.reason", reason), attrNakDelay.Int64(delay.Milliseconds())))
-	if reason != reasonStoreUnavailable && reason != reasonStoreLost {
+	if reason != reasonStoreUnavailable {
 		w.noteHandBack(ctx, j)
 	}
 	w.handBack(j.msg, delay)

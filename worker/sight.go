@@ -69,6 +69,12 @@ func (w *Worker) sight(ctx context.Context, batch []*tracked) {
 	if !w.storeTrusted() {
 		return // nothing is recorded on a store that may have lost its state
 	}
+	_ = w.recordSightings(ctx, batch) // logged; Begin records them
+}
+
+// recordSightings is sight without the store guard's verdict (see
+// sightHeld); it returns the store's error.
+func (w *Worker) recordSightings(ctx context.Context, batch []*tracked) error {
 	sightings := make([]dedup.Sighting, 0, len(batch))
 	for _, t := range batch {
 		d := w.decodeHeld(t)
@@ -81,7 +87,7 @@ func (w *Worker) sight(ctx context.Context, batch []*tracked) {
 			LeaseKey: d.cmd.Connection + "/" + d.cmd.Resource, Hold: w.holdFor(d.cmd.Connection)})
 	}
 	if len(sightings) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.StoreTimeout)
 	defer cancel()
@@ -92,4 +98,5 @@ func (w *Worker) sight(ctx context.Context, batch []*tracked) {
 		w.storeCallFailed(err)
 		w.cfg.Logger.Warn("recording the sightings of held commands failed; their Begin records them", slog.Int("commands", len(sightings)), slog.String("error", err.Error()))
 	}
+	return err
 }

@@ -17,15 +17,6 @@ import (
 // metricStoreLost is the store guard's gauge: oauthsync_dedup_store_lost.
 const metricStoreLost = "oauthsync.dedup_store.lost"
 
-// reasonStoreLost is the hand-back reason of a delivery that met a store
-// whose state is lost or not verified (Config.StoreGuard).
-const reasonStoreLost = "store_state_lost"
-
-// storeLostDelay is how long a delivery handed back for an untrusted store
-// waits before its redelivery: long enough not to spin on the delivery
-// budget, short enough to resume soon after an operator accepts.
-const storeLostDelay = 15 * time.Second
-
 // guardState is the worker's view of the store guard: whether the store is
 // trusted (its last check said ok and no store call failed since), and why
 // not. Without a guard the store is always trusted.
@@ -159,8 +150,18 @@ func (w *Worker) runStoreGuard(ctx context.Context) {
 		case <-w.guard.kick:
 		}
 		w.checkStore(ctx)
+		// A store that passes the check and fails the calls made after
+		// it (which kick the guard again) is not checked in a busy loop.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(minCheckGap, w.cfg.StoreCheckInterval)):
+		}
 	}
 }
+
+// minCheckGap is the least time between two checks of the store guard.
+const minCheckGap = 250 * time.Millisecond
 
 // checkStore runs one guard check and records its verdict.
 func (w *Worker) checkStore(ctx context.Context) {
@@ -182,6 +183,17 @@ func (w *Worker) checkStore(ctx context.Context) {
 	}
 	switch st.State {
 	case storeguard.OK:
+		if trusted, _, _ := w.guard.get(); !trusted {
+			// Before the consume loops fetch again and the waiting
+			// deliveries begin: the copies held meanwhile, whose
+			// sightings were skipped or failed, are recorded first, so
+			// that a later copy of one of them fetched next meets it. A
+			// store that fails them stays untrusted until a check and
+			// these sightings succeed.
+			if err := w.sightHeld(ctx); err != nil {
+				return
+			}
+		}
 		if w.guard.set(true, false, "") {
 			log.Info("dedup store state verified: applying commands", attrs...)
 		}

@@ -42,7 +42,14 @@ func newGuarded(t *testing.T) *guarded {
 // startGuarded runs a worker with the guard, checking every 100ms.
 func (g *guarded) startGuarded() {
 	g.t.Helper()
+	g.startGuardedWith(func(*worker.Config) {})
+}
+
+// startGuardedWith is startGuarded with edit applied to the configuration.
+func (g *guarded) startGuardedWith(edit func(*worker.Config)) {
+	g.t.Helper()
 	cfg := g.config()
+	edit(&cfg)
 	cfg.StoreGuard = g.guard
 	cfg.StoreCheckInterval = 100 * time.Millisecond
 	w, err := worker.New(cfg)
@@ -237,5 +244,68 @@ func TestStoreRestartKeepingDataDoesNotTrip(t *testing.T) {
 	}
 	if strings.Contains(g.logs.String(), "dedup store lost its state") {
 		t.Fatalf("a restart that kept the data was reported as a loss:\n%s", g.logs.String())
+	}
+}
+
+// TestACommandHeldWhileTheStoreIsDownKeepsItsPlace: the store stops
+// answering while the worker holds a command, so that its copy cannot be
+// sighted; a later copy of its id with another payload (a reused id,
+// published after the duplicate window) comes once the store answers
+// again. The first copy is the command: it is applied, the later one is
+// refused as an id conflict and never reaches the provider. (A chaos run
+// in CI saw the later payload written: the first copy had been handed back
+// with a delay, and the later one, fetched first, was claimed.)
+func TestACommandHeldWhileTheStoreIsDownKeepsItsPlace(t *testing.T) {
+	g := newGuarded(t)
+	// Hand-back delays of seconds, as in production, so that a copy handed
+	// back would still wait when the store answers again; checks every
+	// second, so that the worker meets the store failing with the first
+	// copy in hand (a failed call), not in a check before it fetched it.
+	g.startGuardedWith(func(c *worker.Config) {
+		c.MaxNakDelay = 5 * time.Second
+		c.StoreCheckInterval = time.Second
+	})
+	// The store stops answering the worker: a password is required and
+	// every connection but the test's own is dropped.
+	admin := g.redis.Client().Conn()
+	defer admin.Close()
+	ctx := t.Context()
+	if err := admin.ConfigSet(ctx, "requirepass", "not-the-workers").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.publish(command("cmd-r", res1, nil, messages.Changes{Name: ptr("first")}), false)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(g.logs.String(), "dedup store call failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker never met the store failing with the command in hand:\n%s", g.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // its Begin meets the store failing too
+	g.publish(command("cmd-r", res1, nil, messages.Changes{Name: ptr("later")}), false)
+	if err := admin.ConfigSet(ctx, "requirepass", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	msgs := g.waitResults("cmd-r", 2)
+	statuses := map[messages.Status]int{}
+	for _, m := range msgs {
+		ev, err := messages.DecodeResultEvent(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses[ev.Data.Status]++
+		if ev.Data.Status == messages.StatusRejected && (ev.Data.Error == nil || ev.Data.Error.Code != messages.CodeIDConflict) {
+			t.Errorf("rejected result without id_conflict: %+v", ev.Data)
+		}
+	}
+	if statuses[messages.StatusApplied] != 1 || statuses[messages.StatusRejected] != 1 {
+		t.Errorf("results %v, want one applied and one id_conflict", statuses)
+	}
+	if posts := g.posts(); len(posts) != 1 || posts[0]["name"] != "first" {
+		t.Fatalf("the provider got %v, want the first copy's name only", posts)
 	}
 }
