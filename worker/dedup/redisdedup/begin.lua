@@ -95,11 +95,11 @@ end
 local leased = #KEYS >= 3
 local resumed = '0'
 if leased then
-  local holder = redis.call('GET', KEYS[2])
+  local held = redis.call('MGET', KEYS[2], KEYS[4])
+  local holder, hold = held[1], held[2]
   if holder and holder ~= ARGV[2] then
     return {'lease_busy', false}
   end
-  local hold = redis.call('GET', KEYS[4])
   if hold then
     local ours = commandID .. '\0'
     if string.sub(hold, 1, #ours) ~= ours then

@@ -83,10 +83,11 @@ local holdValue = table.remove(ARGV)
 local leased = #KEYS >= 3
 local function release()
   if leased then
-    if redis.call('GET', KEYS[2]) == ARGV[2] then
+    local held = redis.call('MGET', KEYS[2], KEYS[4])
+    if held[1] == ARGV[2] then
       redis.call('DEL', KEYS[2])
     end
-    if redis.call('GET', KEYS[4]) == holdValue then
+    if held[2] == holdValue then
       redis.call('DEL', KEYS[4])
     end
   end
@@ -116,12 +117,23 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('INCR', completions)
 
-if leased then
+-- The order keys: one read and one write for all the fields.
+if leased and #ARGV > 8 then
+  local fields = {}
   for i = 8, #ARGV - 1, 2 do
-    local cur = redis.call('HGET', KEYS[3], ARGV[i])
-    if (not cur) or after(ARGV[i + 1], cur) then
-      redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+    fields[#fields + 1] = ARGV[i]
+  end
+  local cur = redis.call('HMGET', KEYS[3], unpack(fields))
+  local raised = {}
+  for n, f in ipairs(fields) do
+    local key = ARGV[7 + 2 * n]
+    if (not cur[n]) or after(key, cur[n]) then
+      raised[#raised + 1] = f
+      raised[#raised + 1] = key
     end
+  end
+  if #raised > 0 then
+    redis.call('HSET', KEYS[3], unpack(raised))
   end
 end
 release()

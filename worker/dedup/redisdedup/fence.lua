@@ -15,8 +15,8 @@ local fenceMarker = table.remove(KEYS)
 local fenceFloor = table.remove(ARGV)
 local fenceEpoch = table.remove(ARGV)
 if fenceEpoch ~= '' then
-  local marker = redis.call('GET', fenceMarker)
-  local counter = redis.call('GET', fenceCounter)
+  local fenced = redis.call('MGET', fenceMarker, fenceCounter)
+  local marker, counter = fenced[1], fenced[2]
   if marker ~= fenceEpoch or tonumber(counter or '0') < tonumber(fenceFloor) then
     return {'store_lost', marker, counter}
   end

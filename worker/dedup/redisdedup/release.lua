@@ -17,10 +17,11 @@ if rec[1] == 'c' and rec[2] == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 if #KEYS >= 2 then
-  if redis.call('GET', KEYS[2]) == ARGV[1] then
+  local held = redis.call('MGET', KEYS[2], KEYS[3])
+  if held[1] == ARGV[1] then
     redis.call('DEL', KEYS[2])
   end
-  if redis.call('GET', KEYS[3]) == ARGV[2] then
+  if held[2] == ARGV[2] then
     if ARGV[3] == '1' then
       redis.call('PEXPIRE', KEYS[3], ARGV[4])
     else
