@@ -49,9 +49,9 @@ func (g *guarded) startGuarded() {
 func (g *guarded) startGuardedWith(edit func(*worker.Config)) {
 	g.t.Helper()
 	cfg := g.config()
-	edit(&cfg)
 	cfg.StoreGuard = g.guard
 	cfg.StoreCheckInterval = 100 * time.Millisecond
+	edit(&cfg)
 	w, err := worker.New(cfg)
 	if err != nil {
 		g.t.Fatal(err)
@@ -259,11 +259,11 @@ func TestACommandHeldWhileTheStoreIsDownKeepsItsPlace(t *testing.T) {
 	g := newGuarded(t)
 	// Hand-back delays of seconds, as in production, so that a copy handed
 	// back would still wait when the store answers again; checks every
-	// second, so that the worker meets the store failing with the first
+	// 3s, so that the worker meets the store failing with the first
 	// copy in hand (a failed call), not in a check before it fetched it.
 	g.startGuardedWith(func(c *worker.Config) {
 		c.MaxNakDelay = 5 * time.Second
-		c.StoreCheckInterval = time.Second
+		c.StoreCheckInterval = 3 * time.Second
 	})
 	// The store stops answering the worker: a password is required and
 	// every connection but the test's own is dropped.
