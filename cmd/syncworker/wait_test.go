@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,6 @@ import (
 	"github.com/oauthsync/oauthsync/internal/serverproc"
 	"github.com/oauthsync/oauthsync/internal/testenv"
 )
-
-// lockedBuffer is a log destination safe for the waiting goroutine and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func connectTo(url string) func(context.Context) error {
 	return func(context.Context) error {
@@ -56,7 +36,7 @@ func TestAWorkerStartedBeforeNATSWaitsForIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -84,7 +64,7 @@ func TestAWorkerStartedBeforeRedisWaitsForIt(t *testing.T) {
 	r.Stop(false)
 	client := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	defer client.Close()
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	done := make(chan error, 1)
 	go func() {
@@ -127,7 +107,7 @@ func TestWaitingForAServerEndsWithTheStopAndOnRefusal(t *testing.T) {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("NATS not ready")
 	}
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	err = waitForServer(t.Context(), slog.New(slog.NewTextHandler(&logs, nil)), "NATS", natsUnreachable, connectTo(ns.ClientURL()))
 	if !errors.Is(err, nats.ErrAuthorization) {
 		t.Errorf("refused credentials: %v, want nats.ErrAuthorization", err)
