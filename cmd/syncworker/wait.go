@@ -27,7 +27,7 @@ const (
 
 // waitForServer calls try until it succeeds, ctx ends, or it fails with an
 // error unreachable does not accept. what names the server in the log
-// lines and the error ("NATS at nats://…").
+// lines ("NATS at nats://…"); the caller says it in the error.
 func waitForServer(ctx context.Context, logger *slog.Logger, what string, unreachable func(error) bool, try func(context.Context) error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = firstServerRetry, maxServerRetry, 0
