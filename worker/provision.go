@@ -113,12 +113,7 @@ func (w *Worker) provisionCatchAll(ctx context.Context) error {
 	if old == nil {
 		return nil
 	}
-	err = w.cfg.JetStream.DeleteConsumer(ctx, s.Commands, ackAllUnroutedConsumer)
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("provision: delete consumer %s: %w", ackAllUnroutedConsumer, err)
-	}
-	w.cfg.Logger.Info("deleted the catch-all consumer of the previous version", "consumer", ackAllUnroutedConsumer)
-	return nil
+	return w.deleteOldCatchAll(ctx, ackAllUnroutedConsumer, "the previous version")
 }
 
 // deleteLegacyCatchAll deletes the catch-all consumer of earlier versions,
@@ -137,11 +132,17 @@ func (w *Worker) deleteLegacyCatchAll(ctx context.Context) error {
 	if c.CachedInfo().Config.FilterSubject != w.cfg.Subjects.Commands() {
 		return nil
 	}
-	err = w.cfg.JetStream.DeleteConsumer(ctx, s.Commands, legacyUnroutedConsumer)
+	return w.deleteOldCatchAll(ctx, legacyUnroutedConsumer, "an earlier version")
+}
+
+// deleteOldCatchAll deletes the catch-all consumer name of version (one
+// already gone is no error) and logs it.
+func (w *Worker) deleteOldCatchAll(ctx context.Context, name, version string) error {
+	err := w.cfg.JetStream.DeleteConsumer(ctx, w.cfg.Streams.Commands, name)
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("provision: delete consumer %s: %w", legacyUnroutedConsumer, err)
+		return fmt.Errorf("provision: delete consumer %s: %w", name, err)
 	}
-	w.cfg.Logger.Info("deleted the catch-all consumer of an earlier version", "consumer", legacyUnroutedConsumer)
+	w.cfg.Logger.Info("deleted the catch-all consumer of "+version, "consumer", name)
 	return nil
 }
 
