@@ -79,7 +79,7 @@ func (l *consumeLoop) run(ctx context.Context) error {
 // message is held under the heartbeat (see tracked) from the moment it
 // arrives until it is settled, so none reaches its ack wait while it waits.
 func (l *consumeLoop) pull(ctx context.Context, msgs chan<- *tracked) error {
-	held := l.workers + l.prefetch()
+	held := l.holds()
 	l.slots = make(chan struct{}, held)
 	slots := l.slots
 	for range held {
@@ -188,32 +188,46 @@ func (l *consumeLoop) dispatch(in <-chan jetstream.Msg, msgs chan<- *tracked) in
 	return came
 }
 
-// hold puts a pulled message under the heartbeat, with the rate-limit
-// permits admit took for it.
+// hold puts a pulled message under the heartbeat.
 func (l *consumeLoop) hold(m jetstream.Msg) *tracked {
-	t := l.w.inflight.hold(m, true)
-	if l.prepays() {
-		t.prepaid = l.gate.Cost()
-	}
-	return t
+	return l.w.inflight.hold(m, true)
 }
 
-// prepays reports whether the loop takes its commands' rate-limit permits
-// before it pulls them: the bulk lane of a rate-limited connection. The
-// interactive lane is mostly idle: permits taken for its pulls would
-// mostly bring nothing, and the bulk lane is left the permits its pulls
-// take at once; an interactive command takes its own when it attempts.
-func (l *consumeLoop) prepays() bool {
+// waitsForPermits reports whether the loop's commands are likely to wait
+// in the worker for rate-limit permits: the bulk lane of a rate-limited
+// connection. Its commands take their permits when they attempt, not when
+// they are pulled, so that the commands of one resource that wait
+// together are coalesced (turns.go) and a superseded one spends none; so
+// the loop holds no more than it can hope to send within
+// maxPermitHorizon (see holds).
+func (l *consumeLoop) waitsForPermits() bool {
 	return l.gate != nil && l.gate.Limited() && l.lane == laneBulk
+}
+
+// maxPermitHorizon bounds what a rate-limited bulk lane holds: the
+// commands its connection's limit lets through in this time (one at
+// least), so that a worker of a small fleet does not sit for long on
+// commands waiting for permits (Config.MaxParked is the backstop).
+const maxPermitHorizon = 30 * time.Second
+
+// holds is how many messages the loop holds at most: its goroutines and
+// its prefetch; for a loop that waits for permits, no more than its
+// connection's limit lets through in maxPermitHorizon.
+func (l *consumeLoop) holds() int {
+	n := l.workers + l.prefetch()
+	if l.waitsForPermits() {
+		lim := l.gate.Limit()
+		n = min(n, max(1, int(lim.PerSecond*maxPermitHorizon.Seconds())/l.gate.Cost()))
+	}
+	return n
 }
 
 // prefetch is how many messages the loop holds beyond its goroutines: one
 // more round of them for a connection's consumer; none for the catch-all,
 // whose scan handles one command at a time (see scan), nor for a loop
-// whose commands are pulled with their permits (prepays), which should be
-// used at once.
+// whose commands wait for permits (waitsForPermits).
 func (l *consumeLoop) prefetch() int {
-	if l.unrouted || l.prepays() {
+	if l.unrouted || l.waitsForPermits() {
 		return 0
 	}
 	return min(l.workers, l.w.cfg.FetchBatch)
@@ -226,7 +240,7 @@ func (l *consumeLoop) prefetch() int {
 // command, while the prefetched messages (at least want of them) keep the
 // goroutines busy in the meantime.
 func (l *consumeLoop) idle(slots chan struct{}) int {
-	batch := min(l.w.cfg.FetchBatch, l.workers+l.prefetch())
+	batch := min(l.w.cfg.FetchBatch, l.holds())
 	want := max(1, batch/2)
 	n := 0
 	for n < want {

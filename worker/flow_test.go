@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 	"github.com/oauthsync/oauthsync/worker/flow"
 	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
 )
+
+var coalesceCommands = flag.Int("flow.coalesce", 3000, "how many commands TestCommandsWaitingForOneResourceCoalesce publishes over its 3 resources")
 
 var flowOutage = flag.Duration("flow.outage", 2*time.Minute, "how long the provider is down in TestAProviderOutageOpensTheCircuitAndLosesNothing")
 
@@ -35,12 +38,17 @@ type providerTap struct {
 	times     []time.Time
 	limited   int
 	whileDown int
+	// writes counts the requests that are not reads (GET).
+	writes int
 }
 
 func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	p.mu.Lock()
 	p.times = append(p.times, now)
+	if r.Method != http.MethodGet {
+		p.writes++
+	}
 	if p.down.Load() {
 		p.whileDown++
 		p.mu.Unlock()
@@ -306,5 +314,77 @@ func TestAProvidersWaitSignalHoldsTheWholeFleet(t *testing.T) {
 	t.Logf("%d requests in all; %d during the wait", len(tap.times), during)
 	if during > 0 {
 		t.Fatalf("%d requests reached the provider during the %v it asked the fleet to wait", during, reset)
+	}
+}
+
+// writeCount is how many requests were not reads.
+func (p *providerTap) writeCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writes
+}
+
+// TestCommandsWaitingForOneResourceCoalesce: a migration of 3,000
+// commands over 3 resources under a limit of 5 requests a second (a read
+// and a write per Rocket.Chat command). The commands of a resource that
+// wait together cost one write, the highest order key's: the others are
+// superseded with no provider call and no permit.
+func TestCommandsWaitingForOneResourceCoalesce(t *testing.T) {
+	const resources = 3
+	commands := *coalesceCommands
+	b, tap, ids := flowBundle(t, 0, resources)
+	b.fleetOf(3, func(cfg *worker.Config) {
+		cfg.Connections[0].MaxInFlight = 64
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 5, Burst: 2}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmds := make([]*messages.Command, commands)
+	for i := range cmds {
+		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%resources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
+	}
+	start := time.Now()
+	b.publishBulk(ctx, cmds)
+	for b.resultCount("bulk-") < commands {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d results after %v", b.resultCount("bulk-"), commands, time.Since(start))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	took := time.Since(start)
+
+	statuses := map[messages.Status]int{}
+	for i := range commands {
+		r := b.result(fmt.Sprintf("bulk-%d", i)).Data
+		statuses[r.Status]++
+		switch r.Status {
+		case messages.StatusApplied:
+			if !slices.Equal(r.AppliedFields, []string{"name"}) {
+				t.Errorf("bulk-%d applied %v; want [name]", i, r.AppliedFields)
+			}
+		case messages.StatusSuperseded:
+			if !slices.Equal(r.SkippedFields, []string{"name"}) || r.SkippedOrderKeys["name"] == 0 {
+				t.Errorf("bulk-%d superseded with skipped %v %v; want name and the key that won", i, r.SkippedFields, r.SkippedOrderKeys)
+			}
+		default:
+			t.Errorf("bulk-%d: %s %+v", i, r.Status, r.Error)
+		}
+	}
+	for k, id := range ids {
+		last := commands - resources + k // the resource's highest order key
+		if app, _ := b.sim.App(id); app.Name != fmt.Sprintf("m%d", last) {
+			t.Errorf("resource %s ends with name %q; want the highest order key's, m%d", id, app.Name, last)
+		}
+	}
+	total, limited, _ := tap.counts()
+	writes := tap.writeCount()
+	t.Logf("%d commands over %d resources at 5 requests/s in %v: %d writes, %d requests (%d answered 429), statuses %v",
+		commands, resources, took.Round(time.Second), writes, total, limited, statuses)
+	if writes > commands/10 {
+		t.Errorf("%d writes for %d commands over %d resources; want far fewer writes than commands (at most a tenth)", writes, commands, resources)
+	}
+	if statuses[messages.StatusApplied] != writes {
+		t.Errorf("%d applied results for %d writes; each write is one command's", statuses[messages.StatusApplied], writes)
 	}
 }

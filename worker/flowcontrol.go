@@ -18,13 +18,14 @@ import (
 )
 
 // Flow control (docs/CONTRACT.md §5.8): each connection has a flow.Gate,
-// shared with the fleet through Config.Flow. The consume loop pulls only
-// the commands the gate admits, with their rate-limit permits (see
-// consumeLoop.admit), so a command waiting for the limit, for a provider's
-// wait signal or for an open circuit waits in the stream: no lease, no
-// worker slot, no delivery. A command already pulled when the gate closes
-// is parked: it gives its lease back and keeps its delivery (no budget is
-// spent) until the gate opens again (see park).
+// shared with the fleet through Config.Flow. While the provider's wait
+// signal holds or the circuit is open the consume loop pulls nothing (see
+// consumeLoop.admit): those commands wait in the stream, with no lease, no
+// worker slot, no delivery. Rate-limit permits are taken by each attempt,
+// so that commands superseded before they call the provider (turns.go)
+// spend none. A command pulled that cannot attempt is parked: it gives its
+// lease back and keeps its delivery (no budget is spent) until the gate
+// admits it (see park).
 
 // maxFlowPoll bounds one wait for the gate, so that a change made by
 // another worker (a probe that closed the circuit) is seen soon.
@@ -161,26 +162,26 @@ func (w *Worker) flowStoreFailed(conn string, err error) {
 
 // Reasons a command waits for flow control, on its metric and span event.
 const (
-	waitRateLimit    = "rate_limit"
-	waitProvider     = "provider_wait"
-	waitCircuit      = "circuit_open"
+	waitRateLimit = "rate_limit"
+	waitProvider  = "provider_wait"
+	waitCircuit   = "circuit_open"
+	// waitTurn: the command waited for its turn behind another command
+	// of its resource in this worker (turns.go).
+	waitTurn         = "turn"
 	reasonFlowParked = "flow_parked_too_long"
 )
 
-// admit waits until the gate lets some of n commands be pulled, and
-// returns how many (their permits taken); the tokens of the others go back
-// to slots. 0: the worker is stopping.
+// admit waits until the gate lets some of n commands be pulled (none
+// while the provider's wait holds or the circuit is open), and returns how
+// many; the tokens of the others go back to slots. 0: the worker is
+// stopping.
 func (l *consumeLoop) admit(n int, slots chan struct{}) int {
 	g := l.gate
 	if g == nil {
 		return n
 	}
 	for {
-		pull := g.Pull
-		if !l.prepays() {
-			pull = g.PullUnpaid
-		}
-		k, wait, err := pull(context.Background(), n)
+		k, wait, err := g.Pull(context.Background(), n)
 		if err != nil {
 			l.w.flowStoreFailed(g.Connection(), err)
 		}
@@ -233,7 +234,7 @@ func (e *parkedError) Error() string {
 // outcome is known) and waits here.
 func (w *Worker) admitAttempt(ctx context.Context, j *job, g *flow.Gate) (*flow.Ticket, error) {
 	for {
-		tk, wait, err := g.Attempt(ctx, j.owner, &j.held.prepaid)
+		tk, wait, err := g.Attempt(ctx, j.owner, &j.held.prepaid, j.lane == laneBulk)
 		if err != nil {
 			w.flowStoreFailed(g.Connection(), err)
 		}
@@ -275,10 +276,15 @@ func attemptOutcome(ctx context.Context, ae *adapters.Error) flow.Outcome {
 
 // park waits, with no lease, until j's connection's gate may admit it
 // again: at most wait, and at most maxFlowPoll at a time while the gate
-// keeps saying to wait. It returns false when the worker is stopping or j
-// has waited longer than Config.MaxParked (it is then handed back like a
+// keeps saying to wait. Under a rate limit it takes the permits of j's
+// next attempt meanwhile (flow.Gate.Reserve), so that it takes its lease
+// again only to use them. While it waits, j keeps its turn on the
+// resource (t), unless a waiting command covers it (turns.go): then j
+// yields the turn, waits for it again and begins again, most likely to be
+// superseded. It returns false when the worker is stopping or j has
+// waited longer than Config.MaxParked (it is then handed back like a
 // command whose retry budget is spent).
-func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError) (bool, string) {
+func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError, t *turn) (bool, string) {
 	j.span.AddEvent("flow_wait", trace.WithAttributes(attribute.String("oauthsync.reason", pe.reason), attrFlowWait.Int64(pe.wait.Milliseconds())))
 	if j.parkedSince.IsZero() {
 		j.parkedSince = w.cfg.now()
@@ -289,12 +295,22 @@ func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError
 		if w.cfg.now().Sub(j.parkedSince) > w.cfg.MaxParked {
 			return false, reasonFlowParked
 		}
+		if j.held.prepaid == 0 && w.turns.yield(j.leaseKey, t) {
+			j.span.AddEvent("turn_yielded")
+			if !w.turns.await(j.leaseKey, t, w.stopping.Done()) {
+				return false, "stopping"
+			}
+			return true, ""
+		}
 		select {
 		case <-time.After(min(wait, maxFlowPoll)):
 		case <-w.stopping.Done():
 			return false, "stopping"
 		}
 		next, _ := g.Wait(ctx, j.owner)
+		if next <= 0 {
+			next, _ = g.Reserve(ctx, &j.held.prepaid, j.lane == laneBulk)
+		}
 		if next <= 0 {
 			return true, ""
 		}

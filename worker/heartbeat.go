@@ -36,9 +36,9 @@ type tracked struct {
 	// gen counts the claims (see claim, lose).
 	gen uint64
 
-	// prepaid is how many rate-limit permits the consume loop took with
-	// the message (see consumeLoop.admit); the job's first attempt uses
-	// them (flow.Gate.Attempt).
+	// prepaid is how many rate-limit permits the command took while it
+	// waited without its lease (flow.Gate.Reserve, see park); its next
+	// attempt uses them (flow.Gate.Attempt).
 	prepaid int
 }
 

@@ -179,6 +179,36 @@ func (b *bundle) publishInteractive(ctx context.Context, lines []commandfile.Lin
 	return nil
 }
 
+// publishBulk publishes cmds on the bulk subjects, in order, and waits for
+// JetStream to have stored them all.
+func (b *bundle) publishBulk(ctx context.Context, cmds []*messages.Command) {
+	b.t.Helper()
+	var acks []jetstream.PubAckFuture
+	for _, cmd := range cmds {
+		body, err := cmd.Encode()
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		msg := nats.NewMsg(b.subjects.BulkCommand(cmd.Connection, cmd.Resource))
+		msg.Header.Set("Content-Type", messages.ContentType)
+		msg.Data = body
+		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(cmd.ID))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		acks = append(acks, f)
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			b.t.Fatal(err)
+		case <-ctx.Done():
+			b.t.Fatal(ctx.Err())
+		}
+	}
+}
+
 // resultCount is how many commands whose id starts with prefix have a
 // result.
 func (b *bundle) resultCount(prefix string) int {
@@ -207,31 +237,11 @@ func TestInteractiveCommandsGoFirstUnderARateLimit(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var acks []jetstream.PubAckFuture
-	for i := range bulkCommands {
-		cmd := command(fmt.Sprintf("bulk-%d", i), ids[i%bulkResources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
-		body, err := cmd.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg := nats.NewMsg(b.subjects.BulkCommand(cmd.Connection, cmd.Resource))
-		msg.Header.Set("Content-Type", messages.ContentType)
-		msg.Data = body
-		f, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(cmd.ID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		acks = append(acks, f)
+	cmds := make([]*messages.Command, bulkCommands)
+	for i := range cmds {
+		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%bulkResources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
 	}
-	for _, f := range acks {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			t.Fatal(err)
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
-	}
+	b.publishBulk(ctx, cmds)
 	time.Sleep(2 * time.Second) // the bulk lane takes every permit
 
 	const interactive = 40 // 20s

@@ -133,7 +133,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 		metric.WithDescription("Dedup store round trips, by operation."))
 	check(err)
 	in.flowWaits, err = m.Int64Counter(metricFlowWaits, metric.WithUnit("{wait}"),
-		metric.WithDescription("Times a connection's pulls or commands waited for flow control, by reason: rate_limit, provider_wait (a 429 or 209's reset, fleet-wide), circuit_open."))
+		metric.WithDescription("Times a connection's pulls or commands waited for flow control, by reason: rate_limit, provider_wait (a 429 or 209's reset, fleet-wide), circuit_open, turn (behind another command of its resource in this worker)."))
 	check(err)
 	in.circuitState, err = m.Int64ObservableGauge(metricCircuit, metric.WithUnit("{state}"),
 		metric.WithDescription("A connection's circuit as this worker sees the fleet's: 0 closed, 1 half-open (one probe command may go), 2 open."))
@@ -199,7 +199,7 @@ func newConnMetrics(label, provider string) *connMetrics {
 		m.byCode[c] = metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("code", string(c))))
 	}
 	m.byWait = map[string]metric.MeasurementOption{}
-	for _, r := range []string{waitRateLimit, waitProvider, waitCircuit} {
+	for _, r := range []string{waitRateLimit, waitProvider, waitCircuit, waitTurn} {
 		m.byWait[r] = metric.WithAttributeSet(attribute.NewSet(conn, attribute.String("reason", r)))
 	}
 	m.byCircuit = map[string]metric.MeasurementOption{}

@@ -247,13 +247,19 @@ func (w *Worker) reject(ctx context.Context, j *job, rerr *messages.ResultError)
 // an open circuit), the command gives its lease back and waits without it,
 // keeping its delivery (see park), then begins again.
 func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update adapters.Update) {
+	j.leaseKey = j.connection + "/" + j.resource
+	t, ok := w.takeTurn(ctx, j, update)
+	if !ok {
+		return
+	}
+	defer w.turns.done(j.leaseKey, t)
 	g := w.gates[conn.Name]
 	for {
 		pe := w.applyOnce(ctx, j, conn, g, update)
 		if pe == nil {
 			return
 		}
-		ok, reason := w.park(ctx, j, g, pe)
+		ok, reason := w.park(ctx, j, g, pe, t)
 		switch {
 		case ok:
 		case reason == reasonFlowParked && int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
@@ -272,6 +278,23 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	}
 }
 
+// takeTurn waits for j's turn on its resource among the commands this
+// worker holds for it (turns.go). ok is false when the worker stopped
+// first: j was handed back.
+func (w *Worker) takeTurn(ctx context.Context, j *job, update adapters.Update) (*turn, bool) {
+	t, now := w.turns.take(j.leaseKey, j.cmd.OrderKey(j.meta.Timestamp, j.meta.Sequence.Stream), update.Fields(), j.lane == laneInteractive)
+	if now {
+		return t, true
+	}
+	j.span.AddEvent("turn_wait")
+	w.inst.flowWaits.Add(ctx, 1, j.metrics.flowWait(waitTurn))
+	if !w.turns.await(j.leaseKey, t, w.stopping.Done()) {
+		w.handBackJob(ctx, j, 0, "stopping")
+		return nil, false
+	}
+	return t, true
+}
+
 // waitedOutError is the failure of a command that waited out MaxParked on
 // its last allowed delivery: its last attempt's transient failure, or, if
 // it made none, what it waited for.
@@ -286,7 +309,6 @@ func (w *Worker) waitedOutError(j *job, pe *parkedError) *adapters.Error {
 // applyOnce begins j, applies it and settles it, unless flow control
 // stops it first: then it releases what it took and returns why.
 func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flow.Gate, update adapters.Update) *parkedError {
-	j.leaseKey = j.connection + "/" + j.resource
 	j.skipped, j.skippedKeys = nil, nil
 	fields := update.Fields()
 	br, ok := w.begin(ctx, j, fields)

@@ -483,7 +483,9 @@ func TestTelemetryOfDuplicatesAndIDConflicts(t *testing.T) {
 	var events []string
 	for _, s := range processSpansOf(spans, "tel-dup") {
 		for _, e := range s.Events {
-			events = append(events, e.Name)
+			if e.Name != "turn_wait" { // copies of one resource's command take turns, when they meet
+				events = append(events, e.Name)
+			}
 		}
 	}
 	slices.Sort(events)

@@ -48,6 +48,8 @@ type Worker struct {
 	work context.Context
 
 	inflight inflight
+	// turns orders the held commands of each resource (turns.go).
+	turns resourceTurns
 	// completer acks the deliveries whose results are being published.
 	completer *completer
 	// consumers caches which connections have a durable consumer (see

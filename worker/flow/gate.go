@@ -159,9 +159,11 @@ func (g *Gate) Connection() string { return g.cfg.Connection }
 // Cost is the permits one attempt takes.
 func (g *Gate) Cost() int { return g.cfg.Cost }
 
-// Limited reports whether the connection has a rate limit: its commands
-// are pulled with their permits (see Pull).
+// Limited reports whether the connection has a rate limit.
 func (g *Gate) Limited() bool { return !g.cfg.Limit.Unlimited() }
+
+// Limit is the connection's rate limit.
+func (g *Gate) Limit() Limit { return g.cfg.Limit }
 
 // state returns the shared state, read again when older than Refresh. A
 // Store that cannot be read leaves the last state known (flow control
@@ -199,43 +201,13 @@ func (g *Gate) blocked(st State) (wait time.Duration, half bool) {
 	return 0, false
 }
 
-// Pull says how many of want commands the consume loop may pull now, with
-// their permits taken (each command then holds Cost of them: see
-// Attempt), or, when none, how long to wait. While the circuit is
-// half-open it lets one command through: the probe. While interactive
-// commands wait for permits (WantFirst) it takes none: they go first.
+// Pull says how many of want commands the consume loop may pull now, or,
+// when none, how long to wait: none while the provider's wait signal
+// holds or the circuit is open; one, the probe, while it is half-open.
+// It takes no rate-limit permit: a command takes its permits when it
+// attempts (Attempt) or, while it waits for them, with Reserve, so that
+// a command superseded before it calls the provider spends none.
 func (g *Gate) Pull(ctx context.Context, want int) (n int, wait time.Duration, err error) {
-	return g.pull(ctx, want, true)
-}
-
-// PullUnpaid is Pull without the permits: for a loop whose pulls often
-// bring nothing (an idle lane), whose commands then take their permits
-// when they attempt (see Attempt), so that its empty pulls spend none.
-func (g *Gate) PullUnpaid(ctx context.Context, want int) (n int, wait time.Duration, err error) {
-	return g.pull(ctx, want, false)
-}
-
-// firstMargin is how long past its next try an interactive command that
-// found no permit keeps the bulk lane from taking any (see WantFirst):
-// long enough that it begins again and asks.
-const firstMargin = 500 * time.Millisecond
-
-// WantFirst says, for the fleet, that an interactive command found no
-// permit and tries again in retryIn: until it has had one, Pull takes none
-// (PullUnpaid and Attempt are not held back). It costs a store call;
-// Pull reads it with the rest of the shared state, so other workers see it
-// within Refresh.
-func (g *Gate) WantFirst(ctx context.Context, retryIn time.Duration) error {
-	until := g.cfg.Now().Add(retryIn + firstMargin)
-	g.mu.Lock()
-	if until.After(g.shared.FirstUntil) {
-		g.shared.FirstUntil = until // this worker's own bulk lane at once
-	}
-	g.mu.Unlock()
-	return g.cfg.Store.WantFirst(ctx, g.cfg.Connection, until)
-}
-
-func (g *Gate) pull(ctx context.Context, want int, pay bool) (n int, wait time.Duration, err error) {
 	g.share(ctx)
 	st, err := g.state(ctx)
 	if wait, half := g.blocked(st); wait > 0 {
@@ -246,21 +218,62 @@ func (g *Gate) pull(ctx context.Context, want int, pay bool) (n int, wait time.D
 	if g.breaker != nil && g.breaker.State() == gobreaker.StateOpen {
 		return 0, pollWait, err
 	}
-	if !pay || !g.Limited() || want < 1 {
-		return want, 0, err
+	return want, 0, err
+}
+
+// firstMargin is how long past its next try an interactive command that
+// found no permit keeps the bulk lane from taking any (see WantFirst):
+// long enough that it begins again and asks.
+const firstMargin = 500 * time.Millisecond
+
+// WantFirst says, for the fleet, that an interactive command found no
+// permit and tries again in retryIn: until it has had one, no bulk
+// command takes a permit (Attempt and Reserve with bulk set). It costs a
+// store call; the others read it with the rest of the shared state, so
+// other workers see it within Refresh.
+func (g *Gate) WantFirst(ctx context.Context, retryIn time.Duration) error {
+	until := g.cfg.Now().Add(retryIn + firstMargin)
+	g.mu.Lock()
+	if until.After(g.shared.FirstUntil) {
+		g.shared.FirstUntil = until // this worker's own bulk lane at once
 	}
-	if now := g.cfg.Now(); now.Before(st.FirstUntil) {
-		// Interactive commands wait for permits: they take the next ones.
-		return 0, min(st.FirstUntil.Sub(now), pollWait), err
+	g.mu.Unlock()
+	return g.cfg.Store.WantFirst(ctx, g.cfg.Connection, until)
+}
+
+// Reserve takes one attempt's permits (Cost) into prepaid for a command
+// that waits for the rate limit without its resource lease, unless it
+// holds them already: its next Attempt uses them, so that waiting
+// commands do not take their leases again only to find no permit. It
+// returns 0 once prepaid holds them (or the connection has no limit),
+// otherwise how long to wait before asking again. bulk: a bulk command,
+// which takes none while interactive commands wait (WantFirst).
+func (g *Gate) Reserve(ctx context.Context, prepaid *int, bulk bool) (time.Duration, error) {
+	if !g.Limited() || *prepaid >= g.cfg.Cost {
+		return 0, nil
 	}
-	took, retryIn, terr := g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, want*g.cfg.Cost)
+	st, err := g.state(ctx)
+	if wait := g.yieldFirst(st, bulk); wait > 0 {
+		return wait, err
+	}
+	took, retryIn, terr := g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, g.cfg.Cost)
 	if terr != nil {
-		return 0, pollWait, terr
+		return pollWait, terr
 	}
 	if took == 0 {
-		return 0, retryIn, err
+		return max(retryIn, time.Millisecond), err
 	}
-	return took / g.cfg.Cost, 0, err
+	*prepaid += took
+	return 0, err
+}
+
+// yieldFirst is how long a bulk command waits before it may take a permit
+// (interactive commands wait for one: WantFirst); 0 when it may now.
+func (g *Gate) yieldFirst(st State, bulk bool) time.Duration {
+	if now := g.cfg.Now(); bulk && now.Before(st.FirstUntil) {
+		return min(st.FirstUntil.Sub(now), pollWait)
+	}
+	return 0
 }
 
 // Wait says how long a command already pulled should wait before it is
@@ -304,10 +317,11 @@ const (
 // Attempt admits one attempt of a command, or says how long to wait.
 // owner names the command's delivery: while the circuit is half-open, the
 // one delivery that holds the fleet's probe claim is admitted. An
-// admitted attempt uses Cost of the permits in prepaid (taken by Pull
-// with its command) or, when there are not enough (a retry), takes its
-// own. Every admitted attempt must be reported with Ticket.Done.
-func (g *Gate) Attempt(ctx context.Context, owner string, prepaid *int) (*Ticket, time.Duration, error) {
+// admitted attempt uses Cost of the permits in prepaid (taken by Reserve
+// while the command waited) or, when there are not enough, takes its
+// own (bulk: not while interactive commands wait for one, see
+// WantFirst). Every admitted attempt must be reported with Ticket.Done.
+func (g *Gate) Attempt(ctx context.Context, owner string, prepaid *int, bulk bool) (*Ticket, time.Duration, error) {
 	g.share(ctx)
 	st, err := g.state(ctx)
 	t := &Ticket{g: g, done: func(error) {}}
@@ -336,7 +350,11 @@ func (g *Gate) Attempt(ctx context.Context, owner string, prepaid *int) (*Ticket
 		*prepaid -= g.cfg.Cost
 		return t, 0, err
 	}
-	took, retryIn, terr := g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, g.cfg.Cost)
+	var took int
+	retryIn, terr := g.yieldFirst(st, bulk), error(nil)
+	if retryIn == 0 {
+		took, retryIn, terr = g.cfg.Store.Take(ctx, g.cfg.Connection, g.cfg.Limit, g.cfg.Cost, g.cfg.Cost)
+	}
 	if terr != nil || took == 0 {
 		t.done(errExcluded)
 		if t.probe {

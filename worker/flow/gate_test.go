@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func fleet(t *testing.T, lim flow.Limit, openFor time.Duration) (a, b *flow.Gate
 func attempt(t *testing.T, g *flow.Gate) (*flow.Ticket, time.Duration) {
 	t.Helper()
 	prepaid := 0
-	tk, wait, err := g.Attempt(context.Background(), t.Name()+time.Now().String(), &prepaid)
+	tk, wait, err := g.Attempt(context.Background(), t.Name()+time.Now().String(), &prepaid, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,26 +147,38 @@ func TestAProviderWaitHoldsTheFleet(t *testing.T) {
 	}
 }
 
-func TestPulledCommandsCarryTheirPermits(t *testing.T) {
+func TestPullsTakeNoPermitsAndReservedOnesServeTheNextAttempt(t *testing.T) {
 	ctx := context.Background()
 	store := memflow.New()
 	g := flow.NewGate(flow.GateConfig{Connection: "c", Store: store, Limit: flow.Limit{PerSecond: 1, Burst: 4}, Cost: 2})
-	n, _, err := g.Pull(ctx, 10)
-	if err != nil || n != 2 {
-		t.Fatalf("pull = %d, %v; want 2 commands (burst 4, cost 2)", n, err)
+	if n, wait, err := g.Pull(ctx, 10); err != nil || n != 10 || wait != 0 {
+		t.Fatalf("pull = %d, %v, %v; want all 10 at once: a pull takes no permit", n, wait, err)
 	}
-	prepaid := 2
-	tk, wait, err := g.Attempt(ctx, "cmd", &prepaid)
+	// A waiting command reserves its attempt's permits ...
+	prepaid := 0
+	if wait, err := g.Reserve(ctx, &prepaid, true); wait != 0 || err != nil || prepaid != 2 {
+		t.Fatalf("reserve = %v, %v, prepaid %d; want the attempt's 2 permits", wait, err, prepaid)
+	}
+	if wait, _ := g.Reserve(ctx, &prepaid, true); wait != 0 || prepaid != 2 {
+		t.Fatalf("a second reserve = %v, prepaid %d; it holds its permits already and takes none", wait, prepaid)
+	}
+	// ... another takes the rest of the burst ...
+	other := 0
+	if tk, _, _ := g.Attempt(ctx, "other", &other, true); tk == nil {
+		t.Fatal("the burst's second attempt was refused")
+	}
+	// ... and the first one's attempt uses its own.
+	tk, wait, err := g.Attempt(ctx, "cmd", &prepaid, true)
 	if tk == nil || err != nil || prepaid != 0 {
-		t.Fatalf("attempt with its permits = %v, %v, %v, prepaid left %d", tk, wait, err, prepaid)
+		t.Fatalf("attempt with its reserved permits = %v, %v, %v, prepaid left %d", tk, wait, err, prepaid)
 	}
 	tk.Done(ctx, flow.Succeeded)
 	// A retry has no permits of its own left: it waits for the limit.
-	if tk, wait, _ := g.Attempt(ctx, "cmd", &prepaid); tk != nil || wait <= 0 {
+	if tk, wait, _ := g.Attempt(ctx, "cmd", &prepaid, true); tk != nil || wait <= 0 {
 		t.Fatalf("retry without permits = %v, wait %v; want a wait", tk, wait)
 	}
-	if n, wait, _ := g.Pull(ctx, 10); n != 0 || wait <= 0 {
-		t.Fatalf("pull past the limit = %d, wait %v", n, wait)
+	if wait, _ := g.Reserve(ctx, &prepaid, true); wait <= 0 || prepaid != 0 {
+		t.Fatalf("reserve past the limit = %v, prepaid %d; want a wait", wait, prepaid)
 	}
 }
 
@@ -187,7 +200,7 @@ func TestWaitingCommandsProbeOneAtATime(t *testing.T) {
 		t.Fatal("a second waiting command may probe while the first holds the claim")
 	}
 	prepaid := 0
-	tk, wait, err := b.Attempt(ctx, "cmd-1", &prepaid)
+	tk, wait, err := b.Attempt(ctx, "cmd-1", &prepaid, false)
 	if tk == nil || err != nil {
 		t.Fatalf("the probe's holder was refused its attempt (wait %v, %v)", wait, err)
 	}
@@ -258,34 +271,39 @@ func TestAProviderThatFailsNowAndThenKeepsItsCircuitClosed(t *testing.T) {
 func TestInteractiveCommandsWaitingForPermitsGoFirst(t *testing.T) {
 	ctx := context.Background()
 	a, b, _, _ := fleet(t, flow.Limit{PerSecond: 10, Burst: 4}, time.Minute)
-	if n, _, err := a.Pull(ctx, 4); n != 4 || err != nil { // the bulk lane takes the burst
-		t.Fatalf("Pull = %d, %v; want the burst, 4", n, err)
+	for i := range 4 { // the bulk lane takes the burst
+		var none int
+		if tk, wait, err := a.Attempt(ctx, fmt.Sprint("bulk-", i), &none, true); tk == nil || err != nil {
+			t.Fatalf("bulk attempt %d = %v, %v; want the burst, 4", i, wait, err)
+		} else {
+			tk.Done(ctx, flow.Succeeded)
+		}
 	}
 	// An interactive command on b finds no permit and says so.
-	if n, wait, _ := b.PullUnpaid(ctx, 1); n != 1 || wait != 0 {
-		t.Fatalf("PullUnpaid = %d, %v: an interactive pull takes no permit and is not held back", n, wait)
-	}
 	var none int
-	if tk, wait, _ := b.Attempt(ctx, "int-1", &none); tk != nil || wait <= 0 {
+	if tk, wait, _ := b.Attempt(ctx, "int-1", &none, false); tk != nil || wait <= 0 {
 		t.Fatalf("Attempt with no permit left = %v, %v; want a wait", tk, wait)
 	}
 	if err := b.WantFirst(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	// The fleet's bulk lanes take no permit while it waits ...
+	// The fleet's bulk commands take no permit while it waits ...
 	time.Sleep(200 * time.Millisecond) // two permits come back
-	if n, wait, _ := a.Pull(ctx, 4); n != 0 || wait <= 0 {
-		t.Fatalf("bulk Pull while an interactive command waits = %d, %v; want none and a wait", n, wait)
+	if tk, wait, _ := a.Attempt(ctx, "bulk-5", &none, true); tk != nil || wait <= 0 {
+		t.Fatalf("bulk Attempt while an interactive command waits = %v, %v; want none and a wait", tk, wait)
+	}
+	if wait, _ := a.Reserve(ctx, &none, true); wait <= 0 || none != 0 {
+		t.Fatalf("bulk Reserve while an interactive command waits = %v, %d permits; want none and a wait", wait, none)
 	}
 	// ... so it gets the next one.
-	if tk, wait, _ := b.Attempt(ctx, "int-1", &none); tk == nil {
+	if tk, wait, _ := b.Attempt(ctx, "int-1", &none, false); tk == nil {
 		t.Fatalf("the waiting interactive command was not admitted (wait %v)", wait)
 	} else {
 		tk.Done(ctx, flow.Succeeded)
 	}
-	// Once nobody waits any more, bulk pulls take permits again.
+	// Once nobody waits any more, bulk commands take permits again.
 	time.Sleep(time.Second) // past its retry and the margin
-	if n, _, _ := a.Pull(ctx, 4); n == 0 {
-		t.Fatal("bulk Pull takes no permit after the interactive wait ended")
+	if wait, _ := a.Reserve(ctx, &none, true); wait != 0 || none == 0 {
+		t.Fatalf("bulk Reserve after the interactive wait ended = %v, %d permits; want its permits", wait, none)
 	}
 }

@@ -1,0 +1,137 @@
+package worker
+
+import (
+	"testing"
+
+	"github.com/oauthsync/oauthsync/messages"
+)
+
+func granted(t *turn) bool {
+	select {
+	case <-t.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+func key(k int64) messages.OrderKey { return messages.OrderKey{Key: k, Seq: uint64(k)} }
+
+func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
+	var r resourceTurns
+	first, now := r.take("c/r", key(1), []string{"name"}, false)
+	if !now || !granted(first) {
+		t.Fatal("the first command of a resource waited for a turn")
+	}
+	other, now := r.take("c/other", key(1), []string{"name"}, false)
+	if !now || !granted(other) {
+		t.Fatal("a command of another resource waited behind the first")
+	}
+	low, _ := r.take("c/r", key(2), []string{"name", "active"}, false) // not covered by high
+	mid, _ := r.take("c/r", key(3), []string{"name"}, false)
+	high, _ := r.take("c/r", key(5), []string{"name"}, false)
+	if granted(low) || granted(mid) || granted(high) {
+		t.Fatal("a second command of the resource was granted a turn while the first holds it")
+	}
+	r.done("c/r", first)
+	if !granted(high) || granted(mid) || granted(low) {
+		t.Fatal("after the first: want the highest order key next")
+	}
+	r.done("c/r", high)
+	if !granted(mid) || granted(low) {
+		t.Fatal("after the highest: want the command it covers (superseded at once) before the others")
+	}
+	r.done("c/r", mid)
+	if !granted(low) {
+		t.Fatal("the last waiting command was not granted its turn")
+	}
+	r.done("c/r", low)
+	r.done("c/other", other)
+	if len(r.queues) != 0 {
+		t.Fatalf("%d queues left after every turn ended; want none", len(r.queues))
+	}
+}
+
+func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(100), []string{"name"}, false)
+	old, _ := r.take("c/r", key(1), []string{"active"}, false)
+	for i := range maxTurnPasses {
+		newer, _ := r.take("c/r", key(int64(200+i)), []string{"name"}, false)
+		r.done("c/r", holder)
+		if !granted(newer) {
+			t.Fatalf("round %d: the higher command was not next", i)
+		}
+		holder = newer
+	}
+	r.done("c/r", holder)
+	if !granted(old) {
+		t.Fatalf("a command passed over %d times still waits", maxTurnPasses)
+	}
+}
+
+func TestAWaitingHolderYieldsToACommandThatCoversIt(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(5), []string{"name"}, false)
+	narrower, _ := r.take("c/r", key(9), []string{"active"}, false)
+	if r.yield("c/r", holder) {
+		t.Fatal("the holder yielded to a command that does not set its fields")
+	}
+	covering, _ := r.take("c/r", key(7), []string{"name", "active"}, false)
+	if !r.yield("c/r", holder) {
+		t.Fatal("the holder did not yield to a higher command that sets all its fields")
+	}
+	if !granted(covering) || granted(holder) || granted(narrower) {
+		t.Fatal("the yielded turn did not go to the covering command")
+	}
+	r.done("c/r", covering)
+	if !granted(holder) {
+		t.Fatal("after the covering command: want the one it covers next")
+	}
+}
+
+func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false)
+	waiting, _ := r.take("c/r", key(2), []string{"name"}, false)
+	stop := make(chan struct{})
+	close(stop)
+	if r.await("c/r", waiting, stop) {
+		t.Fatal("await returned true after stop")
+	}
+	r.done("c/r", holder)
+	if len(r.queues) != 0 {
+		t.Fatal("the stopped waiter was granted a turn after it left")
+	}
+	// A waiter granted its turn as it stops passes it on.
+	a, _ := r.take("c/r", key(1), []string{"name"}, false)
+	b, _ := r.take("c/r", key(2), []string{"name"}, false)
+	c, _ := r.take("c/r", key(3), []string{"name"}, false)
+	r.done("c/r", a) // c, the highest, is granted
+	if r.await("c/r", c, stop) {
+		t.Fatal("await returned true after stop")
+	}
+	if !granted(b) {
+		t.Fatal("the turn of a waiter that stopped was not passed on")
+	}
+}
+
+func TestAnInteractiveCommandGoesBeforeBulkOnes(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false)
+	bulk, _ := r.take("c/r", key(9), []string{"name"}, false)
+	interactive, _ := r.take("c/r", key(5), []string{"active"}, true)
+	r.done("c/r", holder)
+	if !granted(interactive) || granted(bulk) {
+		t.Fatal("a bulk command went before a waiting interactive one")
+	}
+	r.done("c/r", interactive)
+	// A bulk command waiting for a permit yields to an interactive one.
+	later, _ := r.take("c/r", key(2), []string{"active"}, true)
+	if !r.yield("c/r", bulk) || !granted(later) {
+		t.Fatal("a waiting bulk holder did not yield to an interactive command")
+	}
+	if r.yield("c/r", later) {
+		t.Fatal("an interactive holder yielded to a bulk command that does not cover it")
+	}
+}
