@@ -94,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", 15*time.Second, "the worker's worker.leaseTTL")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 16, "the connection's maxInFlight")
 	fs.DurationVar(&o.circuitOpenFor, "circuit-open-for", 0, "the connections' circuit.openFor (0: the worker's default, 30s); scale it with -ack-wait: a provider failing a third of its calls opens circuits now and then")
+	fs.Float64Var(&o.rateLimit, "rate-limit", 0, "each connection's fleet-wide rateLimit.perSecond (burst 4; 0: none): with few -resources, the commands of a resource wait together and are coalesced")
 	fs.DurationVar(&o.settle, "settle", 15*time.Minute, "how long to wait, after publishing, for every command's result")
 	fs.IntVar(&o.maxRSSMiB, "max-rss-mib", 256, "a worker whose RSS goes above this fails the run (the shipped Kubernetes limit)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed at the start")

@@ -64,6 +64,7 @@ type options struct {
 	leaseTTL         time.Duration
 	maxInFlight      int
 	circuitOpenFor   time.Duration
+	rateLimit        float64
 	settle           time.Duration
 	maxRSSMiB        int
 	buildFlags       []string // for `go build` of the worker when workerBin is empty
@@ -598,6 +599,9 @@ connections:
 				p.connection, p.name, addrs[p], p.auth(i), o.maxInFlight)
 			if o.circuitOpenFor > 0 {
 				cfg += fmt.Sprintf("    circuit: {openFor: %s}\n", o.circuitOpenFor)
+			}
+			if o.rateLimit > 0 {
+				cfg += fmt.Sprintf("    rateLimit: {perSecond: %g, burst: 4}\n", o.rateLimit)
 			}
 		}
 		cfgPath := filepath.Join(r.dir, fmt.Sprintf("worker-%d.yaml", i))
