@@ -248,7 +248,7 @@ func (w *Worker) reject(ctx context.Context, j *job, rerr *messages.ResultError)
 // keeping its delivery (see park), then begins again.
 func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update adapters.Update) {
 	j.leaseKey = j.connection + "/" + j.resource
-	t, ok := w.takeTurn(ctx, j, update)
+	t, ok := w.takeTurn(ctx, j, conn, update)
 	if !ok {
 		return
 	}
@@ -279,12 +279,18 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 }
 
 // takeTurn waits for j's turn on its resource among the commands this
-// worker holds for it (turns.go). ok is false when the worker stopped
-// first: j was handed back.
-func (w *Worker) takeTurn(ctx context.Context, j *job, update adapters.Update) (*turn, bool) {
-	t, now := w.turns.take(j.leaseKey, j.cmd.OrderKey(j.meta.Timestamp, j.meta.Sequence.Stream), update.Fields(), j.lane == laneInteractive)
+// worker holds for it (turns.go). ok is false when j was handed back: the
+// worker stopped first, or half the connection's goroutines wait for the
+// resource already (as a busy lease does, see begin).
+func (w *Worker) takeTurn(ctx context.Context, j *job, conn *Connection, update adapters.Update) (*turn, bool) {
+	t, now := w.turns.take(j.leaseKey, j.cmd.OrderKey(j.meta.Timestamp, j.meta.Sequence.Stream), update.Fields(),
+		j.lane == laneInteractive, max(1, conn.MaxInFlight/2))
 	if now {
 		return t, true
+	}
+	if t == nil {
+		w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "lease_busy")
+		return nil, false
 	}
 	j.span.AddEvent("turn_wait")
 	w.inst.flowWaits.Add(ctx, 1, j.metrics.flowWait(waitTurn))

@@ -75,8 +75,10 @@ func (t *turn) covers(o *turn) bool {
 // take returns a turn on resource for a command of key and fields (of
 // the interactive lane or not), and whether it is granted at once;
 // otherwise it waits in the queue until its ready channel is closed (see
-// await).
-func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []string, interactive bool) (*turn, bool) {
+// await). A bulk command finds no place (nil) when maxWaiting commands
+// wait already: the goroutines a hot resource's commands hold while they
+// wait are bounded, the others serve other resources.
+func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []string, interactive bool, maxWaiting int) (*turn, bool) {
 	t := &turn{key: key, fields: fields, interactive: interactive, ready: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -92,6 +94,9 @@ func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []st
 		q.holder = t
 		close(t.ready)
 		return t, true
+	}
+	if !interactive && len(q.waiting) >= maxWaiting {
+		return nil, false
 	}
 	q.waiting = append(q.waiting, t)
 	return t, false

@@ -19,17 +19,17 @@ func key(k int64) messages.OrderKey { return messages.OrderKey{Key: k, Seq: uint
 
 func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 	var r resourceTurns
-	first, now := r.take("c/r", key(1), []string{"name"}, false)
+	first, now := r.take("c/r", key(1), []string{"name"}, false, 10)
 	if !now || !granted(first) {
 		t.Fatal("the first command of a resource waited for a turn")
 	}
-	other, now := r.take("c/other", key(1), []string{"name"}, false)
+	other, now := r.take("c/other", key(1), []string{"name"}, false, 10)
 	if !now || !granted(other) {
 		t.Fatal("a command of another resource waited behind the first")
 	}
-	low, _ := r.take("c/r", key(2), []string{"name", "active"}, false) // not covered by high
-	mid, _ := r.take("c/r", key(3), []string{"name"}, false)
-	high, _ := r.take("c/r", key(5), []string{"name"}, false)
+	low, _ := r.take("c/r", key(2), []string{"name", "active"}, false, 10) // not covered by high
+	mid, _ := r.take("c/r", key(3), []string{"name"}, false, 10)
+	high, _ := r.take("c/r", key(5), []string{"name"}, false, 10)
 	if granted(low) || granted(mid) || granted(high) {
 		t.Fatal("a second command of the resource was granted a turn while the first holds it")
 	}
@@ -54,10 +54,10 @@ func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 
 func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(100), []string{"name"}, false)
-	old, _ := r.take("c/r", key(1), []string{"active"}, false)
+	holder, _ := r.take("c/r", key(100), []string{"name"}, false, 10)
+	old, _ := r.take("c/r", key(1), []string{"active"}, false, 10)
 	for i := range maxTurnPasses {
-		newer, _ := r.take("c/r", key(int64(200+i)), []string{"name"}, false)
+		newer, _ := r.take("c/r", key(int64(200+i)), []string{"name"}, false, 10)
 		r.done("c/r", holder)
 		if !granted(newer) {
 			t.Fatalf("round %d: the higher command was not next", i)
@@ -72,12 +72,12 @@ func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
 
 func TestAWaitingHolderYieldsToACommandThatCoversIt(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(5), []string{"name"}, false)
-	narrower, _ := r.take("c/r", key(9), []string{"active"}, false)
+	holder, _ := r.take("c/r", key(5), []string{"name"}, false, 10)
+	narrower, _ := r.take("c/r", key(9), []string{"active"}, false, 10)
 	if r.yield("c/r", holder) {
 		t.Fatal("the holder yielded to a command that does not set its fields")
 	}
-	covering, _ := r.take("c/r", key(7), []string{"name", "active"}, false)
+	covering, _ := r.take("c/r", key(7), []string{"name", "active"}, false, 10)
 	if !r.yield("c/r", holder) {
 		t.Fatal("the holder did not yield to a higher command that sets all its fields")
 	}
@@ -92,8 +92,8 @@ func TestAWaitingHolderYieldsToACommandThatCoversIt(t *testing.T) {
 
 func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false)
-	waiting, _ := r.take("c/r", key(2), []string{"name"}, false)
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
+	waiting, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
 	stop := make(chan struct{})
 	close(stop)
 	if r.await("c/r", waiting, stop) {
@@ -104,9 +104,9 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 		t.Fatal("the stopped waiter was granted a turn after it left")
 	}
 	// A waiter granted its turn as it stops passes it on.
-	a, _ := r.take("c/r", key(1), []string{"name"}, false)
-	b, _ := r.take("c/r", key(2), []string{"name"}, false)
-	c, _ := r.take("c/r", key(3), []string{"name"}, false)
+	a, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
+	b, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
+	c, _ := r.take("c/r", key(3), []string{"name"}, false, 10)
 	r.done("c/r", a) // c, the highest, is granted
 	if r.await("c/r", c, stop) {
 		t.Fatal("await returned true after stop")
@@ -118,20 +118,38 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 
 func TestAnInteractiveCommandGoesBeforeBulkOnes(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false)
-	bulk, _ := r.take("c/r", key(9), []string{"name"}, false)
-	interactive, _ := r.take("c/r", key(5), []string{"active"}, true)
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
+	bulk, _ := r.take("c/r", key(9), []string{"name"}, false, 10)
+	interactive, _ := r.take("c/r", key(5), []string{"active"}, true, 10)
 	r.done("c/r", holder)
 	if !granted(interactive) || granted(bulk) {
 		t.Fatal("a bulk command went before a waiting interactive one")
 	}
 	r.done("c/r", interactive)
 	// A bulk command waiting for a permit yields to an interactive one.
-	later, _ := r.take("c/r", key(2), []string{"active"}, true)
+	later, _ := r.take("c/r", key(2), []string{"active"}, true, 10)
 	if !r.yield("c/r", bulk) || !granted(later) {
 		t.Fatal("a waiting bulk holder did not yield to an interactive command")
 	}
 	if r.yield("c/r", later) {
 		t.Fatal("an interactive holder yielded to a bulk command that does not cover it")
+	}
+}
+
+func TestAHotResourceHoldsABoundedNumberOfWaiters(t *testing.T) {
+	var r resourceTurns
+	if _, now := r.take("c/r", key(1), []string{"name"}, false, 2); !now {
+		t.Fatal("the first command waited")
+	}
+	for i := range 2 {
+		if w, _ := r.take("c/r", key(int64(2+i)), []string{"name"}, false, 2); w == nil {
+			t.Fatalf("waiter %d found no place below the bound", i)
+		}
+	}
+	if w, _ := r.take("c/r", key(9), []string{"name"}, false, 2); w != nil {
+		t.Fatal("a bulk command found a place past the bound")
+	}
+	if w, _ := r.take("c/r", key(10), []string{"name"}, true, 2); w == nil {
+		t.Fatal("an interactive command found no place: it always waits for its turn")
 	}
 }
