@@ -123,7 +123,11 @@ end
 -- One clock reading for the claim, the lease and the hold, so that the
 -- claim and the lease lapse at the same millisecond (set one after the
 -- other with relative TTLs, the lease could outlive the claim by one, and
--- a redelivery would find the lease busy with no claim).
+-- a redelivery would find the lease busy with no claim). Each deadline is
+-- set with PEXPIREAT, never SET PXAT: when the script reaches it in the
+-- deadline's own millisecond (a TTL of 1 ms), PEXPIREAT deletes the key
+-- at once while SET PXAT keeps it through that millisecond, and the lease
+-- would outlive the claim.
 local clock = redis.call('TIME')
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local deadline = nowMs + tonumber(ARGV[3])
@@ -137,8 +141,10 @@ if reopened then
   reply[4] = rec[7] or false
 end
 if leased then
-  redis.call('SET', KEYS[2], ARGV[2], 'PXAT', deadline)
-  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2], 'PXAT', nowMs + tonumber(holdTTL))
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[2], deadline)
+  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2])
+  redis.call('PEXPIREAT', KEYS[4], nowMs + tonumber(holdTTL))
   if #ARGV >= 5 then
     local fields = {}
     for i = 5, #ARGV do
