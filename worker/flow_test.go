@@ -339,12 +339,8 @@ func TestCommandsWaitingForOneResourceCoalesce(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmds := make([]*messages.Command, commands)
-	for i := range cmds {
-		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%resources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
-	}
 	start := time.Now()
-	b.publishBulk(ctx, cmds)
+	b.publishBulk(ctx, renames(commands, ids))
 	for b.resultCount("bulk-") < commands {
 		select {
 		case <-ctx.Done():

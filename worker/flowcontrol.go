@@ -309,11 +309,29 @@ func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError
 		}
 		next, _ := g.Wait(ctx, j.owner)
 		if next <= 0 {
-			next, _ = g.Reserve(ctx, &j.held.prepaid, j.lane == laneBulk)
+			next = w.reserve(ctx, j, g)
 		}
 		if next <= 0 {
 			return true, ""
 		}
 		wait = next
 	}
+}
+
+// reserve takes j's next attempt's permits while it waits (see park), and
+// returns 0 once it holds them, otherwise how long to wait. An
+// interactive command that found none says so to the fleet again, as
+// its attempt did (admitAttempt): until it has one, no bulk command takes
+// a permit.
+func (w *Worker) reserve(ctx context.Context, j *job, g *flow.Gate) time.Duration {
+	next, err := g.Reserve(ctx, &j.held.prepaid, j.lane == laneBulk)
+	if err != nil {
+		w.flowStoreFailed(g.Connection(), err)
+	}
+	if next > 0 && j.lane == laneInteractive {
+		if err := g.WantFirst(ctx, next); err != nil {
+			w.flowStoreFailed(g.Connection(), err)
+		}
+	}
+	return next
 }

@@ -179,6 +179,16 @@ func (b *bundle) publishInteractive(ctx context.Context, lines []commandfile.Lin
 	return nil
 }
 
+// renames is n commands "bulk-<i>" that set the name "m<i>", on the
+// resources in turn.
+func renames(n int, resources []string) []*messages.Command {
+	cmds := make([]*messages.Command, n)
+	for i := range cmds {
+		cmds[i] = command(fmt.Sprintf("bulk-%d", i), resources[i%len(resources)], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
+	}
+	return cmds
+}
+
 // publishBulk publishes cmds on the bulk subjects, in order, and waits for
 // JetStream to have stored them all.
 func (b *bundle) publishBulk(ctx context.Context, cmds []*messages.Command) {
@@ -237,11 +247,7 @@ func TestInteractiveCommandsGoFirstUnderARateLimit(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmds := make([]*messages.Command, bulkCommands)
-	for i := range cmds {
-		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%bulkResources], nil, messages.Changes{Name: ptr(fmt.Sprintf("m%d", i))})
-	}
-	b.publishBulk(ctx, cmds)
+	b.publishBulk(ctx, renames(bulkCommands, ids[:bulkResources]))
 	time.Sleep(2 * time.Second) // the bulk lane takes every permit
 
 	const interactive = 40 // 20s
