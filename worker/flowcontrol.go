@@ -297,7 +297,7 @@ func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError
 		}
 		if j.held.prepaid == 0 && w.turns.yield(j.leaseKey, t) {
 			j.span.AddEvent("turn_yielded")
-			if !w.turns.await(j.leaseKey, t, w.stopping.Done()) {
+			if !w.turns.await(j.leaseKey, t, w.stopping.Done(), nil) {
 				return false, "stopping"
 			}
 			return true, ""

@@ -280,22 +280,29 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 
 // takeTurn waits for j's turn on its resource among the commands this
 // worker holds for it (turns.go). ok is false when j was handed back: the
-// worker stopped first, or half the connection's goroutines wait for the
-// resource already (as a busy lease does, see begin).
+// worker stopped first, or j waited LeaseWait as an overflow (half the
+// connection's goroutines wait for the resource already), as for a busy
+// lease (see begin).
 func (w *Worker) takeTurn(ctx context.Context, j *job, conn *Connection, update adapters.Update) (*turn, bool) {
 	t, now := w.turns.take(j.leaseKey, j.cmd.OrderKey(j.meta.Timestamp, j.meta.Sequence.Stream), update.Fields(),
 		j.lane == laneInteractive, max(1, conn.MaxInFlight/2))
 	if now {
 		return t, true
 	}
-	if t == nil {
-		w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "lease_busy")
-		return nil, false
-	}
 	j.span.AddEvent("turn_wait")
 	w.inst.flowWaits.Add(ctx, 1, j.metrics.flowWait(waitTurn))
-	if !w.turns.await(j.leaseKey, t, w.stopping.Done()) {
-		w.handBackJob(ctx, j, 0, "stopping")
+	var timeout <-chan time.Time
+	if t.overflow {
+		timer := time.NewTimer(w.cfg.LeaseWait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	if !w.turns.await(j.leaseKey, t, w.stopping.Done(), timeout) {
+		if w.stopping.Err() != nil {
+			w.handBackJob(ctx, j, 0, "stopping")
+		} else {
+			w.handBackJob(ctx, j, w.cfg.LeaseWait+jitter(w.cfg.LeaseWait), "lease_busy")
+		}
 		return nil, false
 	}
 	return t, true

@@ -3,6 +3,7 @@ package worker
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -53,7 +54,13 @@ type turn struct {
 	fields []string
 	// interactive: the command came in the interactive lane (lanes.go).
 	interactive bool
-	passed      int
+	// overflow: the command came when its resource had as many waiters as
+	// its worker lets wait for it at length (take's maxWaiting): a waiting
+	// command holds a goroutine, and a hot resource must leave some to the
+	// others, so it waits a bounded time (as for a busy lease), then it is
+	// handed back.
+	overflow bool
+	passed   int
 	// ready is closed when the turn is granted.
 	ready chan struct{}
 }
@@ -75,9 +82,9 @@ func (t *turn) covers(o *turn) bool {
 // take returns a turn on resource for a command of key and fields (of
 // the interactive lane or not), and whether it is granted at once;
 // otherwise it waits in the queue until its ready channel is closed (see
-// await). A bulk command finds no place (nil) when maxWaiting commands
-// wait already: the goroutines a hot resource's commands hold while they
-// wait are bounded, the others serve other resources.
+// await). A bulk command that finds maxWaiting commands waiting already
+// is an overflow: its caller waits a bounded time only (see
+// turn.overflow).
 func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []string, interactive bool, maxWaiting int) (*turn, bool) {
 	t := &turn{key: key, fields: fields, interactive: interactive, ready: make(chan struct{})}
 	r.mu.Lock()
@@ -95,17 +102,15 @@ func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []st
 		close(t.ready)
 		return t, true
 	}
-	if !interactive && len(q.waiting) >= maxWaiting {
-		return nil, false
-	}
+	t.overflow = !interactive && len(q.waiting) >= maxWaiting
 	q.waiting = append(q.waiting, t)
 	return t, false
 }
 
-// await waits until t's turn is granted, or stop is closed: then t leaves
-// the queue (passing its turn on, if it was granted meanwhile) and await
-// returns false.
-func (r *resourceTurns) await(resource string, t *turn, stop <-chan struct{}) bool {
+// await waits until t's turn is granted, or stop is closed or timeout
+// fires (nil: never): then t leaves the queue (passing its turn on, if it
+// was granted meanwhile) and await returns false.
+func (r *resourceTurns) await(resource string, t *turn, stop <-chan struct{}, timeout <-chan time.Time) bool {
 	select {
 	case <-stop:
 	default:
@@ -113,6 +118,7 @@ func (r *resourceTurns) await(resource string, t *turn, stop <-chan struct{}) bo
 		case <-t.ready:
 			return true
 		case <-stop:
+		case <-timeout:
 		}
 	}
 	r.mu.Lock()

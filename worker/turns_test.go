@@ -2,6 +2,7 @@ package worker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/oauthsync/oauthsync/messages"
 )
@@ -96,7 +97,7 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 	waiting, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
 	stop := make(chan struct{})
 	close(stop)
-	if r.await("c/r", waiting, stop) {
+	if r.await("c/r", waiting, stop, nil) {
 		t.Fatal("await returned true after stop")
 	}
 	r.done("c/r", holder)
@@ -108,7 +109,7 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 	b, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
 	c, _ := r.take("c/r", key(3), []string{"name"}, false, 10)
 	r.done("c/r", a) // c, the highest, is granted
-	if r.await("c/r", c, stop) {
+	if r.await("c/r", c, stop, nil) {
 		t.Fatal("await returned true after stop")
 	}
 	if !granted(b) {
@@ -142,14 +143,27 @@ func TestAHotResourceHoldsABoundedNumberOfWaiters(t *testing.T) {
 		t.Fatal("the first command waited")
 	}
 	for i := range 2 {
-		if w, _ := r.take("c/r", key(int64(2+i)), []string{"name"}, false, 2); w == nil {
-			t.Fatalf("waiter %d found no place below the bound", i)
+		if w, _ := r.take("c/r", key(int64(2+i)), []string{"name"}, false, 2); w.overflow {
+			t.Fatalf("waiter %d is an overflow below the bound", i)
 		}
 	}
-	if w, _ := r.take("c/r", key(9), []string{"name"}, false, 2); w != nil {
-		t.Fatal("a bulk command found a place past the bound")
+	over, _ := r.take("c/r", key(9), []string{"name"}, false, 2)
+	if !over.overflow {
+		t.Fatal("a bulk command past the bound is not an overflow")
 	}
-	if w, _ := r.take("c/r", key(10), []string{"name"}, true, 2); w == nil {
-		t.Fatal("an interactive command found no place: it always waits for its turn")
+	if w, _ := r.take("c/r", key(10), []string{"name"}, true, 2); w.overflow {
+		t.Fatal("an interactive command is an overflow: it always waits for its turn")
+	}
+	// An overflow whose wait times out leaves the queue.
+	timeout := make(chan time.Time)
+	close(timeout)
+	if r.await("c/r", over, nil, timeout) {
+		t.Fatal("await returned true after its timeout")
+	}
+	for range 3 {
+		r.done("c/r", r.queues["c/r"].holder)
+		if r.queues["c/r"] != nil && r.queues["c/r"].holder == over {
+			t.Fatal("the timed-out overflow was granted a turn")
+		}
 	}
 }
