@@ -42,9 +42,10 @@ type resourceTurns struct {
 type turnQueue struct {
 	holder  *turn
 	waiting []*turn
-	// last is the last holder: the waiters it supersedes (a lower key,
-	// no field it did not set) go before the others, as they finish at
-	// once.
+	// last is the finished turn with the highest order key: the waiters
+	// it supersedes (a lower key, no field it did not set) go before the
+	// others, as they finish at once. (The last one to finish would not
+	// do: once one of those finishes, it would cover none of the others.)
 	last *turn
 }
 
@@ -140,7 +141,9 @@ func (r *resourceTurns) done(resource string, t *turn) {
 	if q == nil || q.holder != t {
 		return
 	}
-	q.last = t
+	if q.last == nil || t.key.Compare(q.last.key) > 0 {
+		q.last = t
+	}
 	r.passOn(resource, q)
 }
 
@@ -178,13 +181,20 @@ func (r *resourceTurns) passOn(resource string, q *turnQueue) {
 	r.grant(q, q.next())
 }
 
-// grant gives the turn to q.waiting[i]; every other waiter is passed over
-// once more.
+// grant gives the turn to q.waiting[i]. Every other waiter is passed over
+// once more, unless t covers it (it is superseded once t is done: t goes
+// first on its behalf) or t is covered already (it finishes at once): a
+// hot resource whose commands set the same fields takes them highest
+// first however many wait, and no waiter ages into a write of its own.
 func (r *resourceTurns) grant(q *turnQueue, i int) {
 	t := q.waiting[i]
 	q.waiting = slices.Delete(q.waiting, i, i+1)
-	for _, w := range q.waiting {
-		w.passed++
+	if q.last == nil || !q.last.covers(t) {
+		for _, w := range q.waiting {
+			if !t.covers(w) {
+				w.passed++
+			}
+		}
 	}
 	q.holder = t
 	close(t.ready)

@@ -53,6 +53,56 @@ func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 	}
 }
 
+func TestEveryWaiterAFinishedCommandCoversGoesBeforeNewerOnes(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
+	var covered []*turn
+	for i := range 3 {
+		w, _ := r.take("c/r", key(int64(10+i)), []string{"name"}, false, 10)
+		covered = append(covered, w)
+	}
+	high, _ := r.take("c/r", key(50), []string{"name"}, false, 10)
+	r.done("c/r", holder)
+	if !granted(high) {
+		t.Fatal("want the highest first")
+	}
+	newer, _ := r.take("c/r", key(60), []string{"name"}, false, 10) // came while high held the turn
+	r.done("c/r", high)
+	for i := len(covered); i > 0; i-- {
+		cur := r.queues["c/r"].holder
+		if cur == newer {
+			t.Fatalf("a newer command went before %d waiters the highest finished one covers", i)
+		}
+		r.done("c/r", cur)
+	}
+	if !granted(newer) {
+		t.Fatal("the newer command was not granted after the covered ones")
+	}
+}
+
+func TestWaitersPassedOverByCommandsThatCoverThemDoNotAge(t *testing.T) {
+	var r resourceTurns
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 100)
+	low, _ := r.take("c/r", key(2), []string{"name"}, false, 100)
+	other, _ := r.take("c/r", key(3), []string{"active"}, false, 100)
+	higher, _ := r.take("c/r", key(100), []string{"name"}, false, 100)
+	r.done("c/r", holder)
+	if !granted(higher) {
+		t.Fatal("the highest command did not go first")
+	}
+	if low.passed != 0 || other.passed != 1 {
+		t.Fatalf("passes: covered waiter %d, other %d; want 0 (the command that went covers it) and 1", low.passed, other.passed)
+	}
+	r.done("c/r", higher)
+	if !granted(low) {
+		t.Fatal("the covered waiter did not go next")
+	}
+	r.done("c/r", low)
+	if other.passed != 1 {
+		t.Fatalf("other passed %d times; a covered command finishing at once passes nobody", other.passed)
+	}
+}
+
 func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
 	var r resourceTurns
 	holder, _ := r.take("c/r", key(100), []string{"name"}, false, 10)
