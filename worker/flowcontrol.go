@@ -243,11 +243,8 @@ func (w *Worker) admitAttempt(ctx context.Context, j *job, g *flow.Gate) (*flow.
 		}
 		reason := w.waitReason(g)
 		w.inst.flowWaits.Add(ctx, 1, j.metrics.flowWait(reason))
-		if reason == waitRateLimit && j.lane == laneInteractive && g.Limited() {
-			// It goes before the bulk lane's next permits.
-			if err := g.WantFirst(ctx, wait); err != nil {
-				w.flowStoreFailed(g.Connection(), err)
-			}
+		if reason == waitRateLimit {
+			w.wantFirst(ctx, j, g, wait)
 		}
 		if !j.mayHaveWritten && !j.resumed {
 			return nil, &parkedError{wait: wait, reason: reason}
@@ -319,19 +316,27 @@ func (w *Worker) park(ctx context.Context, j *job, g *flow.Gate, pe *parkedError
 }
 
 // reserve takes j's next attempt's permits while it waits (see park), and
-// returns 0 once it holds them, otherwise how long to wait. An
-// interactive command that found none says so to the fleet again, as
-// its attempt did (admitAttempt): until it has one, no bulk command takes
-// a permit.
+// returns 0 once it holds them, otherwise how long to wait.
 func (w *Worker) reserve(ctx context.Context, j *job, g *flow.Gate) time.Duration {
 	next, err := g.Reserve(ctx, &j.held.prepaid, j.lane == laneBulk)
 	if err != nil {
 		w.flowStoreFailed(g.Connection(), err)
 	}
-	if next > 0 && j.lane == laneInteractive {
-		if err := g.WantFirst(ctx, next); err != nil {
-			w.flowStoreFailed(g.Connection(), err)
-		}
+	if next > 0 {
+		w.wantFirst(ctx, j, g, next)
 	}
 	return next
+}
+
+// wantFirst says to the fleet, for an interactive command that found no
+// permit and asks again in retryIn, that it goes before the bulk
+// commands' next permits (flow.Gate.WantFirst): each time it finds none,
+// at its attempt (admitAttempt) and while it waits (reserve).
+func (w *Worker) wantFirst(ctx context.Context, j *job, g *flow.Gate, retryIn time.Duration) {
+	if j.lane != laneInteractive || !g.Limited() {
+		return
+	}
+	if err := g.WantFirst(ctx, retryIn); err != nil {
+		w.flowStoreFailed(g.Connection(), err)
+	}
 }

@@ -18,9 +18,16 @@ func granted(t *turn) bool {
 
 func key(k int64) messages.OrderKey { return messages.OrderKey{Key: k, Seq: uint64(k)} }
 
+// bulk takes a turn on resource c/r for a bulk command of order key k
+// setting fields, with room for 10 waiters; now reports whether it holds
+// the turn at once.
+func bulk(r *resourceTurns, k int64, fields ...string) (t *turn, now bool) {
+	return r.take("c/r", key(k), fields, false, 10)
+}
+
 func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 	var r resourceTurns
-	first, now := r.take("c/r", key(1), []string{"name"}, false, 10)
+	first, now := bulk(&r, 1, "name")
 	if !now || !granted(first) {
 		t.Fatal("the first command of a resource waited for a turn")
 	}
@@ -28,9 +35,9 @@ func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 	if !now || !granted(other) {
 		t.Fatal("a command of another resource waited behind the first")
 	}
-	low, _ := r.take("c/r", key(2), []string{"name", "active"}, false, 10) // not covered by high
-	mid, _ := r.take("c/r", key(3), []string{"name"}, false, 10)
-	high, _ := r.take("c/r", key(5), []string{"name"}, false, 10)
+	low, _ := bulk(&r, 2, "name", "active") // not covered by high
+	mid, _ := bulk(&r, 3, "name")
+	high, _ := bulk(&r, 5, "name")
 	if granted(low) || granted(mid) || granted(high) {
 		t.Fatal("a second command of the resource was granted a turn while the first holds it")
 	}
@@ -55,18 +62,18 @@ func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 
 func TestEveryWaiterAFinishedCommandCoversGoesBeforeNewerOnes(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
+	holder, _ := bulk(&r, 1, "name")
 	var covered []*turn
 	for i := range 3 {
-		w, _ := r.take("c/r", key(int64(10+i)), []string{"name"}, false, 10)
+		w, _ := bulk(&r, int64(10+i), "name")
 		covered = append(covered, w)
 	}
-	high, _ := r.take("c/r", key(50), []string{"name"}, false, 10)
+	high, _ := bulk(&r, 50, "name")
 	r.done("c/r", holder)
 	if !granted(high) {
 		t.Fatal("want the highest first")
 	}
-	newer, _ := r.take("c/r", key(60), []string{"name"}, false, 10) // came while high held the turn
+	newer, _ := bulk(&r, 60, "name") // came while high held the turn
 	r.done("c/r", high)
 	for i := len(covered); i > 0; i-- {
 		cur := r.queues["c/r"].holder
@@ -105,10 +112,10 @@ func TestWaitersPassedOverByCommandsThatCoverThemDoNotAge(t *testing.T) {
 
 func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(100), []string{"name"}, false, 10)
-	old, _ := r.take("c/r", key(1), []string{"active"}, false, 10)
+	holder, _ := bulk(&r, 100, "name")
+	old, _ := bulk(&r, 1, "active")
 	for i := range maxTurnPasses {
-		newer, _ := r.take("c/r", key(int64(200+i)), []string{"name"}, false, 10)
+		newer, _ := bulk(&r, int64(200+i), "name")
 		r.done("c/r", holder)
 		if !granted(newer) {
 			t.Fatalf("round %d: the higher command was not next", i)
@@ -123,12 +130,12 @@ func TestATurnPassedOverTooOftenGoesNext(t *testing.T) {
 
 func TestAWaitingHolderYieldsToACommandThatCoversIt(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(5), []string{"name"}, false, 10)
-	narrower, _ := r.take("c/r", key(9), []string{"active"}, false, 10)
+	holder, _ := bulk(&r, 5, "name")
+	narrower, _ := bulk(&r, 9, "active")
 	if r.yield("c/r", holder) {
 		t.Fatal("the holder yielded to a command that does not set its fields")
 	}
-	covering, _ := r.take("c/r", key(7), []string{"name", "active"}, false, 10)
+	covering, _ := bulk(&r, 7, "name", "active")
 	if !r.yield("c/r", holder) {
 		t.Fatal("the holder did not yield to a higher command that sets all its fields")
 	}
@@ -143,8 +150,8 @@ func TestAWaitingHolderYieldsToACommandThatCoversIt(t *testing.T) {
 
 func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
-	waiting, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
+	holder, _ := bulk(&r, 1, "name")
+	waiting, _ := bulk(&r, 2, "name")
 	stop := make(chan struct{})
 	close(stop)
 	if r.await("c/r", waiting, stop, nil) {
@@ -155,9 +162,9 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 		t.Fatal("the stopped waiter was granted a turn after it left")
 	}
 	// A waiter granted its turn as it stops passes it on.
-	a, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
-	b, _ := r.take("c/r", key(2), []string{"name"}, false, 10)
-	c, _ := r.take("c/r", key(3), []string{"name"}, false, 10)
+	a, _ := bulk(&r, 1, "name")
+	b, _ := bulk(&r, 2, "name")
+	c, _ := bulk(&r, 3, "name")
 	r.done("c/r", a) // c, the highest, is granted
 	if r.await("c/r", c, stop, nil) {
 		t.Fatal("await returned true after stop")
@@ -169,8 +176,8 @@ func TestAStoppedWaiterLeavesTheQueue(t *testing.T) {
 
 func TestAnInteractiveCommandGoesBeforeBulkOnes(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 10)
-	bulk, _ := r.take("c/r", key(9), []string{"name"}, false, 10)
+	holder, _ := bulk(&r, 1, "name")
+	bulk, _ := bulk(&r, 9, "name")
 	interactive, _ := r.take("c/r", key(5), []string{"active"}, true, 10)
 	r.done("c/r", holder)
 	if !granted(interactive) || granted(bulk) {
