@@ -99,6 +99,15 @@ type BeginRequest struct {
 	// other command may take the lease meanwhile, only a later delivery
 	// of this one (see Store.Begin). Zero: no hold.
 	Hold time.Duration
+	// JoinOwner, when set, joins the resource lease that owner holds
+	// instead of taking it: the command rides in a write the lease's
+	// holder makes for several commands (a merged write). Begin claims
+	// the command and adds it to the resource's hold as for a command
+	// that took the lease (the resource stays held for it until it is
+	// done, or its hold lapses), and leaves the lease to its holder;
+	// LeaseBusy (nothing taken) unless JoinOwner holds the lease, live.
+	// It needs LeaseKey.
+	JoinOwner string
 }
 
 // BeginResult is what Begin found and took.
@@ -197,6 +206,11 @@ type RenewRequest struct {
 	// Hold extends the command's hold on the resource to TTL + Hold, as
 	// BeginRequest.Hold does.
 	Hold time.Duration
+	// JoinOwner: the command joined that owner's lease (see
+	// BeginRequest.JoinOwner). Renew then extends the claim and the
+	// command's hold while JoinOwner holds the lease (it renews the lease
+	// itself), and is ErrLeaseLost otherwise.
+	JoinOwner string
 }
 
 // DeliveryTraceRequest records the trace context of a delivery that handed
@@ -239,6 +253,15 @@ type Store interface {
 	// Begin is LeaseBusy with HeldFor set; a Begin of the command itself
 	// (another owner) takes the lease, with Resumed set. Complete and
 	// Release end the hold (Release with KeepHold keeps it for Hold).
+	//
+	// A resource may be held for several commands at once: the lease's
+	// holder and the commands that joined its lease (JoinOwner), each with
+	// its own owner and deadline. It is held while any of them is: a
+	// command not among them is LeaseBusy (HeldFor: until the last of
+	// their deadlines); one among them, once the lease is free, takes it
+	// (Resumed when its hold was another owner's), keeping the others'
+	// holds. Complete and Release end (or keep) the caller's own hold
+	// only.
 	//
 	// Until a command is done, Begin keeps its sighting: the payload hash
 	// first seen under its id and the earliest Origin (lowest Seq) any

@@ -111,6 +111,10 @@ var cases = []struct {
 	{"SightKeepsTheEarliestCopy", testSightKeepsTheEarliestCopy},
 	{"SightLeavesDoneAndConflictsToBegin", testSightLeavesDoneAndConflictsToBegin},
 	{"SightKeepsTheCommandsHold", testSightKeepsTheCommandsHold},
+	{"JoinTheLease", testJoinTheLease},
+	{"JoinedHoldsOutliveLapsedClaims", testJoinedHoldsOutliveLapsedClaims},
+	{"JoinedRenewReleaseAndComplete", testJoinedRenewReleaseAndComplete},
+	{"InvalidJoins", testInvalidJoins},
 }
 
 // ---- harness ----
@@ -1525,4 +1529,166 @@ func testSightKeepsTheCommandsHold(t *testing.T, h *harness) {
 	h.claim(req)
 	h.sight(sighting("cmd-6", "h6", 6))
 	h.pollUntilClaimed(begin("cmd-7", "h7", "o2", "conn/res3"), dedup.LeaseBusy)
+}
+
+// ---- joins: commands riding in the write of the lease's holder ----
+
+// joining returns req joining the lease owner holds.
+func joining(req dedup.BeginRequest, owner string) dedup.BeginRequest {
+	req.JoinOwner = owner
+	return req
+}
+
+func testJoinTheLease(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(begin("cmd-0", "h0", "o0", lk, "name"))
+	h.complete(complete("cmd-0", "h0", "o0", lk, result, map[string]int64{"name": 5}))
+
+	// Nobody holds the lease: nothing to join.
+	h.expect(joining(begin("cmd-2", "h2", "o2", lk), "o1"), dedup.LeaseBusy)
+	h.claim(held(begin("cmd-1", "h1", "o1", lk, "uri"), longTTL))
+	// Another owner's lease is not joined.
+	h.expect(joining(begin("cmd-2", "h2", "o2", lk), "o-other"), dedup.LeaseBusy)
+	res := h.claim(joining(held(begin("cmd-2", "h2", "o2", lk, "name"), longTTL), "o1"))
+	if res.Resumed {
+		t.Fatal("a first joining Begin says Resumed")
+	}
+	wantOrderKeys(t, res, map[string]int64{"name": 5})
+	// A second command joins too; an unrelated one is busy.
+	h.claim(joining(held(begin("cmd-3", "h3", "o3", lk, "logo"), longTTL), "o1"))
+	if res := h.expect(begin("cmd-4", "h4", "o4", lk), dedup.LeaseBusy); res.HeldFor != 0 {
+		t.Fatalf("live lease: HeldFor = %v, want 0", res.HeldFor)
+	}
+	// The holder finishes first: the lease is free, the resource is still
+	// held for the commands that joined it.
+	h.complete(complete("cmd-1", "h1", "o1", lk, result, map[string]int64{"uri": 7}))
+	h.wantHeld(begin("cmd-4", "h4", "o4", lk), 2*longTTL)
+	h.complete(complete("cmd-2", "h2", "o2", lk, result, map[string]int64{"name": 7}))
+	h.wantHeld(begin("cmd-4", "h4", "o4", lk), 2*longTTL)
+	h.complete(complete("cmd-3", "h3", "o3", lk, result, map[string]int64{"logo": 7}))
+	if res := h.claim(begin("cmd-4", "h4", "o4", lk, "name", "uri", "logo")); res.Resumed {
+		t.Fatal("a command after every joined hold ended says Resumed")
+	} else {
+		wantOrderKeys(t, res, map[string]int64{"name": 7, "uri": 7, "logo": 7})
+	}
+	// Joined commands are done like any.
+	h.expect(begin("cmd-2", "h2", "o9", lk), dedup.Done)
+}
+
+// The worker making a merged write dies before any of its commands is
+// done: the resource stays held for each of them until its own
+// redelivery has recorded its outcome, and each redelivery resumes.
+func testJoinedHoldsOutliveLapsedClaims(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(held(begin("cmd-1", "h1", "o1", lk), shortTTL))
+	h.claim(joining(held(begin("cmd-2", "h2", "o2", lk), shortTTL), "o1"))
+	h.claim(joining(held(begin("cmd-3", "h3", "o3", lk), shortTTL), "o1"))
+	// The claims and the lease lapse; the resource stays held.
+	deadline := time.Now().Add(expiryDeadline)
+	for res := h.expect(begin("cmd-4", "h4", "o4", lk), dedup.LeaseBusy); res.HeldFor == 0; res = h.expect(begin("cmd-4", "h4", "o4", lk), dedup.LeaseBusy) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease never lapsed into a hold after %v", expiryDeadline)
+		}
+		time.Sleep(pollEvery)
+	}
+	// The joined claims were taken after the lease: they lapse a little
+	// later.
+	h.waitTTL(shortTTL)
+	// A joined command's redelivery takes the lease, resumed.
+	if res := h.claim(held(begin("cmd-2", "h2", "o5", lk), longTTL)); !res.Resumed {
+		t.Fatal("the redelivery of a command that joined a lease: Resumed = false")
+	}
+	h.expect(begin("cmd-3", "h3", "o6", lk), dedup.LeaseBusy)
+	h.complete(complete("cmd-2", "h2", "o5", lk, result, nil))
+	h.wantHeld(begin("cmd-4", "h4", "o4", lk), 2*longTTL)
+	// The holder's redelivery resumes too, then the last joined one.
+	if res := h.claim(held(begin("cmd-1", "h1", "o7", lk), longTTL)); !res.Resumed {
+		t.Fatal("the redelivery of the lease's holder: Resumed = false")
+	}
+	h.complete(complete("cmd-1", "h1", "o7", lk, result, nil))
+	h.wantHeld(begin("cmd-4", "h4", "o4", lk), 2*longTTL)
+	if res := h.claim(held(begin("cmd-3", "h3", "o8", lk), longTTL)); !res.Resumed {
+		t.Fatal("the redelivery of the last joined command: Resumed = false")
+	}
+	h.release("cmd-3", "o8", lk)
+	if res := h.claim(begin("cmd-4", "h4", "o4", lk)); res.Resumed {
+		t.Fatal("another command after the holds ended says Resumed")
+	}
+
+	// Holds that nobody resumes lapse.
+	lk = "conn/res2"
+	req := begin("cmd-11", "h1", "o1", lk)
+	req.TTL, req.Hold = shortTTL, shortTTL
+	h.claim(req)
+	req = begin("cmd-12", "h2", "o2", lk)
+	req.TTL, req.Hold = shortTTL, 2*shortTTL
+	h.claim(joining(req, "o1"))
+	h.pollUntilClaimed(begin("cmd-14", "h4", "o4", lk), dedup.LeaseBusy)
+}
+
+func testJoinedRenewReleaseAndComplete(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(held(begin("cmd-1", "h1", "o1", lk), longTTL))
+	req := joining(begin("cmd-2", "h2", "o2", lk), "o1")
+	req.TTL = shortTTL
+	h.claim(req)
+	renew := dedup.RenewRequest{CommandID: "cmd-2", Owner: "o2", LeaseKey: lk, TTL: shortTTL, Hold: longTTL, JoinOwner: "o1"}
+	for range 3 {
+		time.Sleep(shortTTL / 2)
+		if err := h.s.Renew(h.ctx, renew); err != nil {
+			t.Fatalf("Renew of a joined command: %v", err)
+		}
+	}
+	h.expect(begin("cmd-2", "h2", "o9", lk), dedup.InProgress)
+	// Renewed without its JoinOwner, or with another: the lease is not its own.
+	bad := renew
+	bad.JoinOwner = ""
+	if err := h.s.Renew(h.ctx, bad); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Renew of a joined command without JoinOwner: %v, want ErrLeaseLost", err)
+	}
+	bad.JoinOwner = "o-other"
+	if err := h.s.Renew(h.ctx, bad); !errors.Is(err, dedup.ErrLeaseLost) {
+		t.Fatalf("Renew of a joined command with another JoinOwner: %v, want ErrLeaseLost", err)
+	}
+	// Its Release keeping the hold: the resource stays held for it after
+	// the holder is done; its redelivery resumes.
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-2", Owner: "o2", LeaseKey: lk, KeepHold: true, Hold: longTTL}); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(begin("cmd-3", "h3", "o3", lk), dedup.LeaseBusy) // the holder's lease
+	h.complete(complete("cmd-1", "h1", "o1", lk, result, nil))
+	h.wantHeld(begin("cmd-3", "h3", "o3", lk), 2*longTTL)
+	if res := h.claim(begin("cmd-2", "h2", "o4", lk)); !res.Resumed {
+		t.Fatal("a joined command's redelivery after a release keeping its hold: Resumed = false")
+	}
+	h.complete(complete("cmd-2", "h2", "o4", lk, result, nil))
+	h.claim(begin("cmd-3", "h3", "o3", lk))
+	h.complete(complete("cmd-3", "h3", "o3", lk, result, nil))
+
+	// A joined command's Complete raises its order keys and leaves the
+	// holder's lease alone; a plain Release ends its hold.
+	h.claim(held(begin("cmd-5", "h5", "o5", lk), longTTL))
+	h.claim(joining(held(begin("cmd-6", "h6", "o6", lk, "name"), longTTL), "o5"))
+	h.claim(joining(held(begin("cmd-7", "h7", "o7", lk, "logo"), longTTL), "o5"))
+	h.complete(complete("cmd-6", "h6", "o6", lk, result, map[string]int64{"name": 9}))
+	h.release("cmd-7", "o7", lk)
+	h.expect(begin("cmd-8", "h8", "o8", lk), dedup.LeaseBusy)
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-5", Owner: "o5", LeaseKey: lk, TTL: longTTL}); err != nil {
+		t.Fatalf("the holder's Renew after a joined command finished: %v", err)
+	}
+	h.complete(complete("cmd-5", "h5", "o5", lk, result, nil))
+	res := h.claim(begin("cmd-8", "h8", "o8", lk, "name"))
+	if res.Resumed {
+		t.Fatal("another command after the holds ended says Resumed")
+	}
+	wantOrderKeys(t, res, map[string]int64{"name": 9})
+}
+
+func testInvalidJoins(t *testing.T, h *harness) {
+	if _, err := h.s.Begin(h.ctx, joining(begin("cmd-1", "h1", "o1", ""), "o0")); err == nil {
+		t.Error("Begin joining a lease without a LeaseKey: no error")
+	}
+	if err := h.s.Renew(h.ctx, dedup.RenewRequest{CommandID: "cmd-1", Owner: "o1", TTL: longTTL, JoinOwner: "o0"}); err == nil {
+		t.Error("Renew joining a lease without a LeaseKey: no error")
+	}
 }

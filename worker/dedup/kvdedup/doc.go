@@ -20,10 +20,21 @@
 //	                                          sighting, see dedup.Store.Begin)
 //	         trace.<base64url(command id)>    W3C traceparent of the last delivery
 //	                                          that handed the command back
-//	b_state  no MaxAge: leases and order keys
-//	         lease.<connection>.<resource>    {"o":owner,"x":deadline}   ({} when free)
+//	b_state  no MaxAge: leases, holds and order keys
+//	         lease.<connection>.<resource>    {"o":owner,"x":deadline,   (no "o", "x" when free)
+//	                                           "h":{"<command id>":{"o":owner,"u":deadline}, ...}}
 //	         order.<connection>.<resource>    {"<field>":[<key int64>,<stream seq uint64>], ...}
 //	         store.epoch                      the epoch marker (dedup.Marked)
+//
+// A lease record holds the resource's lease ("o", "x") and its holds ("h"):
+// the command whose delivery took the lease and each command that joined
+// it (dedup.BeginRequest.JoinOwner), each with the owner of its delivery
+// and the deadline until which the resource stays held for it, beyond the
+// lease (see dedup.Store.Begin). A hold whose deadline passed counts as
+// gone; it is dropped whenever the record is rewritten. A record written
+// before a resource could be held for several commands ("c": command,
+// "y": deadline) reads as the one hold of its lease's owner, and is
+// rewritten in the new layout by its next write.
 //
 // An order key is the pair (key, stream sequence), compared
 // lexicographically. A bare integer written before keys had a stream
@@ -38,7 +49,7 @@
 //
 // # Expiry and clocks
 //
-// Claim and lease deadlines ("x") are unix milliseconds of the writer's
+// Claim, lease and hold deadlines ("x", "u") are unix milliseconds of the writer's
 // local clock, compared with the reader's local clock. This assumes the
 // clocks of all workers sharing the buckets agree (NTP) to well within the
 // claim TTL: a clock running d ahead sees others' claims and leases expire d
@@ -52,9 +63,10 @@
 // per record (nats-server 2.9 has no per-message TTL); Config.ResultTTL is
 // the retention of every done record, and should be set to the worker's
 // ResultTTL. Claims, and records left "free", age out the same way.
-// Leases and order keys are never deleted: a lease is released by writing
-// an empty lease, keeping one small message per resource, so that the next
-// taker can compare-and-set on a known revision.
+// Lease records and order keys are never deleted: a lease is released by
+// writing the record without it (keeping the holds still live; {} when
+// none), one small message per resource, so that the next taker can
+// compare-and-set on a known revision.
 //
 // # The store's own state
 //
@@ -77,30 +89,38 @@
 // times (then an error wrapping ErrContended, a transient failure), and
 // ctx is checked before every attempt. Per method:
 //
-//   - Begin reads the command record, then the lease (LeaseBusy returns
-//     before anything is written, after checking that the command record
-//     did not change meanwhile), writes the claim, then takes the lease,
-//     then reads the order keys. If the lease was taken in between, the
-//     claim is put back as it was and LeaseBusy returned. Between the claim
-//     and the lease write, a concurrent Begin of the same command sees
-//     InProgress, as it would a moment later. A crash there leaves a claim
-//     without a lease, which expires with its TTL. A reopenable done record
+//   - Begin reads the command record, then the lease record (LeaseBusy
+//     returns before anything is written, after checking that the command
+//     record did not change meanwhile), writes the claim, then writes the
+//     lease record (the lease, or for a joining Begin only its hold, by
+//     compare-and-set: the joined lease is checked at that write), then
+//     reads the order keys. If the lease was taken in between (or the
+//     joined one lost), the claim is put back as it was and LeaseBusy
+//     returned. Between the claim and the lease write, a concurrent Begin
+//     of the same command sees InProgress, as it would a moment later. A
+//     crash there leaves a claim without a lease, which expires with its
+//     TTL. A reopenable done record
 //     met by a replay (same hash) is claimed the same way, by
 //     compare-and-set on the done record's revision; when the lease then
 //     turns out busy (or the order keys cannot be read), the done record
 //     is put back as it was.
-//   - Renew checks claim and lease, extends the lease, then the claim; if
-//     the claim changed in between, the lease extension is undone (best
-//     effort) and the check repeated (ErrLeaseLost once it fails).
+//   - Renew checks claim and lease (the joined owner's, for a command that
+//     joined a lease), extends the lease record (the lease unless joined,
+//     and the command's hold), then the claim; if the claim changed in
+//     between, the lease record is put back (best effort) and the check
+//     repeated (ErrLeaseLost once it fails).
 //   - Complete checks the command record, raises the order keys, writes the
 //     done record (the commit point, compare-and-set on the revision it
-//     checked) and releases the lease. Order keys are raised before the
-//     commit so that no done command lacks them; if the commit then loses
-//     the claim to another owner, ErrLeaseLost is returned with the order
-//     keys raised, which is harmless since they only record effects already
-//     applied. A crash after the commit leaves the lease held until its TTL;
-//     a repeated Complete releases it.
-//   - Release frees the claim, then the lease, each only if Owner's.
+//     checked), then releases the lease and ends the command's hold (each
+//     only if Owner's; the other commands' holds stay). Order keys are
+//     raised before the commit so that no done command lacks them; if the
+//     commit then loses the claim to another owner, ErrLeaseLost is
+//     returned with the order keys raised, which is harmless since they
+//     only record effects already applied. A crash after the commit leaves
+//     the lease held until its TTL, and the command's hold until its
+//     deadline; a repeated Complete releases both.
+//   - Release frees the claim, then the lease and the command's hold (or
+//     keeps the hold, KeepHold), each only if Owner's.
 //
 // The outcomes the conformance suite checks (single winners, LeaseBusy
 // taking nothing, ownership rules, order keys only rising) hold as for the

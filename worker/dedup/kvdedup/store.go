@@ -267,27 +267,80 @@ func (r cmdRecord) reopenedBy(req dedup.BeginRequest) bool {
 // liveClaim reports whether r is a claim whose deadline has not passed.
 func (r cmdRecord) liveClaim(now int64) bool { return r.State == stateClaim && r.Expires > now }
 
-// leaseRecord is the value of a lease key; Owner "" is a released lease.
-// Command and Hold are the resource's hold: the command whose delivery
-// took the lease, and until when (unix ms) the resource stays held for it
-// after the lease lapses.
+// leaseRecord is the value of a lease key: the lease (Owner "" when
+// released) and the resource's holds. The resource is held for the command
+// whose delivery took the lease and for the commands that joined that
+// lease (dedup.BeginRequest.JoinOwner), each by its own owner until its own
+// deadline, beyond the lease: command id -> hold. A hold whose deadline
+// passed counts as gone, and is dropped whenever the record is rewritten.
 type leaseRecord struct {
 	Owner   string `json:"o,omitempty"`
 	Expires int64  `json:"x,omitempty"`
-	Command string `json:"c,omitempty"`
-	Hold    int64  `json:"y,omitempty"`
+	Holds   holds  `json:"h,omitempty"`
 }
 
-// heldFor reports whether the resource is held for a command other than
-// commandID (its lease lapsed, its hold not).
-func (r leaseRecord) heldFor(commandID string, now int64) bool {
-	return r.Command != "" && r.Command != commandID && r.Hold > now
+// hold is one command's hold on a resource: the owner whose delivery holds
+// it, and until when (unix ms).
+type hold struct {
+	Owner string `json:"o"`
+	Until int64  `json:"u"`
 }
 
-// resumedBy reports whether owner's Begin of commandID takes over the hold
-// of an earlier delivery of the same command.
-func (r leaseRecord) resumedBy(commandID, owner string, now int64) bool {
-	return r.Command == commandID && r.Owner != owner && r.Hold > now
+// holds is a resource's holds, by command id.
+type holds map[string]hold
+
+// UnmarshalJSON reads a lease record, and also the one hold of a record
+// written before a resource could be held for several commands: its
+// "c" (command) and "y" (deadline), held by the lease's owner. Such a
+// record is read, never written: its next write has the holds map.
+func (r *leaseRecord) UnmarshalJSON(b []byte) error {
+	type plain leaseRecord // without this method
+	var v struct {
+		plain
+		Command string `json:"c"`
+		Hold    int64  `json:"y"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = leaseRecord(v.plain)
+	if v.Command != "" {
+		r.Holds = holds{v.Command: {Owner: r.Owner, Until: v.Hold}}
+	}
+	return nil
+}
+
+// holdOf returns commandID's hold, if live.
+func (r leaseRecord) holdOf(commandID string, now int64) (hold, bool) {
+	h, ok := r.Holds[commandID]
+	return h, ok && h.Until > now
+}
+
+// heldForOthers returns the latest deadline of the live holds of commands
+// other than commandID; 0 when there is none.
+func (r leaseRecord) heldForOthers(commandID string, now int64) int64 {
+	var latest int64
+	for id, h := range r.Holds {
+		if id != commandID && h.Until > now {
+			latest = max(latest, h.Until)
+		}
+	}
+	return latest
+}
+
+// live returns a copy of r without its lapsed holds: what a rewrite of
+// the record starts from (the copy may be changed without changing r).
+func (r leaseRecord) live(now int64) leaseRecord {
+	next := leaseRecord{Owner: r.Owner, Expires: r.Expires}
+	for id, h := range r.Holds {
+		if h.Until > now {
+			if next.Holds == nil {
+				next.Holds = holds{}
+			}
+			next.Holds[id] = h
+		}
+	}
+	return next
 }
 
 func (r leaseRecord) heldBy(owner string, now int64) bool {
@@ -296,6 +349,75 @@ func (r leaseRecord) heldBy(owner string, now int64) bool {
 
 func (r leaseRecord) busyFor(owner string, now int64) bool {
 	return r.Owner != "" && r.Owner != owner && r.Expires > now
+}
+
+// admission is what a resource's lease record says of a Begin.
+type admission struct {
+	// ok: the Begin may claim its command (and take the lease, or join it).
+	ok bool
+	// heldFor (not ok): how long at most the resource stays held for other
+	// commands, in ms; 0 when a live lease makes it busy.
+	heldFor int64
+	// resumed (ok): the command's live hold is another owner's, an earlier
+	// delivery that did not finish.
+	resumed bool
+}
+
+// admit decides req's Begin on the resource whose lease record is r. A
+// joining Begin needs the lease live and JoinOwner's. Otherwise a live
+// lease of another owner is busy; a command the resource is held for, or
+// the lease's own live holder, is admitted (the other commands' holds
+// stay); any other command is busy while the resource is held for others.
+func (r leaseRecord) admit(req dedup.BeginRequest, now int64) admission {
+	own, member := r.holdOf(req.CommandID, now)
+	resumed := member && own.Owner != req.Owner
+	switch {
+	case req.JoinOwner != "":
+		return admission{ok: r.heldBy(req.JoinOwner, now), resumed: resumed}
+	case r.busyFor(req.Owner, now):
+		return admission{}
+	case member || r.heldBy(req.Owner, now):
+		return admission{ok: true, resumed: resumed}
+	}
+	if until := r.heldForOthers(req.CommandID, now); until > 0 {
+		return admission{heldFor: until - now}
+	}
+	return admission{ok: true}
+}
+
+// leaseBusy is the LeaseBusy answer to a Begin that a does not admit.
+func (a admission) leaseBusy() dedup.BeginResult {
+	return dedup.BeginResult{State: dedup.LeaseBusy, HeldFor: time.Duration(a.heldFor) * time.Millisecond}
+}
+
+// admitted returns r with req's Begin admitted: its command held by its
+// owner until holdUntil, and the lease taken until deadline unless req
+// joins it.
+func (r leaseRecord) admitted(req dedup.BeginRequest, deadline, holdUntil, now int64) leaseRecord {
+	next := r.live(now)
+	if req.JoinOwner == "" {
+		next.Owner, next.Expires = req.Owner, deadline
+	}
+	if next.Holds == nil {
+		next.Holds = holds{}
+	}
+	next.Holds[req.CommandID] = hold{Owner: req.Owner, Until: holdUntil}
+	return next
+}
+
+// renewed returns r with req's Renew applied: the lease extended to
+// deadline unless req joined it, and the command's live hold, if Owner's,
+// to holdUntil. write is false when that changes nothing.
+func (r leaseRecord) renewed(req dedup.RenewRequest, deadline, holdUntil, now int64) (next leaseRecord, write bool) {
+	next = r.live(now)
+	if req.JoinOwner == "" {
+		next.Expires, write = deadline, true
+	}
+	if h, ok := next.Holds[req.CommandID]; ok && h.Owner == req.Owner {
+		h.Until = holdUntil
+		next.Holds[req.CommandID], write = h, true
+	}
+	return next, write
 }
 
 // entry is a decoded value and the revision it was read at; rev 0 means
@@ -415,14 +537,16 @@ func undoCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // ---- Store ----
 
 // Begin implements dedup.Store. It reads the command record, then the
-// lease, writes the claim (compare-and-set on the record's revision), then
-// takes the lease (compare-and-set on the lease's revision) and reads the
-// order keys. A busy lease is reported only if the command record is still
-// as first read, so every outcome holds at one instant, as if atomic. When
-// the lease is taken by someone else between its read and its write, the
-// claim is rolled back to what it was and LeaseBusy returned. Between the
-// claim write and the lease write a concurrent Begin of the same command
-// sees InProgress, as it would a moment later.
+// lease record, writes the claim (compare-and-set on the record's
+// revision), then the lease record (compare-and-set on its revision: the
+// command's hold, and the lease unless req joins it) and reads the order
+// keys. A busy lease is reported only if the command record is still as
+// first read, so every outcome holds at one instant, as if atomic. When
+// the lease is taken by someone else (or the joined lease lost) between
+// its read and its write, the claim is rolled back to what it was and
+// LeaseBusy returned. Between the claim write and the lease write a
+// concurrent Begin of the same command sees InProgress, as it would a
+// moment later.
 func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
 	if err := reqcheck.Begin(req); err != nil {
 		return dedup.BeginResult{}, err
@@ -473,7 +597,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
 				return dedup.BeginResult{}, err
 			}
-			if lease.val.busyFor(req.Owner, now) || lease.val.heldFor(req.CommandID, now) {
+			if a := lease.val.admit(req, now); !a.ok {
 				// The two reads are no snapshot: if the command record
 				// changed in between (another owner claimed or finished
 				// it), that decides instead; decide again.
@@ -489,16 +613,10 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 				} else if err != nil {
 					return dedup.BeginResult{}, err
 				}
-				busy := dedup.BeginResult{State: dedup.LeaseBusy}
-				if !lease.val.busyFor(req.Owner, now) {
-					busy.HeldFor = time.Duration(lease.val.Hold-now) * time.Millisecond
-				}
-				return busy, nil
+				return a.leaseBusy(), nil
 			}
 		}
-		resumed := req.LeaseKey != "" && lease.val.resumedBy(req.CommandID, req.Owner, now)
 		wrote := !reopen && cur.val.Wrote
-		resumed = resumed || wrote
 
 		deadline := now + reqcheck.Millis(req.TTL)
 		claimRev, err := put(ctx, s.cmd, ck, withOrigin(cmdRecord{
@@ -521,14 +639,13 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: map[string]dedup.OrderKey{}}, nil
 		}
 
-		took, err := s.takeLease(ctx, req.LeaseKey, leaseRecord{Owner: req.Owner, Expires: deadline, Command: req.CommandID,
-			Hold: deadline + reqcheck.Millis(req.Hold)}, lease)
-		if err != nil || !took {
+		a, err := s.holdResource(ctx, req, deadline, lease)
+		if err != nil || !a.ok {
 			s.undoClaim(ctx, ck, cur, claimRev, req.PayloadHash, origin)
 			if err != nil {
 				return dedup.BeginResult{}, err
 			}
-			return dedup.BeginResult{State: dedup.LeaseBusy}, nil
+			return a.leaseBusy(), nil
 		}
 
 		keys, err := s.readOrder(ctx, req.LeaseKey, req.Fields)
@@ -537,7 +654,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 				// Put the done record back rather than leave the id unknown.
 				s.undoClaim(ctx, ck, cur, claimRev, req.PayloadHash, origin)
 				uctx, cancel := undoCtx(ctx)
-				_ = s.releaseLease(uctx, req.LeaseKey, req.Owner)
+				_ = s.leaveResource(uctx, req.LeaseKey, req.CommandID, req.Owner, 0)
 				cancel()
 				return dedup.BeginResult{}, err
 			}
@@ -546,7 +663,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 			cancel()
 			return dedup.BeginResult{}, err
 		}
-		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: keys, Resumed: resumed}, nil
+		return dedup.BeginResult{State: dedup.Claimed, Result: reopened, Origin: origin, OrderKeys: keys, Resumed: a.resumed || wrote}, nil
 	}
 	return dedup.BeginResult{}, contended("begin")
 }
@@ -570,17 +687,20 @@ func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
 	return nil
 }
 
-// keepHold keeps the hold of st's resource for st's command, when it is
-// held for it, for at least st.Hold from now.
+// keepHold keeps st's command's hold on st's resource, when it has a live
+// one (whoever's), for at least st.Hold from now.
 func (s *Store) keepHold(ctx context.Context, st dedup.Sighting) error {
 	return update(ctx, s.state, leaseKey(st.LeaseKey), "keep hold", func(cur leaseRecord) (leaseRecord, bool, error) {
 		now := s.nowMs()
 		until := now + max(reqcheck.Millis(st.Hold), 1)
-		if cur.Command != st.CommandID || cur.Hold <= now || cur.Hold >= until {
+		h, ok := cur.holdOf(st.CommandID, now)
+		if !ok || h.Until >= until {
 			return cur, false, nil
 		}
-		cur.Hold = until
-		return cur, true, nil
+		next := cur.live(now)
+		h.Until = until
+		next.Holds[st.CommandID] = h
+		return next, true, nil
 	})
 }
 
@@ -616,30 +736,38 @@ func (s *Store) sight(ctx context.Context, st dedup.Sighting) (ours bool, err er
 	return false, contended("sight")
 }
 
-// takeLease writes the lease mine, starting from the lease as read; false
-// when another owner holds it, or the resource is held for another command.
-func (s *Store) takeLease(ctx context.Context, lk string, mine leaseRecord, lease entry[leaseRecord]) (bool, error) {
-	key := leaseKey(lk)
+// holdResource admits req's Begin on its resource (leaseRecord.admit) and
+// writes what it takes: the command's hold until deadline + Hold, and the
+// lease until deadline unless req joins it. It starts from the lease record
+// as read and decides again on every attempt, reading the record again
+// after a lost race; a Begin no longer admitted writes nothing.
+func (s *Store) holdResource(ctx context.Context, req dedup.BeginRequest, deadline int64, lease entry[leaseRecord]) (admission, error) {
+	key := leaseKey(req.LeaseKey)
 	for attempt := range maxAttempts {
 		if attempt > 0 {
 			if err := ctx.Err(); err != nil {
-				return false, err
+				return admission{}, err
 			}
 			var err error
 			if lease, err = get[leaseRecord](ctx, s.state, key); err != nil {
-				return false, err
-			}
-			if now := s.nowMs(); lease.val.busyFor(mine.Owner, now) || lease.val.heldFor(mine.Command, now) {
-				return false, nil
+				return admission{}, err
 			}
 		}
-		_, err := put(ctx, s.state, key, mine, lease.rev)
+		now := s.nowMs()
+		a := lease.val.admit(req, now)
+		if !a.ok {
+			return a, nil
+		}
+		_, err := put(ctx, s.state, key, lease.val.admitted(req, deadline, deadline+reqcheck.Millis(req.Hold), now), lease.rev)
 		if errors.Is(err, errRace) {
 			continue
 		}
-		return err == nil, err
+		if err != nil {
+			return admission{}, err
+		}
+		return a, nil
 	}
-	return false, contended("take lease")
+	return admission{}, contended("take lease")
 }
 
 // undoClaim puts back the command record as it was before our claim
@@ -763,10 +891,11 @@ func (s *Store) ResetOrderKeys(ctx context.Context, leaseKey string, fields []st
 	return contended("reset order keys")
 }
 
-// Renew implements dedup.Store. It checks claim and lease, then extends the
-// lease and then the claim, each by compare-and-set; if the claim changed
-// in between, the lease extension is undone (best effort) and the check
-// repeated.
+// Renew implements dedup.Store. It checks claim and lease (JoinOwner's for
+// a command that joined it), then extends the lease record (the lease
+// unless joined, and the command's hold if Owner's) and then the claim,
+// each by compare-and-set; if the claim changed in between, the lease
+// record is put back (best effort) and the check repeated.
 func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 	if err := reqcheck.Renew(req); err != nil {
 		return err
@@ -784,26 +913,24 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 		if !cur.val.liveClaim(now) || cur.val.Owner != req.Owner {
 			return dedup.ErrLeaseLost
 		}
+		deadline := now + reqcheck.Millis(req.TTL)
 		var lease entry[leaseRecord]
+		var leaseRev uint64 // of our write of the lease record; 0 none
 		if req.LeaseKey != "" {
 			if lease, err = get[leaseRecord](ctx, s.state, leaseKey(req.LeaseKey)); err != nil {
 				return err
 			}
-			if !lease.val.heldBy(req.Owner, now) {
+			if !lease.val.heldBy(cmp.Or(req.JoinOwner, req.Owner), now) {
 				return dedup.ErrLeaseLost
 			}
-		}
-
-		deadline := now + reqcheck.Millis(req.TTL)
-		var leaseRev uint64
-		if req.LeaseKey != "" {
-			leaseRev, err = put(ctx, s.state, leaseKey(req.LeaseKey), leaseRecord{Owner: req.Owner, Expires: deadline, Command: req.CommandID,
-				Hold: deadline + reqcheck.Millis(req.Hold)}, lease.rev)
-			if errors.Is(err, errRace) {
-				continue
-			}
-			if err != nil {
-				return err
+			if next, write := lease.val.renewed(req, deadline, deadline+reqcheck.Millis(req.Hold), now); write {
+				leaseRev, err = put(ctx, s.state, leaseKey(req.LeaseKey), next, lease.rev)
+				if errors.Is(err, errRace) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		claim := cur.val
@@ -812,7 +939,7 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 		if err == nil {
 			return nil
 		}
-		if req.LeaseKey != "" {
+		if leaseRev != 0 {
 			uctx, cancel := undoCtx(ctx)
 			_, _ = putRaw(uctx, s.state, leaseKey(req.LeaseKey), lease.raw, leaseRev)
 			cancel()
@@ -826,11 +953,12 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 
 // Complete implements dedup.Store. Order: check the command record, raise
 // the order keys, write the done record (compare-and-set on the revision
-// checked: the commit point), then release the lease. The order keys are
-// raised before the commit so that a crash in between never leaves a done
-// command whose order keys were not recorded; if the commit then loses a
-// race the keys stay raised, which is harmless: they record effects the
-// caller has already applied. Order keys are ignored when LeaseKey is empty.
+// checked: the commit point), then release the lease and end the command's
+// hold, each if Owner's. The order keys are raised before the commit so
+// that a crash in between never leaves a done command whose order keys
+// were not recorded; if the commit then loses a race the keys stay raised,
+// which is harmless: they record effects the caller has already applied.
+// Order keys are ignored when LeaseKey is empty.
 func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 	if err := reqcheck.Complete(req); err != nil {
 		return err
@@ -852,7 +980,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			}
 			// Done before (maybe by a call of ours that failed after its
 			// commit): finish its last step.
-			return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+			return s.leaveResource(ctx, req.LeaseKey, req.CommandID, req.Owner, 0)
 		case cur.val.liveClaim(s.nowMs()) && cur.val.Owner != req.Owner:
 			return dedup.ErrLeaseLost
 		}
@@ -873,7 +1001,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 		if err != nil {
 			return err
 		}
-		return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+		return s.leaveResource(ctx, req.LeaseKey, req.CommandID, req.Owner, 0)
 	}
 	return contended("complete")
 }
@@ -941,8 +1069,9 @@ func (s *Store) DeliveryTrace(ctx context.Context, commandID string) (string, er
 	return string(e.Value()), nil
 }
 
-// Release implements dedup.Store. Each of claim and lease is freed by a
-// compare-and-set on the revision at which it was seen to be Owner's.
+// Release implements dedup.Store. The claim, then the lease and the
+// command's hold (kept for Hold with KeepHold), are each freed by a
+// compare-and-set on the revision at which they were seen to be Owner's.
 func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 	if err := reqcheck.Release(req); err != nil {
 		return err
@@ -953,13 +1082,11 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 	if err := s.releaseClaim(ctx, cmdKey(req.CommandID), req.Owner); err != nil {
 		return err
 	}
+	var keep time.Duration
 	if req.KeepHold {
-		// The lease lapses now; the resource stays held for the command.
-		return s.replaceLease(ctx, req.LeaseKey, req.Owner, func(now int64) leaseRecord {
-			return leaseRecord{Owner: req.Owner, Expires: now, Command: req.CommandID, Hold: now + reqcheck.Millis(req.Hold)}
-		})
+		keep = req.Hold // the resource stays held for the command
 	}
-	return s.releaseLease(ctx, req.LeaseKey, req.Owner)
+	return s.leaveResource(ctx, req.LeaseKey, req.CommandID, req.Owner, keep)
 }
 
 // MayHaveWritten implements dedup.Store.
@@ -987,35 +1114,29 @@ func (s *Store) releaseClaim(ctx context.Context, ck, owner string) error {
 	})
 }
 
-// releaseLease frees the lease if owner holds it (expired or not); a no-op
-// for an empty lease key. The resource's hold ends with it.
-func (s *Store) releaseLease(ctx context.Context, lk, owner string) error {
-	return s.replaceLease(ctx, lk, owner, func(int64) leaseRecord { return leaseRecord{} })
-}
-
-// replaceLease writes next(now) over the lease if owner holds it (expired
-// or not); a no-op for an empty lease key.
-func (s *Store) replaceLease(ctx context.Context, lk, owner string, next func(now int64) leaseRecord) error {
+// leaveResource ends owner's part in the resource lk: it frees the lease
+// if owner holds it (expired or not), and ends commandID's live hold if
+// owner's, or keeps it for keep from now when keep > 0. The other
+// commands' holds stay. A no-op for an empty lease key.
+func (s *Store) leaveResource(ctx context.Context, lk, commandID, owner string, keep time.Duration) error {
 	if lk == "" {
 		return nil
 	}
-	key := leaseKey(lk)
-	for range maxAttempts {
-		if err := ctx.Err(); err != nil {
-			return err
+	return update(ctx, s.state, leaseKey(lk), "leave resource", func(cur leaseRecord) (leaseRecord, bool, error) {
+		now := s.nowMs()
+		next, write := cur.live(now), false
+		if next.Owner == owner {
+			next.Owner, next.Expires, write = "", 0, true
 		}
-		cur, err := get[leaseRecord](ctx, s.state, key)
-		if err != nil {
-			return err
+		if h, ok := next.Holds[commandID]; ok && h.Owner == owner {
+			if keep > 0 {
+				h.Until = now + reqcheck.Millis(keep)
+				next.Holds[commandID] = h
+			} else {
+				delete(next.Holds, commandID)
+			}
+			write = true
 		}
-		if cur.val.Owner != owner {
-			return nil
-		}
-		_, err = put(ctx, s.state, key, next(s.nowMs()), cur.rev)
-		if errors.Is(err, errRace) {
-			continue
-		}
-		return err
-	}
-	return contended("release lease")
+		return next, write, nil
+	})
 }

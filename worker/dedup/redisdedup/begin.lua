@@ -4,8 +4,8 @@
 -- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f, q, t)
 -- KEYS[2]  resource lease (string: owner)               } only
 -- KEYS[3]  resource order keys (hash: field -> key/seq) } when a
--- KEYS[4]  the resource's hold (string: command id, NUL, } lease key
---          owner), PX = TTL + hold                      } was given
+-- KEYS[4]  the resource's holds (holds.lua)             } lease key
+--                                                        } was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  TTL in milliseconds
@@ -20,7 +20,8 @@
 -- ARGV[#ARGV-3] this copy's origin time in Unix nanoseconds ('' likewise)
 -- ARGV[#ARGV-2] the sighting's TTL in milliseconds
 -- ARGV[#ARGV-1] the command id
--- ARGV[#ARGV]   the hold's TTL in milliseconds (TTL + hold)
+-- ARGV[#ARGV-1] the hold's TTL in milliseconds (TTL + hold)
+-- ARGV[#ARGV]   the owner of the lease to join ('' to take the lease)
 -- (these are taken off KEYS and ARGV first, so the ones above keep their
 -- places)
 --
@@ -37,6 +38,7 @@
 -- of 'claimed' is the one a reopened record kept, otherwise the
 -- sighting's.
 local sighting = table.remove(KEYS)
+local joinOwner = table.remove(ARGV)
 local holdTTL = table.remove(ARGV)
 local commandID = table.remove(ARGV)
 local sightingTTL = table.remove(ARGV)
@@ -88,26 +90,33 @@ if state == 'c' and owner ~= ARGV[2] then
   return {'conflict', false}
 end
 
--- The resource's hold outlives the lease: held for another command, the
--- resource is busy even with no live lease; held for this command by
--- another owner (an earlier delivery that did not finish), it is taken
--- over, resumed.
+-- The resource's holds outlive the lease: held for other commands only,
+-- the resource is busy even with no live lease (unless this owner holds
+-- the lease: the others joined it); held for this command too, by another
+-- owner (an earlier delivery that did not finish), it is taken over,
+-- resumed, and the others' holds stay. A joining Begin needs the lease
+-- live and the joined owner's.
 local leased = #KEYS >= 3
 local resumed = '0'
+local nowMs = holdNow()
 if leased then
-  local held = redis.call('MGET', KEYS[2], KEYS[4])
-  local holder, hold = held[1], held[2]
-  if holder and holder ~= ARGV[2] then
+  local holder = redis.call('GET', KEYS[2])
+  if joinOwner ~= '' then
+    if holder ~= joinOwner then
+      return {'lease_busy', false}
+    end
+  elseif holder and holder ~= ARGV[2] then
     return {'lease_busy', false}
   end
-  if hold then
-    local ours = commandID .. '\0'
-    if string.sub(hold, 1, #ours) ~= ours then
-      return {'lease_busy', tostring(redis.call('PTTL', KEYS[4]))}
+  local heldBy = holdOf(KEYS[4], commandID, nowMs)
+  if not heldBy and not holder and joinOwner == '' then
+    local others = heldForOthers(KEYS[4], commandID, nowMs)
+    if others > 0 then
+      return {'lease_busy', string.format('%.0f', others - nowMs)}
     end
-    if hold ~= ours .. ARGV[2] then
-      resumed = '1'
-    end
+  end
+  if heldBy and heldBy ~= ARGV[2] then
+    resumed = '1'
   end
 end
 
@@ -128,8 +137,6 @@ end
 -- deadline's own millisecond (a TTL of 1 ms), PEXPIREAT deletes the key
 -- at once while SET PXAT keeps it through that millisecond, and the lease
 -- would outlive the claim.
-local clock = redis.call('TIME')
-local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local deadline = nowMs + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 's', 'c', 'h', ARGV[1], 'o', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], deadline)
@@ -141,10 +148,11 @@ if reopened then
   reply[4] = rec[7] or false
 end
 if leased then
-  redis.call('SET', KEYS[2], ARGV[2])
-  redis.call('PEXPIREAT', KEYS[2], deadline)
-  redis.call('SET', KEYS[4], commandID .. '\0' .. ARGV[2])
-  redis.call('PEXPIREAT', KEYS[4], nowMs + tonumber(holdTTL))
+  if joinOwner == '' then
+    redis.call('SET', KEYS[2], ARGV[2])
+    redis.call('PEXPIREAT', KEYS[2], deadline)
+  end
+  setHold(KEYS[4], commandID, ARGV[2], nowMs + tonumber(holdTTL), nowMs)
   if #ARGV >= 5 then
     local fields = {}
     for i = 5, #ARGV do

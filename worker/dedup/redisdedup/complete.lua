@@ -4,7 +4,7 @@
 -- KEYS[1]  command record
 -- KEYS[2]  resource lease                    } only when
 -- KEYS[3]  resource order keys               } a lease key
--- KEYS[4]  the command's hold on the resource } was given
+-- KEYS[4]  the resource's holds (holds.lua)  } was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  result bytes
@@ -20,8 +20,8 @@
 -- KEYS[#KEYS] the store's completion counter: raised by each done record
 --           written (these two are taken off KEYS first, so the keys above
 --           keep their places)
--- ARGV[#ARGV] the hold's value (command id, NUL, owner), taken off ARGV
---           first: the hold ends with the lease
+-- ARGV[#ARGV] the command id, taken off ARGV first: the command's hold
+--           ends with its claim (the other commands' holds stay)
 --
 -- Reply: 1 done (now or before, same hash), 0 lost (nothing written).
 
@@ -79,17 +79,14 @@ end
 
 local completions = table.remove(KEYS)
 local sighting = table.remove(KEYS)
-local holdValue = table.remove(ARGV)
+local commandID = table.remove(ARGV)
 local leased = #KEYS >= 3
 local function release()
   if leased then
-    local held = redis.call('MGET', KEYS[2], KEYS[4])
-    if held[1] == ARGV[2] then
+    if redis.call('GET', KEYS[2]) == ARGV[2] then
       redis.call('DEL', KEYS[2])
     end
-    if held[2] == holdValue then
-      redis.call('DEL', KEYS[4])
-    end
+    endHold(KEYS[4], commandID, ARGV[2])
   end
 end
 

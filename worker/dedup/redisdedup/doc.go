@@ -16,11 +16,17 @@
 //	                     it, Release and an expired claim leave it, so it
 //	                     adds nothing to the bytes kept per finished command
 //	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
-//	p:hold:<lease key>   string <command id> NUL <owner>, PX = lease TTL + Hold:
-//	                     the resource held for a command beyond its lease,
-//	                     until Complete or Release (kept for Hold by a
-//	                     Release with KeepHold); only that command's next
-//	                     delivery may take the lease meanwhile (resumed)
+//	p:holds:<lease key>  hash <command id> -> <owner> NUL <deadline, Unix ms>,
+//	                     PEXPIREAT = the latest deadline: the resource held
+//	                     beyond its lease for the command that took the
+//	                     lease (lease TTL + Hold) and for those that joined
+//	                     it (BeginRequest.JoinOwner), each until its
+//	                     Complete or Release (kept for Hold by a Release
+//	                     with KeepHold) or its deadline; while any is held,
+//	                     only their next deliveries may take the lease
+//	                     (resumed). A string p:hold:<lease key> (one hold,
+//	                     before merged writes) is no longer read: upgrade
+//	                     with no worker of the older version running.
 //	p:order:<lease key>  hash field -> order key "<key>/<stream sequence>"
 //	                     (decimal int64 and uint64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that

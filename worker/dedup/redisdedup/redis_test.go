@@ -3,6 +3,8 @@ package redisdedup_test
 import (
 	"context"
 	"maps"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,10 +156,14 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	wantPTTL(prefix+":lease:conn/res", 25*time.Second, 30*time.Second)
 	// The sighting lives with the sighting TTL until the command is done.
 	wantPTTL(prefix+":seen:cmd:1", time.Hour-time.Minute, time.Hour)
-	// The hold names the command and its owner, and lasts TTL + Hold.
-	wantPTTL(prefix+":hold:conn/res", 25*time.Second+time.Minute, 30*time.Second+time.Minute)
-	if v, err := client.Get(ctx, prefix+":hold:conn/res").Result(); err != nil || v != "cmd:1\x00o" {
-		t.Fatalf("hold = %q, %v; want the command id, NUL, the owner", v, err)
+	// The holds map the command to its owner and deadline, TTL + Hold
+	// away, and the key lasts as long.
+	wantPTTL(prefix+":holds:conn/res", 25*time.Second+time.Minute, 30*time.Second+time.Minute)
+	v, err := client.HGet(ctx, prefix+":holds:conn/res", "cmd:1").Result()
+	owner, deadline, ok := strings.Cut(v, "\x00")
+	ms, perr := strconv.ParseInt(deadline, 10, 64)
+	if until := time.Until(time.UnixMilli(ms)); err != nil || !ok || owner != "o" || perr != nil || until < 25*time.Second+time.Minute || until > 30*time.Second+time.Minute {
+		t.Fatalf("hold of cmd:1 = %q, %v; want the owner o, NUL, a deadline in Unix ms 1m30s away", v, err)
 	}
 	if owner, err := client.Get(ctx, prefix+":lease:conn/res").Result(); err != nil || owner != "o" {
 		t.Fatalf("lease = %q, %v; want o", owner, err)
@@ -176,7 +182,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	if n, err := client.Exists(ctx, prefix+":seen:cmd:1").Result(); err != nil || n != 0 {
 		t.Fatalf("sighting after Complete: exists=%d, %v; want deleted", n, err)
 	}
-	if n, err := client.Exists(ctx, prefix+":lease:conn/res", prefix+":hold:conn/res").Result(); err != nil || n != 0 {
+	if n, err := client.Exists(ctx, prefix+":lease:conn/res", prefix+":holds:conn/res").Result(); err != nil || n != 0 {
 		t.Fatalf("lease and hold after Complete: %d exist, %v; want both released", n, err)
 	}
 	if v, err := client.HGet(ctx, prefix+":order:conn/res", "a").Result(); err != nil || v != "7/9" {

@@ -44,11 +44,11 @@ func mustScripts(names ...string) *redis.Script {
 var (
 	// beginScript is fence.lua then begin.lua (after decimal.lua's
 	// helper): the epoch fence and the claim in one atomic step.
-	beginScript    = mustScripts("decimal.lua", "fence.lua", "begin.lua")
-	renewScript    = mustScript("renew.lua")
-	sightScript    = mustScripts("decimal.lua", "sight.lua")
-	completeScript = mustScript("complete.lua")
-	releaseScript  = mustScript("release.lua")
+	beginScript    = mustScripts("decimal.lua", "holds.lua", "fence.lua", "begin.lua")
+	renewScript    = mustScripts("holds.lua", "renew.lua")
+	sightScript    = mustScripts("decimal.lua", "holds.lua", "sight.lua")
+	completeScript = mustScripts("holds.lua", "complete.lua")
+	releaseScript  = mustScripts("holds.lua", "release.lua")
 	wroteScript    = mustScript("may_have_written.lua")
 )
 
@@ -107,13 +107,15 @@ func (s *Store) keys(id, leaseKey string, withOrder bool) []string {
 	case leaseKey == "":
 		return []string{cmd}
 	case !withOrder:
-		return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":hold:" + leaseKey}
+		return []string{cmd, s.prefix + ":lease:" + leaseKey, s.holdsKey(leaseKey)}
 	}
-	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey, s.prefix + ":hold:" + leaseKey}
+	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey, s.holdsKey(leaseKey)}
 }
 
-// holdValue is the value of a resource's hold for a command's delivery.
-func holdValue(commandID, owner string) string { return commandID + "\x00" + owner }
+// holdsKey is the key of a resource's holds (see holds.lua). Its name is
+// not the single hold's of earlier versions (a string): the two types never
+// meet under one key.
+func (s *Store) holdsKey(leaseKey string) string { return s.prefix + ":holds:" + leaseKey }
 
 // Begin implements dedup.Store.
 func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {
@@ -132,7 +134,7 @@ func (s *Store) Begin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginR
 	}
 	originSeq, originTime := formatOrigin(req.Origin)
 	fence := s.fence()
-	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), req.CommandID, reqcheck.Millis(req.TTL+req.Hold),
+	args = append(args, originSeq, originTime, reqcheck.Millis(req.SightingTTL), req.CommandID, reqcheck.Millis(req.TTL+req.Hold), req.JoinOwner,
 		fence.Epoch, strconv.FormatInt(fence.Completions, 10))
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.epochKey(), s.completionsKey())
 	reply, err := s.scripts.run(ctx, beginScript, keys, args...).Slice()
@@ -156,7 +158,7 @@ func (s *Store) Sight(ctx context.Context, sightings []dedup.Sighting) error {
 		seq, unixNano := formatOrigin(st.Origin)
 		hold, keep := s.sightingKey(st.CommandID), int64(0)
 		if st.LeaseKey != "" && st.Hold > 0 {
-			hold, keep = s.prefix+":hold:"+st.LeaseKey, max(reqcheck.Millis(st.Hold), 1)
+			hold, keep = s.holdsKey(st.LeaseKey), max(reqcheck.Millis(st.Hold), 1)
 		}
 		keys = append(keys, s.prefix+":cmd:"+st.CommandID, s.sightingKey(st.CommandID), hold)
 		args = append(args, st.PayloadHash, seq, unixNano, reqcheck.Millis(st.TTL), st.CommandID, keep)
@@ -372,7 +374,7 @@ func (s *Store) Renew(ctx context.Context, req dedup.RenewRequest) error {
 		return err
 	}
 	n, err := s.scripts.run(ctx, renewScript, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, reqcheck.Millis(req.TTL),
-		reqcheck.Millis(req.TTL+req.Hold), holdValue(req.CommandID, req.Owner)).Int()
+		reqcheck.Millis(req.TTL+req.Hold), req.CommandID, req.JoinOwner).Int()
 	if err != nil {
 		return fmt.Errorf("redisdedup: renew: %w", err)
 	}
@@ -420,7 +422,7 @@ func (s *Store) Complete(ctx context.Context, req dedup.CompleteRequest) error {
 			args = append(args, f, formatOrderKey(v))
 		}
 	}
-	args = append(args, holdValue(req.CommandID, req.Owner))
+	args = append(args, req.CommandID)
 	keys := append(s.keys(req.CommandID, req.LeaseKey, true), s.sightingKey(req.CommandID), s.completionsKey())
 	n, err := s.scripts.run(ctx, completeScript, keys, args...).Int()
 	if err != nil {
@@ -441,7 +443,7 @@ func (s *Store) Release(ctx context.Context, req dedup.ReleaseRequest) error {
 		return err
 	}
 	hold := max(reqcheck.Millis(req.Hold), 1)
-	if err := s.scripts.run(ctx, releaseScript, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, holdValue(req.CommandID, req.Owner),
+	if err := s.scripts.run(ctx, releaseScript, s.keys(req.CommandID, req.LeaseKey, false), req.Owner, req.CommandID,
 		flag(req.KeepHold), hold).Err(); err != nil {
 		return fmt.Errorf("redisdedup: release: %w", err)
 	}

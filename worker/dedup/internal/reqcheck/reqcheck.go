@@ -41,6 +41,9 @@ func Begin(r dedup.BeginRequest) error {
 	if r.Hold < 0 {
 		return invalid("begin", "Hold must not be negative")
 	}
+	if r.JoinOwner != "" && r.LeaseKey == "" {
+		return invalid("begin", "JoinOwner needs a LeaseKey")
+	}
 	return nil
 }
 
@@ -69,6 +72,9 @@ func Renew(r dedup.RenewRequest) error {
 	}
 	if r.Hold < 0 {
 		return invalid("renew", "Hold must not be negative")
+	}
+	if r.JoinOwner != "" && r.LeaseKey == "" {
+		return invalid("renew", "JoinOwner needs a LeaseKey")
 	}
 	return nil
 }
