@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -25,6 +26,20 @@ type Update struct {
 func (u Update) Fields() []string {
 	f := u.Changes.Fields()
 	return append(f, providerFieldNames(u.ProviderFields)...)
+}
+
+// With returns u with o's fields added, o's value winning where both set
+// a field: the update of a write made for several commands (the worker's
+// merged writes). The resource is u's.
+func (u Update) With(o Update) Update {
+	u.Changes = u.Changes.With(o.Changes)
+	if len(o.ProviderFields) > 0 {
+		fields := make(map[string]json.RawMessage, len(u.ProviderFields)+len(o.ProviderFields))
+		maps.Copy(fields, u.ProviderFields)
+		maps.Copy(fields, o.ProviderFields)
+		u.ProviderFields = fields
+	}
+	return u
 }
 
 func providerFieldNames(m map[string]json.RawMessage) []string {

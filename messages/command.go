@@ -178,6 +178,32 @@ func (c Changes) LogValue() slog.Value {
 	return slog.GroupValue(slog.Any("fields", c.Fields()))
 }
 
+// With returns a copy of c in which every field present in o takes o's
+// value; the others keep c's.
+func (c Changes) With(o Changes) Changes {
+	set := func(dst **string, src *string) {
+		if src != nil {
+			*dst = src
+		}
+	}
+	set(&c.Name, o.Name)
+	set(&c.Description, o.Description)
+	set(&c.ClientID, o.ClientID)
+	set(&c.RedirectURI, o.RedirectURI)
+	set(&c.AuthorizeURL, o.AuthorizeURL)
+	set(&c.TokenURL, o.TokenURL)
+	if o.ClientSecret != nil {
+		c.ClientSecret = o.ClientSecret
+	}
+	if o.Scopes != nil {
+		c.Scopes = o.Scopes
+	}
+	if o.Active != nil {
+		c.Active = o.Active
+	}
+	return c
+}
+
 // Without returns a copy of c without the named canonical fields.
 func (c Changes) Without(names ...string) Changes {
 	for _, n := range names {
