@@ -384,3 +384,94 @@ func TestCommandsWaitingForOneResourceCoalesce(t *testing.T) {
 		t.Errorf("%d applied results for %d writes; each write is one command's", statuses[messages.StatusApplied], writes)
 	}
 }
+
+// TestCommandsOnOtherFieldsShareOneWrite: commands for one resource that
+// set different fields (a name, a redirect URI, the active flag) wait
+// behind a rate limit together. The command whose turn comes carries the
+// waiting ones that set none of its fields in its own write (a merged
+// write): more commands are applied than writes are made, each applied
+// result names its own field only, and every field ends with the value
+// of the highest order key that set it.
+func TestCommandsOnOtherFieldsShareOneWrite(t *testing.T) {
+	const resources, commands = 2, 240
+	b, tap, ids := flowBundle(t, 0, resources)
+	b.fleetOf(3, func(cfg *worker.Config) {
+		cfg.Connections[0].MaxInFlight = 64
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 4, Burst: 2}
+	})
+	fieldOf := func(i int) string {
+		return []string{messages.FieldName, messages.FieldRedirectURI, messages.FieldActive}[(i/resources)%3]
+	}
+	cmds := make([]*messages.Command, commands)
+	for i := range cmds {
+		var c messages.Changes
+		switch fieldOf(i) {
+		case messages.FieldName:
+			c.Name = ptr(fmt.Sprintf("n%d", i))
+		case messages.FieldRedirectURI:
+			c.RedirectURI = ptr(fmt.Sprintf("https://r%d.example.com/cb", i))
+		default:
+			active := i%4 < 2
+			c.Active = &active
+		}
+		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%resources], nil, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	b.publishBulk(ctx, cmds)
+	for b.resultCount("bulk-") < commands {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d results after %v", b.resultCount("bulk-"), commands, time.Since(start))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	took := time.Since(start)
+
+	statuses := map[messages.Status]int{}
+	for i := range commands {
+		r := b.result(fmt.Sprintf("bulk-%d", i)).Data
+		statuses[r.Status]++
+		own := []string{fieldOf(i)}
+		switch r.Status {
+		case messages.StatusApplied:
+			if !slices.Equal(r.AppliedFields, own) || len(r.SkippedFields) != 0 {
+				t.Errorf("bulk-%d applied %v, skipped %v; want its own field %v applied", i, r.AppliedFields, r.SkippedFields, own)
+			}
+		case messages.StatusSuperseded:
+			if !slices.Equal(r.SkippedFields, own) || r.SkippedOrderKeys[own[0]] == 0 {
+				t.Errorf("bulk-%d superseded with skipped %v %v; want %v and the key that won", i, r.SkippedFields, r.SkippedOrderKeys, own)
+			}
+		case messages.StatusUnchanged: // its value was in place already: no write
+			if len(r.AppliedFields) != 0 || len(r.SkippedFields) != 0 {
+				t.Errorf("bulk-%d unchanged with applied %v, skipped %v; want neither", i, r.AppliedFields, r.SkippedFields)
+			}
+		default:
+			t.Errorf("bulk-%d: %s %+v", i, r.Status, r.Error)
+		}
+	}
+	// The last command of each resource and field: its value is the one in place.
+	for k, id := range ids {
+		app, _ := b.sim.App(id)
+		last := map[string]int{}
+		for i := k; i < commands; i += resources {
+			last[fieldOf(i)] = i
+		}
+		name, uri, active := fmt.Sprintf("n%d", last[messages.FieldName]),
+			fmt.Sprintf("https://r%d.example.com/cb", last[messages.FieldRedirectURI]), last[messages.FieldActive]%4 < 2
+		if app.Name != name || app.RedirectURI != uri || app.Active != active {
+			t.Errorf("resource %s ends with %q %q %v; want the highest order keys' %q %q %v", id, app.Name, app.RedirectURI, app.Active, name, uri, active)
+		}
+	}
+	writes := tap.writeCount()
+	total, limited, _ := tap.counts()
+	t.Logf("%d commands on 3 fields of %d resources at 4 requests/s in %v: %d writes, %d requests (%d answered 429), statuses %v",
+		commands, resources, took.Round(time.Second), writes, total, limited, statuses)
+	if statuses[messages.StatusApplied] < 2*writes {
+		t.Errorf("%d applied results for %d writes; want the commands on other fields to share writes (at least two per write)", statuses[messages.StatusApplied], writes)
+	}
+	if writes > commands/10 {
+		t.Errorf("%d writes for %d commands; want at most a tenth", writes, commands)
+	}
+}

@@ -34,6 +34,7 @@ const (
 	metricAckPending   = "oauthsync.consumer.ack_pending"
 	metricStore        = "oauthsync.dedup_store.duration"
 	metricFlowWaits    = "oauthsync.flow.waits"
+	metricMerged       = "oauthsync.commands.merged"
 	metricCircuit      = "oauthsync.circuit.state"
 	metricCircuitTrans = "oauthsync.circuit.transitions"
 )
@@ -81,6 +82,7 @@ type instruments struct {
 	store        metric.Float64Histogram
 	// Flow control (flowcontrol.go).
 	flowWaits      metric.Int64Counter
+	mergedCommands metric.Int64Counter
 	circuitState   metric.Int64ObservableGauge
 	circuitChanges metric.Int64Counter
 
@@ -134,6 +136,9 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	check(err)
 	in.flowWaits, err = m.Int64Counter(metricFlowWaits, metric.WithUnit("{wait}"),
 		metric.WithDescription("Times a connection's pulls or commands waited for flow control, by reason: rate_limit, provider_wait (a 429 or 209's reset, fleet-wide), circuit_open, turn (behind another command of its resource in this worker)."))
+	check(err)
+	in.mergedCommands, err = m.Int64Counter(metricMerged, metric.WithUnit("{command}"),
+		metric.WithDescription("Commands that rode in another command's write of their resource (a merged write: one provider call for several commands), by connection."))
 	check(err)
 	in.circuitState, err = m.Int64ObservableGauge(metricCircuit, metric.WithUnit("{state}"),
 		metric.WithDescription("A connection's circuit as this worker sees the fleet's: 0 closed, 1 half-open (one probe command may go), 2 open."))

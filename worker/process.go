@@ -87,6 +87,9 @@ type job struct {
 	// resumed: Begin took the resource over from an earlier delivery of
 	// the command that did not finish; it may have written.
 	resumed bool
+	// carriesSecrets: its body has secret-named fields, found when it was
+	// granted a ride in another command's write: it never rides (merge.go).
+	carriesSecrets bool
 
 	// handedOff: the delivery went to the completer (publishThenAck),
 	// which settles it and then calls end: its span, the in-flight
@@ -248,14 +251,20 @@ func (w *Worker) reject(ctx context.Context, j *job, rerr *messages.ResultError)
 // keeping its delivery (see park), then begins again.
 func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update adapters.Update) {
 	j.leaseKey = j.connection + "/" + j.resource
-	t, ok := w.takeTurn(ctx, j, conn, update)
+	t, ok := w.takeOwnTurn(ctx, j, conn, update)
 	if !ok {
 		return
 	}
 	defer w.turns.done(j.leaseKey, t)
 	g := w.gates[conn.Name]
+	merge := true
 	for {
-		pe := w.applyOnce(ctx, j, conn, g, update)
+		pe, alone := w.applyOnce(ctx, j, conn, g, update, t, merge)
+		if alone {
+			// The provider refused a merged write: j writes alone.
+			merge = false
+			continue
+		}
 		if pe == nil {
 			return
 		}
@@ -278,6 +287,21 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 	}
 }
 
+// takeOwnTurn waits for j's own turn on its resource (takeTurn); each
+// time j is granted a ride in another command's write instead, it rides
+// (rideAlong), and waits again if that leaves it unsettled.
+func (w *Worker) takeOwnTurn(ctx context.Context, j *job, conn *Connection, update adapters.Update) (*turn, bool) {
+	for {
+		t, ok := w.takeTurn(ctx, j, conn, update)
+		if !ok || t.ride == nil {
+			return t, ok
+		}
+		if !w.rideAlong(ctx, j, update, t.ride) {
+			return nil, false
+		}
+	}
+}
+
 // takeTurn waits for j's turn on its resource among the commands this
 // worker holds for it (turns.go). ok is false when j was handed back: the
 // worker stopped first, or j waited LeaseWait as an overflow (half the
@@ -285,7 +309,7 @@ func (w *Worker) apply(ctx context.Context, j *job, conn *Connection, update ada
 // lease (see begin).
 func (w *Worker) takeTurn(ctx context.Context, j *job, conn *Connection, update adapters.Update) (*turn, bool) {
 	t, now := w.turns.take(j.leaseKey, j.cmd.OrderKey(j.meta.Timestamp, j.meta.Sequence.Stream), update.Fields(),
-		j.lane == laneInteractive, max(1, conn.MaxInFlight/2))
+		j.lane == laneInteractive, mergeable(j), max(1, conn.MaxInFlight/2))
 	if now {
 		return t, true
 	}
@@ -319,46 +343,47 @@ func (w *Worker) waitedOutError(j *job, pe *parkedError) *adapters.Error {
 		"waited %s for flow control (%s) on delivery %d, the last allowed", w.cfg.MaxParked, pe.reason, j.meta.NumDelivered)}
 }
 
-// applyOnce begins j, applies it and settles it, unless flow control
-// stops it first: then it releases what it took and returns why.
-func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flow.Gate, update adapters.Update) *parkedError {
+// applyOnce begins j, applies it (with merge, carrying the fields of
+// waiting commands of its resource that ride along, merge.go) and settles
+// it, unless flow control stops it first: then it releases what it took
+// and returns why. alone is true when the provider refused a merged
+// write: the riders went back to wait for their own turns and j, still
+// claimed, is to be applied again without riders.
+func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flow.Gate, update adapters.Update, turn *turn, merge bool) (pe *parkedError, alone bool) {
 	j.skipped, j.skippedKeys = nil, nil
 	fields := update.Fields()
 	br, ok := w.begin(ctx, j, fields)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	if br.State != dedup.Claimed {
 		w.answerKnown(ctx, j, br)
-		return nil
+		return nil, false
 	}
 
 	key := j.cmd.OrderKey(j.stored, j.seq)
-	for _, f := range fields {
-		if stored, ok := br.OrderKeys[f]; ok && stored.Compare(key) > 0 {
-			j.skipped = append(j.skipped, f)
-			if j.skippedKeys == nil {
-				j.skippedKeys = map[string]int64{}
-			}
-			j.skippedKeys[f] = stored.Key
-		}
-	}
-	if len(j.skipped) == len(fields) {
-		j.span.AddEvent("superseded", trace.WithAttributes(attribute.StringSlice("oauthsync.skipped_fields", j.skipped)))
-		w.finish(ctx, j, w.result(j, messages.StatusSuperseded, nil), nil)
-		return nil
+	if w.markStale(j, fields, br.OrderKeys, key) {
+		w.finishSuperseded(ctx, j)
+		return nil, false
 	}
 	update = withoutFields(update, j.skipped)
 	if j.waitedOut != nil {
 		w.fail(ctx, j, w.waitedOutError(j, j.waitedOut))
-		return nil
+		return nil, false
 	}
 
 	work, cancel := context.WithCancel(w.work)
 	defer cancel()
 	t := j.held
-	t.claim(dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL, Hold: w.holdFor(j.connection)}, cancel)
+	t.claim(w.renewRequest(j, ""), cancel)
 	defer t.unclaim()
+
+	// The riders of a merged write, once its first attempt is admitted.
+	// Whatever ends this call, each of them hears of it (settle does
+	// nothing once the outcome below was sent).
+	var rd *ride
+	defer func() { rd.settle(rideOutcome{delay: -1, reason: "holder_failed"}) }()
+	written := update
 
 	// One span per attempt. A transiently failed attempt's span stays open
 	// until the retry loop has chosen the wait before the next attempt, so
@@ -371,14 +396,21 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 			if err != nil {
 				return adapters.Outcome{}, err
 			}
+			if merge && attempt == 1 {
+				rd = w.gatherRiders(ctx, j, turn, update)
+				written = rd.update(update)
+			}
 			ctx, attemptSpan = w.childSpan(ctx, "apply "+j.provider, trace.SpanKindInternal, attrAttempt.Int(j.attempts+attempt), attrProvider.String(j.provider))
-			out, err := conn.Adapter.Apply(ctx, update)
+			out, err := conn.Adapter.Apply(ctx, written)
 			var ae *adapters.Error
 			if err != nil {
 				ae = classify(ctx, err)
 				if ae.MayHaveWritten && !j.mayHaveWritten {
 					j.mayHaveWritten = true
 					w.recordMayHaveWritten(ctx, j)
+				}
+				if ae.MayHaveWritten {
+					w.ridersMayHaveWritten(ctx, rd)
 				}
 				attemptSpan.SetAttributes(semconv.ErrorTypeKey.String(string(ae.Kind.Code())))
 				attemptSpan.SetStatus(codes.Error, "provider call failed")
@@ -409,17 +441,21 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 	switch {
 	case t.lost.Load():
 		// Another owner has the lease now: it will finish the command.
+		rd.settle(rideOutcome{delay: -1, reason: "lease_lost"})
 		w.handBackJob(ctx, j, w.nakDelay(j), "lease_lost")
 	case res.parked != nil:
 		// Flow control: this attempt was not made (see admitAttempt);
 		// the lease goes back while j waits, held for j if an earlier
-		// attempt may have written.
+		// attempt may have written. Its riders wait for their own turns.
 		if res.err != nil {
 			j.lastFailure = res.err
 		}
+		rd.settle(rideOutcome{again: true, reason: "flow_wait"})
 		w.release(j, w.holdAfter(j, 0))
-		return res.parked
+		return res.parked, false
 	case res.err == nil:
+		// The riders record their outcomes first, under j's lease.
+		rd.settle(rideOutcome{written: true, status: res.outcome.Status, attempts: res.attempts})
 		status := messages.StatusApplied
 		// An earlier attempt's write, or an earlier delivery's, may have
 		// landed without its answer being recorded: the values found in
@@ -434,19 +470,56 @@ func (w *Worker) applyOnce(ctx context.Context, j *job, conn *Connection, g *flo
 			keys[f] = key
 		}
 		w.finish(ctx, j, w.result(j, status, nil), keys)
+	case !res.err.Retryable() && rd != nil:
+		// Which command's field the provider refused is unknown: the
+		// riders wait for their own turns, j writes alone.
+		j.span.AddEvent("merged_write_refused", trace.WithAttributes(attrErrorCode.String(string(res.err.Kind.Code()))))
+		rd.settle(rideOutcome{again: true, reason: "merged_write_refused"})
+		return nil, true
 	case !res.err.Retryable():
 		w.finish(ctx, j, w.result(j, messages.StatusRejected, w.resultError(j, res.err)), nil)
 	case res.interrupted || w.work.Err() != nil:
+		rd.settle(rideOutcome{reason: "stopping"})
 		w.release(j, w.holdAfter(j, 0))
 		w.handBackJob(ctx, j, 0, "stopping")
 	case int(j.meta.NumDelivered) >= w.cfg.MaxDeliver:
+		rd.settle(rideOutcome{delay: -1, reason: "retry_budget_spent"})
 		w.fail(ctx, j, res.err)
 	default:
 		delay := max(w.nakDelay(j), res.retryAfter)
+		rd.settle(rideOutcome{delay: delay, reason: "retry_budget_spent"})
 		w.release(j, w.holdAfter(j, delay))
 		w.handBackJob(ctx, j, delay, "retry_budget_spent")
 	}
-	return nil
+	return nil, false
+}
+
+// markStale puts in j.skipped (and j.skippedKeys) the fields whose stored
+// order key is above j's key, and reports whether that is all of fields:
+// j is superseded.
+func (w *Worker) markStale(j *job, fields []string, stored map[string]dedup.OrderKey, key dedup.OrderKey) bool {
+	for _, f := range fields {
+		if k, ok := stored[f]; ok && k.Compare(key) > 0 {
+			j.skipped = append(j.skipped, f)
+			if j.skippedKeys == nil {
+				j.skippedKeys = map[string]int64{}
+			}
+			j.skippedKeys[f] = k.Key
+		}
+	}
+	return len(j.skipped) == len(fields)
+}
+
+// finishSuperseded finishes j, every field of which a higher order key set.
+func (w *Worker) finishSuperseded(ctx context.Context, j *job) {
+	j.span.AddEvent("superseded", trace.WithAttributes(attribute.StringSlice("oauthsync.skipped_fields", j.skipped)))
+	w.finish(ctx, j, w.result(j, messages.StatusSuperseded, nil), nil)
+}
+
+// renewRequest is the heartbeat's renewal of j's claim, lease and hold;
+// joinOwner: j joined that owner's lease (merge.go).
+func (w *Worker) renewRequest(j *job, joinOwner string) dedup.RenewRequest {
+	return dedup.RenewRequest{CommandID: j.id, Owner: j.owner, LeaseKey: j.leaseKey, TTL: w.cfg.LeaseTTL, Hold: w.holdFor(j.connection), JoinOwner: joinOwner}
 }
 
 // recordMayHaveWritten tells the store that j's attempt may have written
@@ -468,8 +541,7 @@ func (w *Worker) recordMayHaveWritten(ctx context.Context, j *job) {
 // begin calls Store.Begin, waiting in process (up to LeaseWait) while the
 // resource lease is busy. ok is false when the message was handed back.
 func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.BeginResult, bool) {
-	req := dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
-		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.holdFor(j.connection)}
+	req := w.beginRequest(j, fields)
 	deadline := w.cfg.now().Add(w.cfg.LeaseWait)
 	wait := 5 * time.Millisecond
 	failures := 0
@@ -528,6 +600,12 @@ func (w *Worker) begin(ctx context.Context, j *job, fields []string) (dedup.Begi
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
+}
+
+// beginRequest is j's Begin, reading the order keys of fields.
+func (w *Worker) beginRequest(j *job, fields []string) dedup.BeginRequest {
+	return dedup.BeginRequest{CommandID: j.id, PayloadHash: j.hash, Owner: j.owner, LeaseKey: j.leaseKey, Fields: fields, TTL: w.cfg.LeaseTTL,
+		Replay: j.replay != "", Origin: dedup.Origin{Seq: j.seq, Time: j.stored}, SightingTTL: w.cfg.ResultTTL, Hold: w.holdFor(j.connection)}
 }
 
 func (w *Worker) storeBegin(ctx context.Context, req dedup.BeginRequest) (dedup.BeginResult, error) {

@@ -20,10 +20,9 @@ import (
 // the store (the resource lease and the order keys Begin reads), as
 // without them. Several workers' turns on one resource meet at its lease.
 //
-// Commands are not merged into one write: a write whose outcome belongs to
-// several commands could not be recovered command by command after a crash
-// (see the README). A command that sets a field no higher waiting command
-// sets still writes, in a write of its own.
+// A command whose turn comes may also carry waiting commands of its
+// resource that set other fields in its own write (merge.go): a merged
+// write, one provider call for several commands.
 
 // maxTurnPasses bounds how often a waiting command is passed over for a
 // higher one: then it goes next, so that a stream of higher commands on
@@ -62,6 +61,11 @@ type turn struct {
 	// handed back.
 	overflow bool
 	passed   int
+	// mergeable: the command may ride in another's write (merge.go).
+	mergeable bool
+	// ride is set, before ready is closed, when the turn is granted as a
+	// rider in another command's write rather than as the command's own.
+	ride *ride
 	// ready is closed when the turn is granted.
 	ready chan struct{}
 }
@@ -81,13 +85,13 @@ func (t *turn) covers(o *turn) bool {
 }
 
 // take returns a turn on resource for a command of key and fields (of
-// the interactive lane or not), and whether it is granted at once;
-// otherwise it waits in the queue until its ready channel is closed (see
-// await). A bulk command that finds maxWaiting commands waiting already
-// is an overflow: its caller waits a bounded time only (see
-// turn.overflow).
-func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []string, interactive bool, maxWaiting int) (*turn, bool) {
-	t := &turn{key: key, fields: fields, interactive: interactive, ready: make(chan struct{})}
+// the interactive lane or not, mergeable into another's write or not), and
+// whether it is granted at once; otherwise it waits in the queue until its
+// ready channel is closed (see await). A bulk command that finds
+// maxWaiting commands waiting already is an overflow: its caller waits a
+// bounded time only (see turn.overflow).
+func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []string, interactive, mergeable bool, maxWaiting int) (*turn, bool) {
+	t := &turn{key: key, fields: fields, interactive: interactive, mergeable: mergeable, ready: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.queues == nil {
@@ -110,7 +114,8 @@ func (r *resourceTurns) take(resource string, key messages.OrderKey, fields []st
 
 // await waits until t's turn is granted, or stop is closed or timeout
 // fires (nil: never): then t leaves the queue (passing its turn on, if it
-// was granted meanwhile) and await returns false.
+// was granted meanwhile) and await returns false; unless t was granted a
+// ride meanwhile (its holder waits for its answer): await returns true.
 func (r *resourceTurns) await(resource string, t *turn, stop <-chan struct{}, timeout <-chan time.Time) bool {
 	select {
 	case <-stop:
@@ -124,6 +129,9 @@ func (r *resourceTurns) await(resource string, t *turn, stop <-chan struct{}, ti
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if t.ride != nil {
+		return true
+	}
 	q := r.queues[resource]
 	if q.holder == t {
 		r.passOn(resource, q)
@@ -164,10 +172,47 @@ func (r *resourceTurns) yield(resource string, t *turn) bool {
 	if i < 0 {
 		return false
 	}
+	// A parked command waits for its turn again with its permits and its
+	// wait under way: it does not ride in another's write.
+	t.mergeable = false
 	t.ready = make(chan struct{})
 	q.waiting = append(q.waiting, t)
 	r.grant(q, i)
 	return true
+}
+
+// takeRiders grants, as riders of rd, the waiting commands of resource
+// that the write of holder h can carry besides its own fields: mergeable
+// ones none of whose fields h's write or another rider sets (so that
+// each field's value is one command's, and each rider's redelivery after
+// a crash rewrites exactly what the merged write wrote for it), the
+// highest order keys first, at most max. It returns how many it granted;
+// each answers on rd.joined.
+func (r *resourceTurns) takeRiders(resource string, h *turn, fields []string, rd *ride, max int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queues[resource]
+	if q == nil || q.holder != h || max <= 0 {
+		return 0
+	}
+	candidates := slices.Clone(q.waiting)
+	slices.SortStableFunc(candidates, func(a, b *turn) int { return b.key.Compare(a.key) })
+	taken := slices.Clone(fields)
+	n := 0
+	for _, w := range candidates {
+		if n == max {
+			break
+		}
+		if !w.mergeable || slices.ContainsFunc(w.fields, func(f string) bool { return slices.Contains(taken, f) }) {
+			continue
+		}
+		taken = append(taken, w.fields...)
+		q.waiting = slices.DeleteFunc(q.waiting, func(o *turn) bool { return o == w })
+		w.ride = rd
+		close(w.ready)
+		n++
+	}
+	return n
 }
 
 // passOn grants the turn to the next waiting command, or drops the queue

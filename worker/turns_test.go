@@ -22,7 +22,7 @@ func key(k int64) messages.OrderKey { return messages.OrderKey{Key: k, Seq: uint
 // setting fields, with room for 10 waiters; now reports whether it holds
 // the turn at once.
 func bulk(r *resourceTurns, k int64, fields ...string) (t *turn, now bool) {
-	return r.take("c/r", key(k), fields, false, 10)
+	return r.take("c/r", key(k), fields, false, true, 10)
 }
 
 func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
@@ -31,7 +31,7 @@ func TestTurnsGoHighestFirstAndCoveredOnesRightAfter(t *testing.T) {
 	if !now || !granted(first) {
 		t.Fatal("the first command of a resource waited for a turn")
 	}
-	other, now := r.take("c/other", key(1), []string{"name"}, false, 10)
+	other, now := r.take("c/other", key(1), []string{"name"}, false, false, 10)
 	if !now || !granted(other) {
 		t.Fatal("a command of another resource waited behind the first")
 	}
@@ -89,10 +89,10 @@ func TestEveryWaiterAFinishedCommandCoversGoesBeforeNewerOnes(t *testing.T) {
 
 func TestWaitersPassedOverByCommandsThatCoverThemDoNotAge(t *testing.T) {
 	var r resourceTurns
-	holder, _ := r.take("c/r", key(1), []string{"name"}, false, 100)
-	low, _ := r.take("c/r", key(2), []string{"name"}, false, 100)
-	other, _ := r.take("c/r", key(3), []string{"active"}, false, 100)
-	higher, _ := r.take("c/r", key(100), []string{"name"}, false, 100)
+	holder, _ := r.take("c/r", key(1), []string{"name"}, false, false, 100)
+	low, _ := r.take("c/r", key(2), []string{"name"}, false, false, 100)
+	other, _ := r.take("c/r", key(3), []string{"active"}, false, false, 100)
+	higher, _ := r.take("c/r", key(100), []string{"name"}, false, false, 100)
 	r.done("c/r", holder)
 	if !granted(higher) {
 		t.Fatal("the highest command did not go first")
@@ -178,14 +178,14 @@ func TestAnInteractiveCommandGoesBeforeBulkOnes(t *testing.T) {
 	var r resourceTurns
 	holder, _ := bulk(&r, 1, "name")
 	bulk, _ := bulk(&r, 9, "name")
-	interactive, _ := r.take("c/r", key(5), []string{"active"}, true, 10)
+	interactive, _ := r.take("c/r", key(5), []string{"active"}, true, false, 10)
 	r.done("c/r", holder)
 	if !granted(interactive) || granted(bulk) {
 		t.Fatal("a bulk command went before a waiting interactive one")
 	}
 	r.done("c/r", interactive)
 	// A bulk command waiting for a permit yields to an interactive one.
-	later, _ := r.take("c/r", key(2), []string{"active"}, true, 10)
+	later, _ := r.take("c/r", key(2), []string{"active"}, true, false, 10)
 	if !r.yield("c/r", bulk) || !granted(later) {
 		t.Fatal("a waiting bulk holder did not yield to an interactive command")
 	}
@@ -196,19 +196,19 @@ func TestAnInteractiveCommandGoesBeforeBulkOnes(t *testing.T) {
 
 func TestAHotResourceHoldsABoundedNumberOfWaiters(t *testing.T) {
 	var r resourceTurns
-	if _, now := r.take("c/r", key(1), []string{"name"}, false, 2); !now {
+	if _, now := r.take("c/r", key(1), []string{"name"}, false, false, 2); !now {
 		t.Fatal("the first command waited")
 	}
 	for i := range 2 {
-		if w, _ := r.take("c/r", key(int64(2+i)), []string{"name"}, false, 2); w.overflow {
+		if w, _ := r.take("c/r", key(int64(2+i)), []string{"name"}, false, false, 2); w.overflow {
 			t.Fatalf("waiter %d is an overflow below the bound", i)
 		}
 	}
-	over, _ := r.take("c/r", key(9), []string{"name"}, false, 2)
+	over, _ := r.take("c/r", key(9), []string{"name"}, false, false, 2)
 	if !over.overflow {
 		t.Fatal("a bulk command past the bound is not an overflow")
 	}
-	if w, _ := r.take("c/r", key(10), []string{"name"}, true, 2); w.overflow {
+	if w, _ := r.take("c/r", key(10), []string{"name"}, true, false, 2); w.overflow {
 		t.Fatal("an interactive command is an overflow: it always waits for its turn")
 	}
 	// An overflow whose wait times out leaves the queue.
@@ -222,5 +222,53 @@ func TestAHotResourceHoldsABoundedNumberOfWaiters(t *testing.T) {
 		if r.queues["c/r"] != nil && r.queues["c/r"].holder == over {
 			t.Fatal("the timed-out overflow was granted a turn")
 		}
+	}
+}
+
+func TestTurnsGiveAWriteTheWaitersOfOtherFields(t *testing.T) {
+	var r resourceTurns
+	holder, _ := bulk(&r, 1, "name")
+	sameField, _ := bulk(&r, 2, "name")
+	lowURI, _ := bulk(&r, 3, "uri")
+	highURI, _ := bulk(&r, 5, "uri")
+	secret, _ := r.take("c/r", key(4), []string{"active"}, false, false, 10) // not mergeable
+	overlap, _ := bulk(&r, 6, "scopes", "name")
+	logo, _ := bulk(&r, 7, "logo", "scopes")
+	rd := &ride{}
+	if n := r.takeRiders("c/r", sameField, []string{"name"}, rd, 10); n != 0 {
+		t.Fatalf("a command whose turn it is not took %d riders", n)
+	}
+	if n := r.takeRiders("c/r", holder, []string{"name"}, rd, 10); n != 2 {
+		t.Fatalf("took %d riders; want 2: the highest of each other field set, none sharing a field", n)
+	}
+	for _, w := range []*turn{highURI, logo} {
+		if !granted(w) || w.ride != rd {
+			t.Fatalf("rider %v: granted %v, ride %p; want granted as a rider of the write", w.key, granted(w), w.ride)
+		}
+	}
+	for _, w := range []*turn{sameField, lowURI, secret, overlap} {
+		if granted(w) || w.ride != nil {
+			t.Fatalf("waiter %v granted a ride: it shares a field with the write or a rider, or is not mergeable", w.key)
+		}
+	}
+	// At most max riders; the riders left the queue: the rest go on as before.
+	if n := r.takeRiders("c/r", holder, []string{"name"}, &ride{}, 1); n != 1 || !granted(lowURI) {
+		t.Fatalf("took %d riders with max 1 (the remaining uri waiter granted: %v)", n, granted(lowURI))
+	}
+	r.done("c/r", holder)
+	if !granted(overlap) {
+		t.Fatal("after the write, the highest waiter did not get its turn")
+	}
+}
+
+func TestARiderGrantedWhileItsWaitEndsStillRides(t *testing.T) {
+	var r resourceTurns
+	holder, _ := bulk(&r, 1, "name")
+	waiter, _ := bulk(&r, 2, "uri")
+	stop := make(chan struct{})
+	close(stop)
+	r.takeRiders("c/r", holder, []string{"name"}, &ride{}, 10)
+	if !r.await("c/r", waiter, stop, nil) {
+		t.Fatal("a waiter granted a ride gave up its wait: its holder would wait for its answer forever")
 	}
 }
