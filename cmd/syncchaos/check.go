@@ -378,19 +378,34 @@ type piece struct {
 }
 
 // writePieces splits a write by the payloads whose values it carries. A
-// partial write (PATCH) carries one payload's values, every field of it. A
-// full replacement carries the whole object: only the tracked fields (the
+// partial write (PATCH) carries one payload's values, or several payloads'
+// on different fields (a merged write: the worker's riders). A full
+// replacement carries the whole object: only the tracked fields (the
 // seed's) that it changes count, compared with the object as the history
 // so far left it, and they may come from several payloads (a stale read
 // writes an older command's value back). foreign, when not empty, says why
 // the write carries values no payload has.
 func writePieces(x *index, seed map[string]map[string]string, fullState map[string]map[string]string, w Write) (pieces []piece, foreign string) {
 	if !w.Full {
-		own, ok := x.writer(w)
-		if !ok {
-			return nil, fmt.Sprintf("fields %v not from one published payload", w.Fields)
+		if len(w.Fields) == 0 {
+			return nil, "a write of no field"
 		}
-		return []piece{{own, sortedKeys(w.Fields)}}, ""
+		byOwner := map[owner][]string{}
+		var owners []owner
+		for _, f := range sortedKeys(w.Fields) {
+			o, known := x.owners[ownerKey(f, w.Fields[f])]
+			if !known {
+				return nil, fmt.Sprintf("fields %v: %s=%q is no published payload's value", w.Fields, f, w.Fields[f])
+			}
+			if _, seen := byOwner[o]; !seen {
+				owners = append(owners, o)
+			}
+			byOwner[o] = append(byOwner[o], f)
+		}
+		for _, o := range owners {
+			pieces = append(pieces, piece{o, byOwner[o]})
+		}
+		return pieces, ""
 	}
 	st := fullState[w.Resource]
 	if st == nil {
@@ -546,7 +561,7 @@ func Check(in *Input) *Report {
 	current := map[string]map[string]fieldState{}
 	lastWrite := map[string]Write{} // command -> its previous write
 	written := map[string]int{}
-	regressions, lostSeen, diedAnswers := 0, 0, 0
+	regressions, lostSeen, diedAnswers, merged := 0, 0, 0, 0
 	maxWritten := map[string]OrderKey{}         // resource, field -> highest key written
 	acked := map[string]int{}                   // command -> its writes whose answer arrived
 	fullState := map[string]map[string]string{} // full-replace resources, replayed
@@ -562,6 +577,9 @@ func Check(in *Input) *Report {
 		if foreign != "" {
 			r.add(VForeignWrite, "write #%d on %s: %s", w.Serial, w.Resource, foreign)
 			continue
+		}
+		if !w.Full && len(pieces) > 1 {
+			merged++ // a full replacement carries several payloads' values anyway
 		}
 		for _, pc := range pieces {
 			own := pc.owner
@@ -750,6 +768,7 @@ func Check(in *Input) *Report {
 	r.count("results", len(in.Results))
 	r.count("conflict events", conflicts)
 	r.count("writes", len(writes))
+	r.count("merged partial writes", merged)
 	r.count("lost answers", e.LostAnswers)
 	r.count("writes again after an answer died with its worker", diedAnswers)
 	r.count("provider faults", e.Faults)

@@ -184,3 +184,30 @@ func TestFaultyProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestMergedPartialWritesPass: a PATCH carrying two commands' values on
+// different fields (the worker's merged write) is each command's write;
+// one carrying a value no payload has is still foreign.
+func TestMergedPartialWritesPass(t *testing.T) {
+	in := cleanInput()
+	seq := func(v int64) *int64 { return &v }
+	in.Commands = append(in.Commands,
+		Command{ID: "M1", Resource: "r1", Sequence: seq(300), Fields: map[string]string{"tokenUrl": "https://t/m1"}},
+		Command{ID: "M2", Resource: "r1", Sequence: seq(310), Fields: map[string]string{"scopes": "s-m2"}})
+	in.Copies = append(in.Copies, StoredCopy{ID: "M1", Seq: 20, Stored: in.Copies[0].Stored}, StoredCopy{ID: "M2", Seq: 21, Stored: in.Copies[0].Stored})
+	in.Writes = append(in.Writes, Write{Resource: "r1", Fields: map[string]string{"tokenUrl": "https://t/m1", "scopes": "s-m2"}})
+	in.Results = append(in.Results,
+		ResultMsg{EventID: "result-M1", CommandID: "M1", Status: "applied", Applied: []string{"tokenUrl"}},
+		ResultMsg{EventID: "result-M2", CommandID: "M2", Status: "applied", Applied: []string{"scopes"}})
+	in.Seed["r1"]["tokenUrl"], in.Seed["r1"]["scopes"] = "https://t/seed", "s-seed"
+	in.Final["r1"]["tokenUrl"], in.Final["r1"]["scopes"] = "https://t/m1", "s-m2"
+	renumber(in)
+	rep := Check(in)
+	if !rep.Pass() || !strings.Contains(rep.Summary(), " 1 merged partial writes,") {
+		t.Fatalf("a merged write of two commands: %s\n%s", rep.Summary(), rep.Details())
+	}
+	in.Writes[len(in.Writes)-1].Fields["scopes"] = "s-nobody"
+	if rep := Check(in); rep.Pass() || !strings.Contains(rep.Summary(), VForeignWrite) {
+		t.Fatalf("a merged write with a value no payload has: %s", rep.Summary())
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -48,6 +49,28 @@ func newPayload(rng *rand.Rand, p *chaosProvider, runTag, marker string, i int, 
 	pl.cmd.Resource = resource
 	pl.cmd.Reuse = variant != ""
 	return pl
+}
+
+// keepOneField makes pl set one of its fields, at random, and no client
+// secret: such commands of one resource, waiting together, ride in one
+// another's writes (the worker's merged writes).
+func (pl *payload) keepOneField(rng *rand.Rand, p *chaosProvider) {
+	var names []string
+	for _, n := range pl.changes.Fields() {
+		if n != messages.FieldClientSecret {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	keep := names[rng.IntN(len(names))]
+	for _, n := range pl.changes.Fields() {
+		if n != keep {
+			pl.changes = pl.changes.Without(n)
+			delete(pl.cmd.Fields, cmp.Or(p.fieldNames[n], n))
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -95,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 16, "the connection's maxInFlight")
 	fs.DurationVar(&o.circuitOpenFor, "circuit-open-for", 0, "the connections' circuit.openFor (0: the worker's default, 30s); scale it with -ack-wait: a provider failing a third of its calls opens circuits now and then")
 	fs.Float64Var(&o.rateLimit, "rate-limit", 0, "each connection's fleet-wide rateLimit.perSecond (burst 4; 0: none): with few -resources, the commands of a resource wait together and are coalesced")
+	fs.Float64Var(&o.oneField, "one-field", 0, "the fraction of commands that set one field and no client secret: waiting together under -rate-limit, those of a resource ride in one another's writes (merged writes)")
 	fs.DurationVar(&o.settle, "settle", 15*time.Minute, "how long to wait, after publishing, for every command's result")
 	fs.IntVar(&o.maxRSSMiB, "max-rss-mib", 256, "a worker whose RSS goes above this fails the run (the shipped Kubernetes limit)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed at the start")

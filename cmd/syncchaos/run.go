@@ -65,6 +65,7 @@ type options struct {
 	maxInFlight      int
 	circuitOpenFor   time.Duration
 	rateLimit        float64
+	oneField         float64
 	settle           time.Duration
 	maxRSSMiB        int
 	buildFlags       []string // for `go build` of the worker when workerBin is empty
@@ -226,6 +227,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			seqd = r.rng.Float64() < o.seqFraction
 		}
 		originals[i] = newPayload(r.rng, prov, runTag, marker, i, "", res, seqd)
+		if r.rng.Float64() < o.oneField {
+			originals[i].keepOneField(r.rng, prov)
+		}
 		provOf[originals[i]] = prov
 	}
 	var dups, reuses []*payload
@@ -433,9 +437,15 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	in.Results = rr.results
 	in.Leaks = append(in.Leaks, rr.leaks...)
 	scanned += rr.bytes
-	bySecret := map[string]*Command{}
+	// A copy is its payload's by its client secret (unique per payload),
+	// or, for a payload without one (-one-field), by its body.
+	bySecret, byBody := map[string]*Command{}, map[string]*Command{}
 	for _, p := range append(slices.Clone(originals), reuses...) {
-		bySecret[p.cmd.Fields["clientSecret"]] = &p.cmd
+		if secret, ok := p.cmd.Fields["clientSecret"]; ok {
+			bySecret[secret] = &p.cmd
+		} else if p.body != nil {
+			byBody[string(p.body)] = &p.cmd
+		}
 	}
 	err = readStream(ctx, js, streamCommands, 1, func(m jetstream.Msg) {
 		meta, err := m.Metadata()
@@ -451,6 +461,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 		_ = json.Unmarshal(m.Data(), &body)
 		c := bySecret[body.Data.Changes.ClientSecret]
+		if body.Data.Changes.ClientSecret == "" {
+			c = byBody[string(m.Data())]
+		}
 		if c == nil {
 			return
 		}
