@@ -1,9 +1,11 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -40,6 +42,10 @@ type providerTap struct {
 	whileDown int
 	// writes counts the requests that are not reads (GET).
 	writes int
+	// refuse, when set, makes the provider refuse for good (400) every
+	// write whose body contains it; refused counts them.
+	refuse  string
+	refused int
 }
 
 func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +76,18 @@ func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.mu.Unlock()
+	if p.refuse != "" && r.Method != http.MethodGet {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(p.refuse)) {
+			p.mu.Lock()
+			p.refused++
+			p.mu.Unlock()
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"success":false,"error":"this redirect URI is not allowed [error-invalid-redirect-uri]"}`))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	p.next.ServeHTTP(w, r)
 }
 
@@ -473,5 +491,59 @@ func TestCommandsOnOtherFieldsShareOneWrite(t *testing.T) {
 	}
 	if writes > commands/10 {
 		t.Errorf("%d writes for %d commands; want at most a tenth", writes, commands)
+	}
+}
+
+// TestAMergedWriteTheProviderRefusesIsRetriedCommandByCommand: three
+// commands on three fields of one app wait behind a rate limit; the one
+// whose turn comes carries the two others. The provider refuses one of
+// them for good (a redirect URI it does not allow): the refusal of the
+// merged write is laid at no one's door; each command is tried in its own
+// write, the refused one is rejected, the two others applied.
+func TestAMergedWriteTheProviderRefusesIsRetriedCommandByCommand(t *testing.T) {
+	b, tap, ids := flowBundle(t, 0, 3)
+	tap.refuse = "refuse-me"
+	b.fleetOf(1, func(cfg *worker.Config) {
+		cfg.Connections[0].MaxInFlight = 16
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 2, Burst: 2}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Two commands on other apps take the burst: the three that follow
+	// wait for permits together.
+	inactive := false
+	b.publishBulk(ctx, []*messages.Command{
+		command("warm-0", ids[1], nil, messages.Changes{Name: ptr("w0")}),
+		command("warm-1", ids[2], nil, messages.Changes{Name: ptr("w1")}),
+		command("bulk-0", ids[0], nil, messages.Changes{Name: ptr("renamed")}),
+		command("bulk-1", ids[0], nil, messages.Changes{RedirectURI: ptr("https://refuse-me.example.com/cb")}),
+		command("bulk-2", ids[0], nil, messages.Changes{Active: &inactive}),
+	})
+	want := map[string]struct {
+		status  messages.Status
+		applied []string
+	}{
+		"bulk-0": {messages.StatusApplied, []string{messages.FieldName}},
+		"bulk-1": {messages.StatusRejected, nil},
+		"bulk-2": {messages.StatusApplied, []string{messages.FieldActive}},
+	}
+	for id, w := range want {
+		r := b.result(id).Data
+		if r.Status != w.status || !slices.Equal(r.AppliedFields, w.applied) {
+			t.Errorf("%s: %s applied %v (%+v); want %s applied %v", id, r.Status, r.AppliedFields, r.Error, w.status, w.applied)
+		}
+		if w.status == messages.StatusRejected && (r.Error == nil || r.Error.Code != messages.CodeProviderRejected) {
+			t.Errorf("%s: error %+v; want provider_rejected", id, r.Error)
+		}
+	}
+	app, _ := b.sim.App(ids[0])
+	if app.Name != "renamed" || app.Active || app.RedirectURI != "https://old.example.com/cb" {
+		t.Errorf("app ends %q active=%v %q; want the applied commands' name and flag, the redirect URI left alone", app.Name, app.Active, app.RedirectURI)
+	}
+	tap.mu.Lock()
+	refused := tap.refused
+	tap.mu.Unlock()
+	if refused < 2 {
+		t.Errorf("the provider refused %d writes; want the merged write refused, then the refused command's own", refused)
 	}
 }
