@@ -53,7 +53,6 @@ type ride struct {
 type riderPart struct {
 	j      *job
 	update adapters.Update
-	key    dedup.OrderKey
 	// outcome receives the write's outcome for this rider, once.
 	outcome chan rideOutcome
 	// stored is closed once the rider has recorded its outcome, or given
@@ -122,7 +121,7 @@ func (rd *ride) update(own adapters.Update) adapters.Update {
 	return own
 }
 
-// mayHaveWritten records, for every rider, that the write may have landed
+// ridersMayHaveWritten records, for every rider of rd, that the write may have landed
 // without its answer (see recordMayHaveWritten).
 func (w *Worker) ridersMayHaveWritten(ctx context.Context, rd *ride) {
 	if rd == nil {
@@ -208,7 +207,7 @@ func (w *Worker) rideAlong(ctx context.Context, j *job, update adapters.Update, 
 		w.finishSuperseded(ctx, j)
 		return false
 	}
-	p := &riderPart{j: j, update: withoutFields(update, j.skipped), key: key, outcome: make(chan rideOutcome, 1), stored: make(chan struct{})}
+	p := &riderPart{j: j, update: withoutFields(update, j.skipped), outcome: make(chan rideOutcome, 1), stored: make(chan struct{})}
 	defer close(p.stored)
 	j.held.claim(w.renewRequest(j, rd.holder.owner), func() {})
 	defer j.held.unclaim()
@@ -228,7 +227,7 @@ func (w *Worker) rideAlong(ctx context.Context, j *job, update adapters.Update, 
 		} else {
 			j.applied = p.update.Fields()
 		}
-		keys := make(map[string]dedup.OrderKey, len(j.applied))
+		keys := make(map[string]dedup.OrderKey, len(p.update.Fields()))
 		for _, f := range p.update.Fields() {
 			keys[f] = key
 		}
