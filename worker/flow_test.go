@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,9 @@ import (
 	"github.com/oauthsync/oauthsync/internal/testenv"
 	"github.com/oauthsync/oauthsync/messages"
 	"github.com/oauthsync/oauthsync/worker"
+	"github.com/oauthsync/oauthsync/worker/dedup/kvdedup"
 	"github.com/oauthsync/oauthsync/worker/flow"
+	"github.com/oauthsync/oauthsync/worker/flow/memflow"
 	"github.com/oauthsync/oauthsync/worker/flow/redisflow"
 )
 
@@ -411,12 +414,45 @@ func TestCommandsWaitingForOneResourceCoalesce(t *testing.T) {
 // result names its own field only, and every field ends with the value
 // of the highest order key that set it.
 func TestCommandsOnOtherFieldsShareOneWrite(t *testing.T) {
-	const resources, commands = 2, 240
-	b, tap, ids := flowBundle(t, 0, resources)
+	b, tap, ids := flowBundle(t, 0, 2)
 	b.fleetOf(3, func(cfg *worker.Config) {
 		cfg.Connections[0].MaxInFlight = 64
 		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 4, Burst: 2}
 	})
+	commandsShareWrites(t, b, tap, ids, 240)
+}
+
+// TestCommandsOnOtherFieldsShareOneWriteOnTheEmbeddedStore: the same on
+// what `syncworker dev` runs, the dedup store in JetStream KV and the
+// rate limit in process.
+func TestCommandsOnOtherFieldsShareOneWriteOnTheEmbeddedStore(t *testing.T) {
+	b, tap, ids := flowBundle(t, 0, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bucket := "merge_" + strings.TrimPrefix(b.storePrefix, "oauthsync-test-")
+	store, err := kvdedup.New(ctx, b.js, kvdedup.Config{Bucket: bucket, ResultTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, name := range []string{bucket + "_cmd", bucket + "_state"} {
+			_ = b.js.DeleteKeyValue(context.Background(), name)
+		}
+	})
+	cfg := b.config()
+	cfg.Store, cfg.Flow = store, memflow.New()
+	cfg.Connections[0].MaxInFlight = 64
+	cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 4, Burst: 2}
+	b.start(cfg)
+	commandsShareWrites(t, b, tap, ids, 120)
+}
+
+// commandsShareWrites publishes commands bulk commands over the resources
+// ids, each setting one of three fields, and checks their results, the
+// provider's final state and that the writes were shared.
+func commandsShareWrites(t *testing.T, b *bundle, tap *providerTap, ids []string, commands int) {
+	t.Helper()
+	resources := len(ids)
 	fieldOf := func(i int) string {
 		return []string{messages.FieldName, messages.FieldRedirectURI, messages.FieldActive}[(i/resources)%3]
 	}
