@@ -49,6 +49,10 @@ type providerTap struct {
 	// write whose body contains it; refused counts them.
 	refuse  string
 	refused int
+	// loseAnswer, when set, makes the first write whose body contains it
+	// land with its answer lost (a 502).
+	loseAnswer string
+	lost       atomic.Bool
 }
 
 func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +94,15 @@ func (p *providerTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if p.loseAnswer != "" && r.Method != http.MethodGet {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte(p.loseAnswer)) && p.lost.CompareAndSwap(false, true) {
+			p.next.ServeHTTP(httptest.NewRecorder(), r)         // applied...
+			http.Error(w, "bad gateway", http.StatusBadGateway) // ...and the answer lost
+			return
+		}
 	}
 	p.next.ServeHTTP(w, r)
 }
@@ -527,6 +540,44 @@ func commandsShareWrites(t *testing.T, b *bundle, tap *providerTap, ids []string
 	}
 	if writes > commands/10 {
 		t.Errorf("%d writes for %d commands; want at most a tenth", writes, commands)
+	}
+}
+
+// TestALostAnswerToAMergedWriteIsEveryRidersApplied: the merged write of
+// three commands on three fields lands, but its answer is lost. The retry
+// reads every value in place; they are the riders' own write as much as
+// the holder's, so each result is applied with its own field, never
+// unchanged (docs/CONTRACT.md §5.1), and nothing is written again.
+func TestALostAnswerToAMergedWriteIsEveryRidersApplied(t *testing.T) {
+	b, tap, ids := flowBundle(t, 0, 3)
+	tap.loseAnswer = "lose-me"
+	b.fleetOf(1, func(cfg *worker.Config) {
+		cfg.Connections[0].MaxInFlight = 16
+		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 2, Burst: 2}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	inactive := false
+	b.publishBulk(ctx, []*messages.Command{
+		command("warm-0", ids[1], nil, messages.Changes{Name: ptr("w0")}),
+		command("warm-1", ids[2], nil, messages.Changes{Name: ptr("w1")}),
+		command("bulk-0", ids[0], nil, messages.Changes{Name: ptr("renamed")}),
+		command("bulk-1", ids[0], nil, messages.Changes{RedirectURI: ptr("https://lose-me.example.com/cb")}),
+		command("bulk-2", ids[0], nil, messages.Changes{Active: &inactive}),
+	})
+	for id, field := range map[string]string{"bulk-0": messages.FieldName, "bulk-1": messages.FieldRedirectURI, "bulk-2": messages.FieldActive} {
+		if r := b.result(id).Data; r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{field}) {
+			t.Errorf("%s: %s applied %v (%+v); want applied [%s]", id, r.Status, r.AppliedFields, r.Error, field)
+		}
+	}
+	if !tap.lost.Load() {
+		t.Fatal("no answer was lost: the test did not run its case")
+	}
+	b.result("warm-0")
+	b.result("warm-1")
+	// Two warm-up writes and one merged write: the retry found the values in place.
+	if n := tap.writeCount(); n != 3 {
+		t.Errorf("the provider got %d writes; want 3: the warm-ups' and one merged write of the three commands", n)
 	}
 }
 
