@@ -543,14 +543,15 @@ func commandsShareWrites(t *testing.T, b *bundle, tap *providerTap, ids []string
 	}
 }
 
-// TestALostAnswerToAMergedWriteIsEveryRidersApplied: the merged write of
-// three commands on three fields lands, but its answer is lost. The retry
-// reads every value in place; they are the riders' own write as much as
-// the holder's, so each result is applied with its own field, never
-// unchanged (docs/CONTRACT.md §5.1), and nothing is written again.
-func TestALostAnswerToAMergedWriteIsEveryRidersApplied(t *testing.T) {
+// threeCommandsWaitTogether starts one worker at 2 requests a second
+// against a provider behind a tap set up by setUp, and publishes two
+// commands on other apps, which take the burst, then three that wait for
+// permits together on ids[0]: bulk-0 sets the name "renamed", bulk-1 the
+// redirect URI uri, bulk-2 the active flag to false.
+func threeCommandsWaitTogether(t *testing.T, setUp func(*providerTap), uri string) (*bundle, *providerTap, []string) {
+	t.Helper()
 	b, tap, ids := flowBundle(t, 0, 3)
-	tap.loseAnswer = "lose-me"
+	setUp(tap)
 	b.fleetOf(1, func(cfg *worker.Config) {
 		cfg.Connections[0].MaxInFlight = 16
 		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 2, Burst: 2}
@@ -562,9 +563,19 @@ func TestALostAnswerToAMergedWriteIsEveryRidersApplied(t *testing.T) {
 		command("warm-0", ids[1], nil, messages.Changes{Name: ptr("w0")}),
 		command("warm-1", ids[2], nil, messages.Changes{Name: ptr("w1")}),
 		command("bulk-0", ids[0], nil, messages.Changes{Name: ptr("renamed")}),
-		command("bulk-1", ids[0], nil, messages.Changes{RedirectURI: ptr("https://lose-me.example.com/cb")}),
+		command("bulk-1", ids[0], nil, messages.Changes{RedirectURI: ptr(uri)}),
 		command("bulk-2", ids[0], nil, messages.Changes{Active: &inactive}),
 	})
+	return b, tap, ids
+}
+
+// TestALostAnswerToAMergedWriteIsEveryRidersApplied: the merged write of
+// three commands on three fields lands, but its answer is lost. The retry
+// reads every value in place; they are the riders' own write as much as
+// the holder's, so each result is applied with its own field, never
+// unchanged (docs/CONTRACT.md §5.1), and nothing is written again.
+func TestALostAnswerToAMergedWriteIsEveryRidersApplied(t *testing.T) {
+	b, tap, _ := threeCommandsWaitTogether(t, func(tap *providerTap) { tap.loseAnswer = "lose-me" }, "https://lose-me.example.com/cb")
 	for id, field := range map[string]string{"bulk-0": messages.FieldName, "bulk-1": messages.FieldRedirectURI, "bulk-2": messages.FieldActive} {
 		if r := b.result(id).Data; r.Status != messages.StatusApplied || !slices.Equal(r.AppliedFields, []string{field}) {
 			t.Errorf("%s: %s applied %v (%+v); want applied [%s]", id, r.Status, r.AppliedFields, r.Error, field)
@@ -588,24 +599,7 @@ func TestALostAnswerToAMergedWriteIsEveryRidersApplied(t *testing.T) {
 // merged write is laid at no one's door; each command is tried in its own
 // write, the refused one is rejected, the two others applied.
 func TestAMergedWriteTheProviderRefusesIsRetriedCommandByCommand(t *testing.T) {
-	b, tap, ids := flowBundle(t, 0, 3)
-	tap.refuse = "refuse-me"
-	b.fleetOf(1, func(cfg *worker.Config) {
-		cfg.Connections[0].MaxInFlight = 16
-		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 2, Burst: 2}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	// Two commands on other apps take the burst: the three that follow
-	// wait for permits together.
-	inactive := false
-	b.publishBulk(ctx, []*messages.Command{
-		command("warm-0", ids[1], nil, messages.Changes{Name: ptr("w0")}),
-		command("warm-1", ids[2], nil, messages.Changes{Name: ptr("w1")}),
-		command("bulk-0", ids[0], nil, messages.Changes{Name: ptr("renamed")}),
-		command("bulk-1", ids[0], nil, messages.Changes{RedirectURI: ptr("https://refuse-me.example.com/cb")}),
-		command("bulk-2", ids[0], nil, messages.Changes{Active: &inactive}),
-	})
+	b, tap, ids := threeCommandsWaitTogether(t, func(tap *providerTap) { tap.refuse = "refuse-me" }, "https://refuse-me.example.com/cb")
 	want := map[string]struct {
 		status  messages.Status
 		applied []string
