@@ -358,6 +358,25 @@ func (p *providerTap) writeCount() int {
 	return p.writes
 }
 
+// publishBulkAndWait publishes cmds (ids bulk-<n>) on the bulk subjects
+// and waits, at most timeout, for a result of each; it returns how long
+// that took.
+func (b *bundle) publishBulkAndWait(cmds []*messages.Command, timeout time.Duration) time.Duration {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	b.publishBulk(ctx, cmds)
+	for b.resultCount("bulk-") < len(cmds) {
+		select {
+		case <-ctx.Done():
+			b.t.Fatalf("%d of %d results after %v", b.resultCount("bulk-"), len(cmds), time.Since(start))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return time.Since(start)
+}
+
 // TestCommandsWaitingForOneResourceCoalesce: a migration of 3,000
 // commands over 3 resources under a limit of 5 requests a second (a read
 // and a write per Rocket.Chat command). The commands of a resource that
@@ -371,18 +390,7 @@ func TestCommandsWaitingForOneResourceCoalesce(t *testing.T) {
 		cfg.Connections[0].MaxInFlight = 64
 		cfg.Connections[0].RateLimit = flow.Limit{PerSecond: 5, Burst: 2}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	start := time.Now()
-	b.publishBulk(ctx, renames(commands, ids))
-	for b.resultCount("bulk-") < commands {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d of %d results after %v", b.resultCount("bulk-"), commands, time.Since(start))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	took := time.Since(start)
+	took := b.publishBulkAndWait(renames(commands, ids), 10*time.Minute)
 
 	statuses := map[messages.Status]int{}
 	for i := range commands {
@@ -483,18 +491,7 @@ func commandsShareWrites(t *testing.T, b *bundle, tap *providerTap, ids []string
 		}
 		cmds[i] = command(fmt.Sprintf("bulk-%d", i), ids[i%resources], nil, c)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	b.publishBulk(ctx, cmds)
-	for b.resultCount("bulk-") < commands {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d of %d results after %v", b.resultCount("bulk-"), commands, time.Since(start))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	took := time.Since(start)
+	took := b.publishBulkAndWait(cmds, 5*time.Minute)
 
 	statuses := map[messages.Status]int{}
 	for i := range commands {
