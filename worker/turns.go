@@ -192,7 +192,7 @@ func (r *resourceTurns) takeRiders(resource string, h *turn, fields []string, rd
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q := r.queues[resource]
-	if q == nil || q.holder != h || max <= 0 {
+	if q == nil || q.holder != h || max <= 0 || len(q.waiting) == 0 {
 		return 0
 	}
 	candidates := slices.Clone(q.waiting)
