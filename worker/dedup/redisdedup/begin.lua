@@ -2,9 +2,8 @@
 -- the order keys, atomically.
 --
 -- KEYS[1]  command record (hash: s = 'c' claim | 'd' done, h, o, r, f, q, t)
--- KEYS[2]  resource lease (string: owner)               } only
--- KEYS[3]  resource order keys (hash: field -> key/seq) } when a
--- KEYS[4]  the resource's holds (holds.lua)             } lease key
+-- KEYS[2]  the resource's lease and holds (holds.lua)   } only when
+-- KEYS[3]  resource order keys (hash: field -> key/seq) } a lease key
 --                                                        } was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
@@ -96,11 +95,35 @@ end
 -- owner (an earlier delivery that did not finish), it is taken over,
 -- resumed, and the others' holds stay. A joining Begin needs the lease
 -- live and the joined owner's.
-local leased = #KEYS >= 3
+local leased = #KEYS >= 2
 local resumed = '0'
 local nowMs = holdNow()
+-- The lease and every hold in one read: the latest live deadline (to keep
+-- the key alive without asking its TTL) and the lapsed holds (dropped
+-- when the claim is written) come with it.
+local latest, lapsed = 0, {}
 if leased then
-  local holder = redis.call('GET', KEYS[2])
+  local holder, heldBy, others = nil, nil, 0
+  local entries = redis.call('HGETALL', KEYS[2])
+  for i = 1, #entries, 2 do
+    local field, v = entries[i], entries[i + 1]
+    local _, deadline = holdEntry(v)
+    if field == LEASE then
+      holder = liveLease(v, nowMs)
+    else
+      local owner = liveHold(v, nowMs)
+      if not owner then
+        lapsed[#lapsed + 1] = field
+      elseif field == commandID then
+        heldBy = owner
+      elseif deadline > others then
+        others = deadline
+      end
+    end
+    if deadline >= nowMs and deadline > latest then
+      latest = deadline
+    end
+  end
   if joinOwner ~= '' then
     if holder ~= joinOwner then
       return {'lease_busy', false}
@@ -108,12 +131,8 @@ if leased then
   elseif holder and holder ~= ARGV[2] then
     return {'lease_busy', false}
   end
-  local heldBy = holdOf(KEYS[4], commandID, nowMs)
-  if not heldBy and not holder and joinOwner == '' then
-    local others = heldForOthers(KEYS[4], commandID, nowMs)
-    if others > 0 then
-      return {'lease_busy', string.format('%.0f', others - nowMs)}
-    end
+  if not heldBy and not holder and joinOwner == '' and others > 0 then
+    return {'lease_busy', string.format('%.0f', others - nowMs)}
   end
   if heldBy and heldBy ~= ARGV[2] then
     resumed = '1'
@@ -148,11 +167,21 @@ if reopened then
   reply[4] = rec[7] or false
 end
 if leased then
+  -- The lease (unless joined) and the command's hold in one write; the key
+  -- lives until the hold's deadline, the latest of its live entries.
+  local holdDeadline = nowMs + tonumber(holdTTL)
+  local hold = entryValue(ARGV[2], holdDeadline)
   if joinOwner == '' then
-    redis.call('SET', KEYS[2], ARGV[2])
-    redis.call('PEXPIREAT', KEYS[2], deadline)
+    redis.call('HSET', KEYS[2], LEASE, entryValue(ARGV[2], deadline), commandID, hold)
+  else
+    redis.call('HSET', KEYS[2], commandID, hold)
   end
-  setHold(KEYS[4], commandID, ARGV[2], nowMs + tonumber(holdTTL), nowMs)
+  if #lapsed > 0 then
+    redis.call('HDEL', KEYS[2], unpack(lapsed))
+  end
+  if holdDeadline > latest then
+    redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', holdDeadline))
+  end
   if #ARGV >= 5 then
     local fields = {}
     for i = 5, #ARGV do

@@ -2,9 +2,8 @@
 -- lease, atomically.
 --
 -- KEYS[1]  command record
--- KEYS[2]  resource lease                    } only when
--- KEYS[3]  resource order keys               } a lease key
--- KEYS[4]  the resource's holds (holds.lua)  } was given
+-- KEYS[2]  the resource's lease and holds (holds.lua)  } only when a
+-- KEYS[3]  resource order keys                         } lease key was given
 -- ARGV[1]  payload hash
 -- ARGV[2]  owner
 -- ARGV[3]  result bytes
@@ -80,13 +79,13 @@ end
 local completions = table.remove(KEYS)
 local sighting = table.remove(KEYS)
 local commandID = table.remove(ARGV)
-local leased = #KEYS >= 3
+local leased = #KEYS >= 2
+-- release drops the owner's lease and the command's hold (the other
+-- commands' holds stay).
 local function release()
   if leased then
-    if redis.call('GET', KEYS[2]) == ARGV[2] then
-      redis.call('DEL', KEYS[2])
-    end
-    endHold(KEYS[4], commandID, ARGV[2])
+    local cur = redis.call('HMGET', KEYS[2], LEASE, commandID)
+    dropOwn(KEYS[2], commandID, ARGV[2], cur[1], cur[2])
   end
 end
 

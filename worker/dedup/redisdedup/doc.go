@@ -15,18 +15,24 @@
 //	                     PEXPIRE = the request's SightingTTL; Complete deletes
 //	                     it, Release and an expired claim leave it, so it
 //	                     adds nothing to the bytes kept per finished command
-//	p:lease:<lease key>  string <owner>, PX = lease TTL ("<connection>/<resource>")
-//	p:holds:<lease key>  hash <command id> -> <owner> NUL <deadline, Unix ms>,
-//	                     PEXPIREAT = the latest deadline: the resource held
-//	                     beyond its lease for the command that took the
-//	                     lease (lease TTL + Hold) and for those that joined
-//	                     it (BeginRequest.JoinOwner), each until its
-//	                     Complete or Release (kept for Hold by a Release
+//	p:holds:<lease key>  hash, the resource's lease and holds ("<connection>/<resource>"),
+//	                     each entry <owner> NUL <deadline, Unix ms>, an entry
+//	                     whose deadline passed counting as gone; PEXPIREAT =
+//	                     the latest deadline. The lease is the entry under the
+//	                     empty field (a command id is never empty), until the
+//	                     claim's deadline. A hold is the entry under a command
+//	                     id: the resource held beyond its lease for the command
+//	                     that took the lease (lease TTL + Hold) and for those
+//	                     that joined it (BeginRequest.JoinOwner), each until
+//	                     its Complete or Release (kept for Hold by a Release
 //	                     with KeepHold) or its deadline; while any is held,
 //	                     only their next deliveries may take the lease
-//	                     (resumed). A string p:hold:<lease key> (one hold,
-//	                     before merged writes) is no longer read: upgrade
-//	                     with no worker of the older version running.
+//	                     (resumed). A Begin drops the lapsed holds it reads.
+//	                     One hash, so that Begin reads the lease and the holds
+//	                     in one call and writes them in one. The string
+//	                     p:lease:<lease key> and p:hold:<lease key> of earlier
+//	                     versions are no longer read: upgrade with no worker
+//	                     of an older version running.
 //	p:order:<lease key>  hash field -> order key "<key>/<stream sequence>"
 //	                     (decimal int64 and uint64), no expiry
 //	p:trace:<command id> string, the W3C traceparent of the last delivery that
@@ -42,8 +48,10 @@
 //     and one round trip (EVALSHA, with go-redis falling back to EVAL once
 //     when the server's script cache is empty). The delivery trace records
 //     are a plain SET and GET of a key no script touches.
-//   - Expiry is Redis's: TTLs are PEXPIRE/PX on the keys, so only the Redis
-//     server's clock matters; an expired claim or lease is simply absent.
+//   - Expiry is the Redis server's: TTLs are PEXPIRE/PEXPIREAT on the keys,
+//     and the lease's and holds' deadlines are compared with the server's
+//     TIME, so only the Redis server's clock matters; an expired claim is
+//     simply absent, a lapsed lease or hold counts as absent.
 //   - A claim or lease is extended, released or replaced only by its owner;
 //     another owner can take it only once it has expired.
 //   - A done record is written once (Complete with the same hash leaves it
@@ -80,7 +88,7 @@
 // # Deployment
 //
 // Redis Cluster is not supported: the keys of one script (command record,
-// lease, order keys) lie in different hash slots, so a cluster would refuse
+// lease and holds, order keys) lie in different hash slots, so a cluster would refuse
 // the scripts (CROSSSLOT). Use a standalone Redis, or a primary with
 // replicas and Sentinel (redis.NewUniversalClient with MasterName). Redis
 // replication is asynchronous: writes acknowledged just before a failover

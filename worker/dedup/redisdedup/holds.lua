@@ -1,10 +1,21 @@
 -- holds.lua: prepended to the scripts that read or change a resource's
--- holds (store.go builds each from its sources). A resource is held for
--- the command whose delivery took its lease and for the commands that
--- joined that lease (BeginRequest.JoinOwner), each until its own
--- deadline: a hash, command id -> owner NUL deadline (Unix milliseconds,
--- decimal). An entry whose deadline passed counts as gone; the key itself
--- expires at the latest deadline it was given.
+-- lease and holds (store.go builds each from its sources). They are one
+-- hash per resource, so that a command reads and writes both in one call
+-- each: entry -> owner NUL deadline (Unix milliseconds, decimal).
+--
+--  - The lease is the entry under the empty field (a command id is never
+--    empty): the owner whose delivery works on the resource, until its
+--    deadline, which is the claim's (see begin.lua).
+--  - A hold is the entry under a command's id: the resource is held for
+--    the command whose delivery took the lease and for the commands that
+--    joined that lease (BeginRequest.JoinOwner), each until its own
+--    deadline (the lease's plus the hold).
+--
+-- An entry whose deadline passed counts as gone; the key itself expires at
+-- the latest deadline it was given.
+
+-- The field of the lease's entry.
+local LEASE = ''
 
 -- holdNow returns the server's clock in Unix milliseconds: one reading per
 -- script, so that every deadline it sets or compares is of one instant.
@@ -19,9 +30,14 @@ local function holdEntry(v)
   return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1))
 end
 
--- holdOf returns the owner and deadline of id's live hold, or nil.
-local function holdOf(key, id, nowMs)
-  local v = redis.call('HGET', key, id)
+-- entryValue is an entry for owner until deadline.
+local function entryValue(owner, deadline)
+  return owner .. '\0' .. string.format('%.0f', deadline)
+end
+
+-- liveHold returns the owner and deadline of a hold entry (v, as read)
+-- that is live at nowMs, or nil.
+local function liveHold(v, nowMs)
   if not v then
     return nil
   end
@@ -32,36 +48,48 @@ local function holdOf(key, id, nowMs)
   return owner, deadline
 end
 
--- heldForOthers returns the latest deadline of the live holds of commands
--- other than id, 0 when there is none.
-local function heldForOthers(key, id, nowMs)
-  local all = redis.call('HGETALL', key)
-  local latest = 0
-  for i = 1, #all, 2 do
-    if all[i] ~= id then
-      local _, deadline = holdEntry(all[i + 1])
-      if deadline > nowMs and deadline > latest then
-        latest = deadline
-      end
-    end
+-- liveLease returns the owner of a lease entry (v, as read) that is live
+-- at nowMs, or nil. The lease lives through its deadline's millisecond, as
+-- the claim key given the same deadline with PEXPIREAT does, so that the
+-- two lapse together.
+local function liveLease(v, nowMs)
+  if not v then
+    return nil
   end
-  return latest
+  local owner, deadline = holdEntry(v)
+  if deadline < nowMs then
+    return nil
+  end
+  return owner
 end
 
--- setHold holds the resource for id's owner until deadline, and keeps the
--- key at least that long.
-local function setHold(key, id, owner, deadline, nowMs)
-  redis.call('HSET', key, id, owner .. '\0' .. string.format('%.0f', deadline))
+-- keepUntil makes the key live at least until deadline (an entry just
+-- written), never shortening it: the other entries may need longer.
+local function keepUntil(key, deadline, nowMs)
   local pttl = redis.call('PTTL', key)
   if pttl < 0 or nowMs + pttl < deadline then
     redis.call('PEXPIREAT', key, string.format('%.0f', deadline))
   end
 end
 
--- endHold drops id's hold when owner's.
-local function endHold(key, id, owner)
-  local v = redis.call('HGET', key, id)
-  if v and holdEntry(v) == owner then
-    redis.call('HDEL', key, id)
+-- setHold holds the resource for id's owner until deadline, and keeps the
+-- key at least that long.
+local function setHold(key, id, owner, deadline, nowMs)
+  redis.call('HSET', key, id, entryValue(owner, deadline))
+  keepUntil(key, deadline, nowMs)
+end
+
+-- dropOwn deletes, of the lease's entry and id's hold as read (lease,
+-- hold), those that are owner's, in one call.
+local function dropOwn(key, id, owner, lease, hold)
+  local fields = {}
+  if lease and holdEntry(lease) == owner then
+    fields[#fields + 1] = LEASE
+  end
+  if hold and holdEntry(hold) == owner then
+    fields[#fields + 1] = id
+  end
+  if #fields > 0 then
+    redis.call('HDEL', key, unpack(fields))
   end
 end

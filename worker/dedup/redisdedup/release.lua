@@ -4,8 +4,8 @@
 -- the holds of other commands).
 --
 -- KEYS[1]  command record
--- KEYS[2]  resource lease                     } only when a lease
--- KEYS[3]  the resource's holds (holds.lua)   } key was given
+-- KEYS[2]  the resource's lease and holds (holds.lua), only when a lease
+--          key was given
 -- ARGV[1]  owner
 -- ARGV[2]  the command id
 -- ARGV[3]  '1': keep the hold for ARGV[4] ms (a write may have landed);
@@ -18,16 +18,16 @@ if rec[1] == 'c' and rec[2] == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 if #KEYS >= 2 then
-  if redis.call('GET', KEYS[2]) == ARGV[1] then
-    redis.call('DEL', KEYS[2])
-  end
-  local nowMs = holdNow()
-  if holdOf(KEYS[3], ARGV[2], nowMs) == ARGV[1] then
-    if ARGV[3] == '1' then
-      setHold(KEYS[3], ARGV[2], ARGV[1], nowMs + tonumber(ARGV[4]), nowMs)
-    else
-      redis.call('HDEL', KEYS[3], ARGV[2])
+  local cur = redis.call('HMGET', KEYS[2], LEASE, ARGV[2])
+  local lease = cur[1]
+  if ARGV[3] == '1' and cur[2] then
+    local nowMs = holdNow()
+    if liveHold(cur[2], nowMs) == ARGV[1] then
+      setHold(KEYS[2], ARGV[2], ARGV[1], nowMs + tonumber(ARGV[4]), nowMs)
     end
+    dropOwn(KEYS[2], ARGV[2], ARGV[1], lease, nil)
+  else
+    dropOwn(KEYS[2], ARGV[2], ARGV[1], lease, cur[2])
   end
 end
 return 1

@@ -4,8 +4,8 @@
 -- holds the lease (which that owner renews).
 --
 -- KEYS[1]  command record
--- KEYS[2]  resource lease                     } only when a lease
--- KEYS[3]  the resource's holds (holds.lua)   } key was given
+-- KEYS[2]  the resource's lease and holds (holds.lua), only when a lease
+--          key was given
 -- ARGV[1]  owner
 -- ARGV[2]  TTL in milliseconds
 -- ARGV[3]  the hold's TTL in milliseconds (TTL + Hold)
@@ -22,18 +22,32 @@ local leaseOwner = ARGV[1]
 if ARGV[5] ~= '' then
   leaseOwner = ARGV[5]
 end
-if leased and redis.call('GET', KEYS[2]) ~= leaseOwner then
-  return 0
-end
 -- One clock reading: the claim and the lease lapse together (see begin.lua).
 local nowMs = holdNow()
-redis.call('PEXPIREAT', KEYS[1], nowMs + tonumber(ARGV[2]))
+local cur
 if leased then
-  if ARGV[5] == '' then
-    redis.call('PEXPIREAT', KEYS[2], nowMs + tonumber(ARGV[2]))
+  cur = redis.call('HMGET', KEYS[2], LEASE, ARGV[4])
+  if liveLease(cur[1], nowMs) ~= leaseOwner then
+    return 0
   end
-  if holdOf(KEYS[3], ARGV[4], nowMs) == ARGV[1] then
-    setHold(KEYS[3], ARGV[4], ARGV[1], nowMs + tonumber(ARGV[3]), nowMs)
+end
+local deadline = nowMs + tonumber(ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], deadline)
+if leased then
+  -- The lease (unless joined) and the command's hold in one write.
+  local set, latest = {}, 0
+  if ARGV[5] == '' then
+    set[#set + 1], set[#set + 2] = LEASE, entryValue(ARGV[1], deadline)
+    latest = deadline
+  end
+  if liveHold(cur[2], nowMs) == ARGV[1] then
+    local holdDeadline = nowMs + tonumber(ARGV[3])
+    set[#set + 1], set[#set + 2] = ARGV[4], entryValue(ARGV[1], holdDeadline)
+    latest = holdDeadline
+  end
+  if #set > 0 then
+    redis.call('HSET', KEYS[2], unpack(set))
+    keepUntil(KEYS[2], latest, nowMs)
   end
 end
 return 1

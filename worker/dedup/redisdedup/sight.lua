@@ -3,8 +3,8 @@
 --
 -- KEYS[3i-2] command record of sighting i
 -- KEYS[3i-1] its sighting (hash: h, q, t)
--- KEYS[3i]   its resource's holds (holds.lua), or the sighting's key
---            again when no lease key was given
+-- KEYS[3i]   its resource's lease and holds (holds.lua), or the
+--            sighting's key again when no lease key was given
 -- ARGV[6i-5] payload hash
 -- ARGV[6i-4] origin stream sequence ('' when unknown)
 -- ARGV[6i-3] origin time in Unix nanoseconds ('' likewise)
@@ -34,10 +34,13 @@ for i = 1, #KEYS / 3 do
       redis.call('PEXPIRE', sighting, ttl)
     end
     if keep > 0 and (not seen[1] or seen[1] == hash) then
-      local nowMs = holdNow()
-      local owner, deadline = holdOf(hold, id, nowMs)
-      if owner and deadline < nowMs + keep then
-        setHold(hold, id, owner, nowMs + keep, nowMs)
+      local v = redis.call('HGET', hold, id)
+      if v then
+        local nowMs = holdNow()
+        local owner, deadline = liveHold(v, nowMs)
+        if owner and deadline < nowMs + keep then
+          setHold(hold, id, owner, nowMs + keep, nowMs)
+        end
       end
     end
   end

@@ -58,7 +58,7 @@ const DefaultPrefix = "oauthsync"
 // Config configures a Store.
 type Config struct {
 	// Prefix starts every key the store writes: <Prefix>:cmd:<id>,
-	// <Prefix>:seen:<id>, <Prefix>:lease:<leaseKey>, <Prefix>:order:<leaseKey>,
+	// <Prefix>:seen:<id>, <Prefix>:holds:<leaseKey>, <Prefix>:order:<leaseKey>,
 	// <Prefix>:trace:<id>, <Prefix>:store:epoch and
 	// <Prefix>:store:completions. Default
 	// DefaultPrefix ("oauthsync").
@@ -100,21 +100,22 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) sightingKey(id string) string { return s.prefix + ":seen:" + id }
 
 // keys returns the KEYS of a script run: the command record and, when a
-// lease key is given, the lease and (withOrder) the order keys.
+// lease key is given, the resource's lease and holds and (withOrder) its
+// order keys.
 func (s *Store) keys(id, leaseKey string, withOrder bool) []string {
 	cmd := s.prefix + ":cmd:" + id
 	switch {
 	case leaseKey == "":
 		return []string{cmd}
 	case !withOrder:
-		return []string{cmd, s.prefix + ":lease:" + leaseKey, s.holdsKey(leaseKey)}
+		return []string{cmd, s.holdsKey(leaseKey)}
 	}
-	return []string{cmd, s.prefix + ":lease:" + leaseKey, s.prefix + ":order:" + leaseKey, s.holdsKey(leaseKey)}
+	return []string{cmd, s.holdsKey(leaseKey), s.prefix + ":order:" + leaseKey}
 }
 
-// holdsKey is the key of a resource's holds (see holds.lua). Its name is
-// not the single hold's of earlier versions (a string): the two types never
-// meet under one key.
+// holdsKey is the key of a resource's lease and holds (see holds.lua): a
+// hash, not the string of earlier versions' lease (p:lease:) or single hold
+// (p:hold:), so that the types never meet under one key.
 func (s *Store) holdsKey(leaseKey string) string { return s.prefix + ":holds:" + leaseKey }
 
 // Begin implements dedup.Store.
