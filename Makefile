@@ -52,10 +52,10 @@ fuzz: ## run each fuzzer for FUZZTIME (default 20s)
 BENCH_SERVERS ?= -own-servers
 
 .PHONY: bench
-bench: servers ## syncworker beside a minimal pipeline in one run (cmd/syncload): reelevant, 50k commands over 1k resources, then at a 50 ms provider, then the other providers (20k); then `nats bench` and go benchmarks. PROVIDER=<name> runs that provider alone; COMMANDS, RESOURCES, LATENCY_COMMANDS override
+bench: servers ## syncworker beside a minimal pipeline in one run (cmd/syncload): reelevant, 50k commands over 1k resources, then at a 50 ms provider, then the other providers (20k); then `nats bench` and go benchmarks. PROVIDER=<name> runs that provider alone; COMMANDS, RESOURCES, LATENCY_COMMANDS, ROUNDS (of the first, 3) override
 	$(GO) build -o bin/syncworker ./cmd/syncworker
 	$(GO) build -o bin/syncload ./cmd/syncload
-	bin/syncload $(BENCH_SERVERS) -worker-bin bin/syncworker -provider $${PROVIDER:-reelevant} -commands $${COMMANDS:-50000} -resources $${RESOURCES:-1000}
+	bin/syncload $(BENCH_SERVERS) -worker-bin bin/syncworker -provider $${PROVIDER:-reelevant} -commands $${COMMANDS:-50000} -resources $${RESOURCES:-1000} -rounds $${ROUNDS:-3}
 	bin/syncload $(BENCH_SERVERS) -worker-bin bin/syncworker -provider $${PROVIDER:-reelevant} -commands $${LATENCY_COMMANDS:-5000} -resources $${RESOURCES:-1000} -provider-latency 50ms
 	@if [ -z "$${PROVIDER:-}" ]; then \
 		echo "bin/syncload $(BENCH_SERVERS) -worker-bin bin/syncworker -provider rocketchat,hybriddatapipeline,jframework -commands $${COMMANDS:-20000} -resources $${RESOURCES:-1000}"; \

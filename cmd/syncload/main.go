@@ -86,6 +86,9 @@ type options struct {
 	pipelines   []string
 	latency     time.Duration
 	ownServers  bool
+	// rounds is how many times the pipelines run, alternating (see
+	// formatReport).
+	rounds int
 }
 
 // env is what every run of one invocation shares.
@@ -117,10 +120,11 @@ func run() error {
 	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file")
 	flag.StringVar(&pipelines, "pipelines", pipelines, "pipelines to run, in order, comma-separated: minimal, syncworker")
 	flag.DurationVar(&o.latency, "provider-latency", 0, "the simulator waits this long before every answer (0: at once)")
+	flag.IntVar(&o.rounds, "rounds", 1, "run the pipelines this many times, alternating (minimal, syncworker, minimal, ...), and report each round's ratio and the medians: this machine's speed drifts between runs, a ratio of one round is noisier")
 	flag.BoolVar(&o.ownServers, "own-servers", false, "start a NATS server (the module's embedded one, in a process of its own) and a redis-server (from PATH) for this invocation, instead of -nats-url and -redis-url: their CPU is then this run's alone")
 	flag.Parse()
-	if o.commands < 2 || o.resources < 1 || o.maxInFlight < 1 {
-		return errors.New("-commands must be at least 2, -resources and -max-in-flight positive")
+	if o.commands < 2 || o.resources < 1 || o.maxInFlight < 1 || o.rounds < 1 {
+		return errors.New("-commands must be at least 2, -resources, -max-in-flight and -rounds positive")
 	}
 	for _, pl := range strings.Split(pipelines, ",") {
 		pl = strings.TrimSpace(pl)
@@ -201,7 +205,8 @@ func run() error {
 	return nil
 }
 
-// runProvider runs each pipeline against one simulator child.
+// runProvider runs each pipeline against one simulator child, o.rounds
+// times in turn.
 func runProvider(ctx context.Context, o options, e env, p loadProvider) ([]pipelineResult, error) {
 	sim, err := startSim(e.log, p.name, o.latency)
 	if err != nil {
@@ -209,12 +214,15 @@ func runProvider(ctx context.Context, o options, e env, p loadProvider) ([]pipel
 	}
 	defer sim.stop()
 	var rows []pipelineResult
-	for _, pl := range o.pipelines {
-		r, err := runPipeline(ctx, o, e, p, sim, pl)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", pl, err)
+	for round := 1; round <= o.rounds; round++ {
+		for _, pl := range o.pipelines {
+			r, err := runPipeline(ctx, o, e, p, sim, pl)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", pl, err)
+			}
+			r.round = round
+			rows = append(rows, r)
 		}
-		rows = append(rows, r)
 	}
 	return rows, nil
 }

@@ -114,3 +114,31 @@ func TestStreamConfigs(t *testing.T) {
 			sc[0].MaxMsgSize, sc[1].MaxMsgSize, sc[0].Discard, sc[1].Discard)
 	}
 }
+
+// With -rounds, each row names its round, each round's ratio is of the two
+// pipelines that ran back to back, and the summary is of medians: one
+// round on a slow moment (the third) moves neither.
+func TestFormatReportOfRounds(t *testing.T) {
+	row := func(pipeline string, round int, window time.Duration, process time.Duration) pipelineResult {
+		return pipelineResult{pipeline: pipeline, round: round, commands: 1001, measured: 1000, window: window,
+			cpu: cpuSnapshot{pipeline: process, nats: 50 * time.Millisecond, redis: 10 * time.Millisecond}}
+	}
+	rows := []pipelineResult{
+		row(pipelineMin, 1, time.Second, 100*time.Millisecond), row(pipelineSyncw, 1, 2*time.Second, 200*time.Millisecond),
+		row(pipelineMin, 2, time.Second, 110*time.Millisecond), row(pipelineSyncw, 2, 1200*time.Millisecond, 150*time.Millisecond),
+		row(pipelineMin, 3, 4*time.Second, 400*time.Millisecond), row(pipelineSyncw, 3, 4800*time.Millisecond, 900*time.Millisecond),
+	}
+	out := formatReport("reelevant: rounds", rows)
+	for _, want := range []string{
+		"  minimal #1          1000",
+		"  syncworker #3        208",
+		"syncworker/minimal throughput by round: 50%, 83%, 83%; median 83%",
+		// Medians: minimal 110 µs, syncworker 200 µs of process CPU.
+		"syncworker/minimal CPU per command (medians over 3 rounds): process 1.82x, NATS 1.00x, Redis 1.00x",
+		"issue targets for syncworker (medians over 3 rounds): throughput >= 80% of minimal met; worker CPU <= 120 µs NOT met",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
