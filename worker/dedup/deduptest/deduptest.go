@@ -113,6 +113,7 @@ var cases = []struct {
 	{"SightKeepsTheCommandsHold", testSightKeepsTheCommandsHold},
 	{"JoinTheLease", testJoinTheLease},
 	{"JoinedHoldsOutliveLapsedClaims", testJoinedHoldsOutliveLapsedClaims},
+	{"ABeginAfterItsHoldLapsedHoldsAgain", testABeginAfterItsHoldLapsedHoldsAgain},
 	{"JoinedRenewReleaseAndComplete", testJoinedRenewReleaseAndComplete},
 	{"InvalidJoins", testInvalidJoins},
 }
@@ -1308,6 +1309,21 @@ func (h *harness) wantHeld(req dedup.BeginRequest, max time.Duration) {
 	if res.HeldFor <= 0 || res.HeldFor > max {
 		h.t.Fatalf("Begin(%s) LeaseBusy: HeldFor = %v, want in (0, %v]", req.CommandID, res.HeldFor, max)
 	}
+}
+
+// A parked delivery (Release with KeepHold) whose kept hold lapsed while it
+// waited holds the resource again when it begins again: once its new claim
+// and lease lapse, another command finds the resource held for it.
+func testABeginAfterItsHoldLapsedHoldsAgain(t *testing.T, h *harness) {
+	lk := "conn/res"
+	h.claim(held(begin("cmd-1", "h1", "o1", lk), longTTL))
+	if err := h.s.Release(h.ctx, dedup.ReleaseRequest{CommandID: "cmd-1", Owner: "o1", LeaseKey: lk, KeepHold: true, Hold: shortTTL}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitTTL(shortTTL) // the kept hold lapses
+	h.claim(held(begin("cmd-1", "h1", "o1", lk), shortTTL))
+	h.waitTTL(shortTTL) // its claim and lease lapse, not its new hold
+	h.wantHeld(begin("cmd-2", "h2", "o2", lk), 2*longTTL)
 }
 
 func testHoldOutlivesALapsedClaim(t *testing.T, h *harness) {

@@ -99,8 +99,9 @@ local leased = #KEYS >= 2
 local resumed = '0'
 local nowMs = holdNow()
 -- The lease and every hold in one read: the latest live deadline (to keep
--- the key alive without asking its TTL) and the lapsed holds (dropped
--- when the claim is written) come with it.
+-- the key alive without asking its TTL) and the other commands' lapsed
+-- holds (dropped when the claim is written; this command's own is
+-- replaced) come with it.
 local latest, lapsed = 0, {}
 if leased then
   local holder, heldBy, others = nil, nil, 0
@@ -112,10 +113,10 @@ if leased then
       holder = liveLease(v, nowMs)
     else
       local owner = liveHold(v, nowMs)
-      if not owner then
+      if field == commandID then
+        heldBy = owner -- a lapsed one is replaced below
+      elseif not owner then
         lapsed[#lapsed + 1] = field
-      elseif field == commandID then
-        heldBy = owner
       elseif deadline > others then
         others = deadline
       end
@@ -171,13 +172,13 @@ if leased then
   -- lives until the hold's deadline, the latest of its live entries.
   local holdDeadline = nowMs + tonumber(holdTTL)
   local hold = entryValue(ARGV[2], holdDeadline)
+  if #lapsed > 0 then
+    redis.call('HDEL', KEYS[2], unpack(lapsed))
+  end
   if joinOwner == '' then
     redis.call('HSET', KEYS[2], LEASE, entryValue(ARGV[2], deadline), commandID, hold)
   else
     redis.call('HSET', KEYS[2], commandID, hold)
-  end
-  if #lapsed > 0 then
-    redis.call('HDEL', KEYS[2], unpack(lapsed))
   end
   if holdDeadline > latest then
     redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', holdDeadline))
