@@ -12,11 +12,10 @@ import (
 
 // BenchBeginComplete measures the hot path of one command: Sight (as the
 // consume loop does on arrival), Begin (claim, lease, read two order keys)
-// then Complete (done record, raise two order
-// keys, release the lease), from parallel goroutines each working its own
-// resource, so no iteration ever meets LeaseBusy, as many at once as a
-// worker's slots. s must be empty (a fresh
-// namespace).
+// then Complete (done record, raise two order keys, release the lease),
+// from parallel goroutines each working its own resource, so no iteration
+// ever meets LeaseBusy, as many at once as a worker's slots. s must be
+// empty (a fresh namespace).
 func BenchBeginComplete(b *testing.B, s dedup.Store) {
 	b.Helper()
 	ctx := context.Background()

@@ -88,8 +88,8 @@
 // # Deployment
 //
 // Redis Cluster is not supported: the keys of one script (command record,
-// lease and holds, order keys) lie in different hash slots, so a cluster would refuse
-// the scripts (CROSSSLOT). Use a standalone Redis, or a primary with
+// lease and holds, order keys) lie in different hash slots, so a cluster
+// would refuse the scripts (CROSSSLOT). Use a standalone Redis, or a primary with
 // replicas and Sentinel (redis.NewUniversalClient with MasterName). Redis
 // replication is asynchronous: writes acknowledged just before a failover
 // can be lost, and with them a claim or a done record, which weakens the
