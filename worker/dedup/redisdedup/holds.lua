@@ -51,16 +51,10 @@ end
 -- liveLease returns the owner of a lease entry (v, as read) that is live
 -- at nowMs, or nil. The lease lives through its deadline's millisecond, as
 -- the claim key given the same deadline with PEXPIREAT does, so that the
--- two lapse together.
+-- two lapse together: it is live at nowMs when a hold would be at the
+-- millisecond before.
 local function liveLease(v, nowMs)
-  if not v then
-    return nil
-  end
-  local owner, deadline = holdEntry(v)
-  if deadline < nowMs then
-    return nil
-  end
-  return owner
+  return (liveHold(v, nowMs - 1))
 end
 
 -- keepUntil makes the key live at least until deadline (an entry just
