@@ -117,7 +117,7 @@ func run() error {
 	flag.BoolVar(&o.keep, "keep", false, "keep the streams and Redis keys afterwards")
 	flag.BoolVar(&o.noUnrouted, "no-unrouted", false, "run the worker without the catch-all consumer for unknown connections")
 	flag.Float64Var(&o.rate, "rate", 0, "publish at most this many commands per second while the pipeline runs (0: publish them all before it starts); below the pipeline's capacity, latency is the pipeline's own, not queueing")
-	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file")
+	flag.StringVar(&o.profile, "cpu-profile", "", "write the worker's CPU profile during the run to this file (with -rounds, the last round's)")
 	flag.StringVar(&pipelines, "pipelines", pipelines, "pipelines to run, in order, comma-separated: minimal, syncworker")
 	flag.DurationVar(&o.latency, "provider-latency", 0, "the simulator waits this long before every answer (0: at once)")
 	flag.IntVar(&o.rounds, "rounds", 1, "run the pipelines this many times, alternating (minimal, syncworker, minimal, ...), and report each round's ratio and the medians: this machine's speed drifts between runs, a ratio of one round is noisier")
@@ -218,7 +218,7 @@ func runProvider(ctx context.Context, o options, e env, p loadProvider) ([]pipel
 		for _, pl := range o.pipelines {
 			r, err := runPipeline(ctx, o, e, p, sim, pl)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", pl, err)
+				return nil, fmt.Errorf("%s (round %d of %d): %w", pl, round, o.rounds, err)
 			}
 			r.round = round
 			rows = append(rows, r)
